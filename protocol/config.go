@@ -1,0 +1,117 @@
+package protocol
+
+import (
+	"io"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// Role says which end of the connection a Conn is. It decides masking:
+// clients mask every frame they send, servers none.
+type Role uint8
+
+const (
+	RoleClient Role = iota + 1
+	RoleServer
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleClient:
+		return "client"
+	case RoleServer:
+		return "server"
+	}
+	return "invalid role"
+}
+
+// Defaults, the values users of other libraries already know.
+const (
+	DefaultMaxMessageSize = 1 << 20
+	DefaultPingInterval   = 20 * time.Second
+	DefaultPongTimeout    = 20 * time.Second
+	DefaultCloseTimeout   = 10 * time.Second
+	DefaultOpenTimeout    = 10 * time.Second
+)
+
+// Config holds the settings of one connection. Start from DefaultConfig:
+// a zero duration disables its timer, so a zero Config has no keepalive.
+// Size limits of zero mean the default.
+type Config struct {
+	// MaxMessageSize bounds the payload of a received message, after any
+	// extension decoded it. A larger one fails the connection with 1009,
+	// detected from the frame header before the payload is read.
+	MaxMessageSize int64
+	// MaxFrameSize bounds the payload of one received frame (default:
+	// MaxMessageSize).
+	MaxFrameSize int64
+
+	// PingInterval: after this long without receiving a byte, send a
+	// keepalive ping. Zero disables keepalive.
+	PingInterval time.Duration
+	// PongTimeout: fail the connection with 1011 if a keepalive ping is not
+	// answered within this time. Zero waits forever.
+	PongTimeout time.Duration
+	// CloseTimeout bounds the close handshake: the wait for the peer's close
+	// frame after sending one and, for a client, the wait for the server to
+	// close the transport. Zero waits forever.
+	CloseTimeout time.Duration
+	// OpenTimeout bounds the opening handshake. Zero waits forever.
+	OpenTimeout time.Duration
+
+	// Rand is the source of masking keys and handshake nonces
+	// (crypto/rand.Reader when nil). Tests inject a fixed one.
+	Rand io.Reader
+
+	// Extensions are the negotiated extensions, in negotiation order. The
+	// handshake fills this in; set it yourself only with NewEstablished.
+	Extensions []Extension
+}
+
+// DefaultConfig returns the recommended settings: 1 MiB messages, a
+// keepalive ping after 20 s of silence, 20 s to answer it, 10 s for the close
+// and opening handshakes.
+func DefaultConfig() Config {
+	return Config{
+		MaxMessageSize: DefaultMaxMessageSize,
+		PingInterval:   DefaultPingInterval,
+		PongTimeout:    DefaultPongTimeout,
+		CloseTimeout:   DefaultCloseTimeout,
+		OpenTimeout:    DefaultOpenTimeout,
+	}
+}
+
+func (c *Config) maxMessage() int64 {
+	if c.MaxMessageSize > 0 {
+		return c.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
+}
+
+func (c *Config) maxFrame() int64 {
+	if c.MaxFrameSize > 0 {
+		return c.MaxFrameSize
+	}
+	return c.maxMessage()
+}
+
+// Extension transforms message payloads (RFC 6455 §9); permessage-deflate
+// is one. The engine calls it only for messages it owns: on the receive
+// side, messages whose first frame has one of its RSV bits set.
+type Extension interface {
+	// Rsv returns the RSV bits the extension may set on a message's first
+	// frame. A frame with an RSV bit that no extension owns, or a
+	// continuation or control frame with any RSV bit, is a protocol error.
+	Rsv() uint8
+	// Encode appends the transformed form of one fragment of an outgoing
+	// message to dst. first and fin say whether p starts or ends the
+	// message; op is the message's opcode (text or binary). On the first fragment it returns the RSV bits to set (zero
+	// leaves the message untransformed; later fragments follow the first).
+	Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]byte, uint8, error)
+	// Decode appends the decoded form of a piece of a received message whose
+	// first frame had RSV bits rsv. fin marks the last piece. It must fail
+	// with a *frame.ProtocolError (1009) rather than append more than limit
+	// bytes, and with 1007 or 1002 for a corrupt payload.
+	Decode(dst, p []byte, rsv uint8, fin bool, limit int64) ([]byte, error)
+}

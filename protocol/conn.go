@@ -1,0 +1,201 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"io"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// Conn is one WebSocket connection, client or server, from the opening
+// handshake to the end, as a pure state machine. It does no I/O, reads no
+// clock, starts no goroutine and keeps no caller's slice. It is not safe for
+// concurrent use; one driver owns it.
+//
+// Its methods come in three groups.
+//
+// Inputs, what happened outside:
+//   - Receive(now, bytes): bytes read from the transport.
+//   - ReceiveEOF(now): the transport's read side ended.
+//   - HandleTimeout(now): Deadline has passed (extra calls are no-ops).
+//
+// Commands, what the application wants:
+//   - Send(now, op, p, fin), Ping(now, p), Pong(now, p).
+//   - Close(now, code, reason): start the close handshake.
+//   - Fail(now, code, reason): send a close frame and drop the connection.
+//
+// Outputs, to drain after every input or command, in this order:
+//  1. Outgoing: write these bytes to the transport, then Advance(n) by what
+//     was written (a short write keeps the rest for later).
+//  2. NextEvent: take events until it returns one of kind EventNone.
+//  3. ShouldCloseTransport: once Outgoing is written, close the transport.
+//  4. Deadline: call HandleTimeout at that time (zero: no timer).
+//
+// State, CloseStatus and Latency may be read at any time.
+//
+// Time is an argument. Every call that can change state takes now; it must
+// not go backwards. An earlier time than one already seen is taken as the
+// latest time seen, so a clock that steps back delays timers, never fires
+// them early or twice.
+type Conn struct {
+	cfg   Config
+	role  Role
+	state State
+	now   time.Time
+	rand  io.Reader
+
+	// Outputs.
+	out            []byte
+	outStart       int
+	events         []Event
+	evHead         int
+	closeTransport bool
+
+	recv   recvState
+	send   sendState
+	closer closeState
+	alive  keepalive
+	timers [numTimers]time.Time
+	hs     *handshake
+}
+
+// NewEstablished returns a Conn for a connection whose opening handshake
+// happened elsewhere (a proxy, an application's own upgrade code, a test):
+// it starts in StateOpen. cfg.Extensions must hold what was negotiated.
+func NewEstablished(role Role, cfg Config, now time.Time) (*Conn, error) {
+	c, err := newConn(role, cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	c.open()
+	return c, nil
+}
+
+func newConn(role Role, cfg Config, now time.Time) (*Conn, error) {
+	if role != RoleClient && role != RoleServer {
+		return nil, ErrInvalidRole
+	}
+	c := &Conn{cfg: cfg, role: role, now: now, rand: cfg.Rand}
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	c.send.keyPos = len(c.send.keys)
+	c.recv.lastRecv = now
+	return c, nil
+}
+
+// open moves the connection to StateOpen and starts the keepalive clock.
+func (c *Conn) open() {
+	c.state = StateOpen
+	c.recv.lastRecv = c.now
+	c.recv.allowedRsv = 0
+	for _, e := range c.cfg.Extensions {
+		c.recv.allowedRsv |= e.Rsv()
+	}
+	c.timers[timerOpen] = time.Time{}
+	c.updateTimers()
+}
+
+// Role returns whether c is the client or the server.
+func (c *Conn) Role() Role { return c.role }
+
+// State returns where the connection is in its life.
+func (c *Conn) State() State { return c.state }
+
+// Outgoing returns the bytes to write to the transport. The slice is a view
+// into the engine's buffer, valid until the next call on c.
+func (c *Conn) Outgoing() []byte { return c.out[c.outStart:] }
+
+// Advance marks the first n bytes of Outgoing as written.
+func (c *Conn) Advance(n int) {
+	c.outStart += min(n, len(c.out)-c.outStart)
+	if c.outStart == len(c.out) {
+		c.outStart = 0
+		c.out = c.out[:0]
+		// Do not keep a large message's buffer on an idle connection.
+		if cap(c.out) > maxRetainedBuffer {
+			c.out = nil
+		}
+	}
+}
+
+// maxRetainedBuffer is the largest buffer kept once it is empty.
+const maxRetainedBuffer = 256 << 10
+
+// appendOut returns the output buffer, compacted so appends go after the
+// unwritten bytes. Views returned by Outgoing before this call are stale.
+func (c *Conn) appendOut() []byte {
+	if c.outStart > 0 {
+		n := copy(c.out, c.out[c.outStart:])
+		c.out = c.out[:n]
+		c.outStart = 0
+	}
+	return c.out
+}
+
+// NextEvent returns the next event, or one of kind EventNone when there is
+// none. Its Data is valid until the next call on c that takes now.
+func (c *Conn) NextEvent() Event {
+	if c.evHead == len(c.events) {
+		c.events = c.events[:0]
+		c.evHead = 0
+		return Event{}
+	}
+	ev := c.events[c.evHead]
+	c.events[c.evHead] = Event{}
+	c.evHead++
+	return ev
+}
+
+func (c *Conn) emit(ev Event) { c.events = append(c.events, ev) }
+
+func (c *Conn) eventsPending() bool { return c.evHead < len(c.events) }
+
+// ShouldCloseTransport reports that the transport must be closed once
+// Outgoing has been written: the server after the close handshake, either
+// side after a failure, a client whose server did not close in time.
+func (c *Conn) ShouldCloseTransport() bool { return c.closeTransport }
+
+// tick records the time of a call; time never goes backwards.
+func (c *Conn) tick(now time.Time) {
+	if now.After(c.now) {
+		c.now = now
+	}
+}
+
+// writeFrame appends one frame to Outgoing, masked with a fresh key for a
+// client: "The masking key is a 32-bit value chosen at random by the client
+// [...] the client MUST choose a new masking key for each frame" (§5.3).
+func (c *Conn) writeFrame(op frame.Opcode, rsv uint8, fin bool, payload []byte) error {
+	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: uint64(len(payload))}
+	if c.role == RoleClient {
+		key, err := c.nextKey()
+		if err != nil {
+			return err
+		}
+		h.Masked, h.Mask = true, key
+	}
+	out := frame.AppendHeader(c.appendOut(), h)
+	start := len(out)
+	out = append(out, payload...)
+	if h.Masked {
+		frame.Mask(out[start:], h.Mask, 0)
+	}
+	c.out = out
+	return nil
+}
+
+// nextKey returns a masking key, reading the random source in batches.
+func (c *Conn) nextKey() ([4]byte, error) {
+	s := &c.send
+	if s.keyPos+4 > len(s.keys) {
+		if _, err := io.ReadFull(c.rand, s.keys[:]); err != nil {
+			return [4]byte{}, err
+		}
+		s.keyPos = 0
+	}
+	k := [4]byte(s.keys[s.keyPos:])
+	s.keyPos += 4
+	return k, nil
+}

@@ -1,0 +1,247 @@
+package protocol
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// closeState is the close bookkeeping: which close frames went each way,
+// in which order, and why the connection ended.
+type closeState struct {
+	sent, recv bool
+	sentFirst  bool
+	sentCode   frame.CloseCode
+	sentReason string
+	recvCode   frame.CloseCode
+	recvReason string
+	failed     bool // this side failed the connection
+	failCode   frame.CloseCode
+	failReason string
+	status     CloseStatus
+}
+
+// CloseStatus says how a connection ended. Before it has, Err is nil.
+type CloseStatus struct {
+	// Code and Reason: the close frame received if any, else the code this
+	// side failed the connection with, else 1006 (see CloseError).
+	Code   frame.CloseCode
+	Reason string
+	// What each side sent: Sent says a close frame went out, Received that
+	// one came in; SentFirst that this side's went first (it initiated).
+	Sent, Received             bool
+	SentFirst                  bool
+	SentCode, ReceivedCode     frame.CloseCode
+	SentReason, ReceivedReason string
+	// Err is the *CloseError that Read calls and the like should return.
+	Err error
+}
+
+// CloseStatus returns how the connection ended; Err is nil until it has.
+func (c *Conn) CloseStatus() CloseStatus { return c.closer.status }
+
+// Close starts the closing handshake: it queues a close frame with code and
+// reason (after any data already queued) and waits for the peer's, up to
+// CloseTimeout. CloseNoStatus sends an empty close frame. An invalid code or
+// reason is refused with frame's typed errors and changes nothing. Close is
+// idempotent: once a close frame was sent, it returns nil and does nothing.
+// Before the handshake completes it abandons the connection (1006).
+//
+// Next: write Outgoing; keep reading until StateClosed.
+func (c *Conn) Close(now time.Time, code frame.CloseCode, reason string) error {
+	c.tick(now)
+	var buf [frame.MaxControlPayload]byte
+	payload, err := frame.AppendClose(buf[:0], code, reason)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.state == StateClosed || c.closer.sent:
+		return nil
+	case c.state == StateConnecting:
+		c.finish(errors.New("closed by this side during the opening handshake"))
+		return nil
+	}
+	if err := c.sendClose(code, reason, payload); err != nil {
+		c.failInternal(err)
+		return err
+	}
+	if c.state != StateClosed {
+		c.state = StateClosing
+		if c.cfg.CloseTimeout > 0 {
+			c.timers[timerClose] = c.now.Add(c.cfg.CloseTimeout)
+		}
+	}
+	c.updateTimers()
+	return nil
+}
+
+// Fail fails the connection: it sends a close frame with code and reason
+// (unless one was sent) and asks to close the transport at once, without
+// waiting for the peer (RFC 6455 §7.1.7). The close code of the connection
+// is code, unless a close frame was received first.
+func (c *Conn) Fail(now time.Time, code frame.CloseCode, reason string) error {
+	c.tick(now)
+	if _, err := frame.AppendClose(nil, code, reason); err != nil {
+		return err
+	}
+	if c.state == StateClosed {
+		return nil
+	}
+	c.fail(code, reason, nil)
+	return nil
+}
+
+// ReceiveEOF tells the engine the transport's read side ended. After a
+// complete close handshake that is the expected end; otherwise the
+// connection closed abnormally (1006, ErrTransportClosed).
+//
+// Next: drain the outputs (see Conn).
+func (c *Conn) ReceiveEOF(now time.Time) {
+	c.tick(now)
+	if c.state == StateClosed {
+		return
+	}
+	if c.closer.sent && c.closer.recv {
+		c.finish(nil)
+		return
+	}
+	c.finish(ErrTransportClosed)
+}
+
+// sendClose queues a close frame once. It fails only if the frame cannot
+// be built (no randomness for the mask); the caller decides what follows.
+func (c *Conn) sendClose(code frame.CloseCode, reason string, payload []byte) error {
+	cl := &c.closer
+	if cl.sent {
+		return nil
+	}
+	if err := c.writeFrame(frame.OpClose, 0, true, payload); err != nil {
+		return err
+	}
+	cl.sent, cl.sentFirst, cl.sentCode, cl.sentReason = true, !cl.recv, code, reason
+	if c.role == RoleServer && cl.recv {
+		c.finish(nil)
+	}
+	return nil
+}
+
+// receiveClose records the peer's close frame and answers it: "If an
+// endpoint receives a Close frame and did not previously send a Close frame,
+// the endpoint MUST send a Close frame in response. [...] the endpoint
+// typically echos the status code it received." "After both sending and
+// receiving a Close message, an endpoint considers the WebSocket connection
+// closed and MUST close the underlying TCP connection. The server MUST close
+// the underlying TCP connection immediately; the client SHOULD wait for the
+// server to close the connection" (§5.5.1, §7.1.1).
+func (c *Conn) receiveClose(code frame.CloseCode, reason string) {
+	cl := &c.closer
+	cl.recv, cl.recvCode, cl.recvReason = true, code, reason
+	c.emit(Event{Kind: EventClose, Opcode: frame.OpClose, Fin: true, Code: code, Reason: reason})
+	if !cl.sent {
+		var buf [2]byte
+		payload, _ := frame.AppendClose(buf[:0], code, "")
+		if err := c.sendClose(code, "", payload); err != nil {
+			c.failInternal(err)
+			return
+		}
+	} else if c.role == RoleServer {
+		c.finish(nil)
+	}
+	if c.state == StateClosed {
+		return
+	}
+	c.state = StateClosing
+	if c.cfg.CloseTimeout > 0 && c.timers[timerClose].IsZero() {
+		c.timers[timerClose] = c.now.Add(c.cfg.CloseTimeout)
+	}
+}
+
+// fail sends a close frame with code (if none was sent) and ends the
+// connection. cause is what the status wraps.
+func (c *Conn) fail(code frame.CloseCode, reason string, cause error) {
+	if c.state == StateClosed {
+		return
+	}
+	cl := &c.closer
+	if !cl.recv {
+		cl.failed, cl.failCode, cl.failReason = true, code, reason
+	}
+	if !cl.sent && c.state != StateConnecting {
+		var buf [frame.MaxControlPayload]byte
+		payload, err := frame.AppendClose(buf[:0], code, reason)
+		if err != nil {
+			payload, _ = frame.AppendClose(buf[:0], code, "")
+		}
+		// If even the close frame cannot be built, the transport is closed
+		// without one; the status says none was sent.
+		_ = c.sendClose(code, reason, payload)
+	}
+	c.finish(cause)
+}
+
+// failInternal fails with 1011; the details stay local (design §3).
+func (c *Conn) failInternal(err error) {
+	c.fail(frame.CloseInternalError, "", errors.Join(ErrInternal, err))
+}
+
+// finish ends the connection: the status is fixed, the transport is to be
+// closed, EventClosed is the last event.
+func (c *Conn) finish(cause error) {
+	if c.state == StateClosed {
+		return
+	}
+	c.state = StateClosed
+	c.closeTransport = true
+	c.timers = [numTimers]time.Time{}
+	cl := &c.closer
+	st := CloseStatus{
+		Sent: cl.sent, Received: cl.recv, SentFirst: cl.sent && cl.sentFirst,
+		SentCode: cl.sentCode, ReceivedCode: cl.recvCode,
+		SentReason: cl.sentReason, ReceivedReason: cl.recvReason,
+	}
+	switch {
+	case cl.recv:
+		st.Code, st.Reason = cl.recvCode, cl.recvReason
+	case cl.failed:
+		st.Code, st.Reason = cl.failCode, cl.failReason
+	default:
+		st.Code = frame.CloseAbnormal
+	}
+	st.Err = &CloseError{Code: st.Code, Reason: st.Reason, Message: cl.describe(cause), Cause: cause}
+	cl.status = st
+	c.emit(Event{Kind: EventClosed, Code: st.Code, Reason: st.Reason})
+}
+
+// describe says what each side saw, e.g. "sent 1000 (normal); no close
+// frame received: close handshake timeout".
+func (cl *closeState) describe(cause error) string {
+	sent := "sent " + codeAndReason(cl.sentCode, cl.sentReason)
+	recv := "received " + codeAndReason(cl.recvCode, cl.recvReason)
+	var s string
+	switch {
+	case cl.sent && cl.recv && cl.sentFirst:
+		s = sent + ", then " + recv
+	case cl.sent && cl.recv:
+		s = recv + ", then " + sent
+	case cl.sent:
+		s = sent + "; no close frame received"
+	case cl.recv:
+		s = recv + "; no close frame sent"
+	default:
+		s = "no close frame received or sent"
+	}
+	if cause != nil {
+		s += ": " + cause.Error()
+	}
+	return s
+}
+
+func codeAndReason(code frame.CloseCode, reason string) string {
+	if reason == "" {
+		return code.String()
+	}
+	return code.String() + " " + strconv.Quote(reason)
+}

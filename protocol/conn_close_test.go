@@ -1,0 +1,267 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+func newPair(t *testing.T) *protocoltest.Pair {
+	t.Helper()
+	p, err := protocoltest.NewPair(testConfig(), testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The close handshake started by either side, with and without a reason:
+// exact bytes each way, statuses on both sides, and who closes TCP first.
+func TestCloseHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		byClient  bool
+		code      frame.CloseCode
+		reason    string
+		wantCode  frame.CloseCode
+		wantReply []byte // close payload of the reply
+	}{
+		{"client, 1000", true, frame.CloseNormal, "", frame.CloseNormal, closePayload(frame.CloseNormal, "")},
+		{"client, 1001 with reason", true, frame.CloseGoingAway, "tab closed", frame.CloseGoingAway, closePayload(frame.CloseGoingAway, "")},
+		{"server, 4000 with reason", false, 4000, "app says bye", 4000, closePayload(4000, "")},
+		{"server, empty close (1005)", false, frame.CloseNoStatus, "", frame.CloseNoStatus, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t)
+			closer, peer := p.Client, p.Server
+			if !tc.byClient {
+				closer, peer = p.Server, p.Client
+			}
+			if err := closer.Conn.Close(p.Now, tc.code, tc.reason); err != nil {
+				t.Fatal(err)
+			}
+			if closer.Conn.State() != protocol.StateClosing {
+				t.Fatalf("closer state %v", closer.Conn.State())
+			}
+			if err := p.RunUntilClosed(10); err != nil {
+				t.Fatal(err)
+			}
+			if p.Now != t0 {
+				t.Fatalf("the handshake needed a timer: %v", p.Now.Sub(t0))
+			}
+			closerRole, peerRole := protocol.RoleServer, protocol.RoleClient
+			if tc.byClient {
+				closerRole, peerRole = protocol.RoleClient, protocol.RoleServer
+			}
+			if want := wireFrame(closerRole, frame.OpClose, true, closePayload(tc.code, tc.reason)); !bytes.Equal(closer.Wire, want) {
+				t.Fatalf("closer wrote % x, want % x", closer.Wire, want)
+			}
+			if want := wireFrame(peerRole, frame.OpClose, true, tc.wantReply); !bytes.Equal(peer.Wire, want) {
+				t.Fatalf("peer wrote % x, want % x", peer.Wire, want)
+			}
+			for _, s := range []*protocoltest.Side{closer, peer} {
+				st := s.Conn.CloseStatus()
+				if st.Code != tc.wantCode || !st.Sent || !st.Received {
+					t.Fatalf("status %+v", st)
+				}
+				if !errors.Is(st.Err, &protocol.CloseError{Code: tc.wantCode}) {
+					t.Fatalf("status error %v does not match code", st.Err)
+				}
+			}
+			// The connection's close reason is the one received (§7.1.6):
+			// the reply carries the code only.
+			if st := closer.Conn.CloseStatus(); !st.SentFirst || st.Reason != "" || st.SentReason != tc.reason {
+				t.Fatalf("closer status %+v", st)
+			}
+			if st := peer.Conn.CloseStatus(); st.SentFirst || st.Reason != tc.reason {
+				t.Fatalf("peer status %+v", st)
+			}
+			// "The server MUST close the underlying TCP connection
+			// immediately": the client's transport ends by EOF.
+			if !p.Server.TransportClosed {
+				t.Fatal("server did not close the transport")
+			}
+			wantClient := []protocol.EventKind{protocol.EventClose, protocol.EventClosed}
+			if diff := cmp.Diff(wantClient, p.Client.Kinds()); diff != "" {
+				t.Fatal(diff)
+			}
+		})
+	}
+}
+
+func TestCloseStatusMessages(t *testing.T) {
+	p := newPair(t)
+	p.Client.Conn.Close(p.Now, frame.CloseNormal, "done")
+	if err := p.RunUntilClosed(10); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Client.Conn.CloseStatus().Err.Error(), `websocket: closed 1000 (normal): sent 1000 (normal) "done", then received 1000 (normal)`; got != want {
+		t.Errorf("client: %s\nwant     %s", got, want)
+	}
+	if got, want := p.Server.Conn.CloseStatus().Err.Error(), `websocket: closed 1000 (normal) "done": received 1000 (normal) "done", then sent 1000 (normal)`; got != want {
+		t.Errorf("server: %s\nwant     %s", got, want)
+	}
+}
+
+// EOF without a close frame: 1006, and the message says nothing was sent
+// or received.
+func TestEOFWithoutClose(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.ReceiveEOF(at(time.Second))
+	_, evs := drain(c)
+	if got := kinds(evs); !cmp.Equal(got, []protocol.EventKind{protocol.EventClosed}) {
+		t.Fatalf("events %v", got)
+	}
+	st := c.CloseStatus()
+	if st.Code != frame.CloseAbnormal || st.Sent || st.Received || !errors.Is(st.Err, protocol.ErrTransportClosed) {
+		t.Fatalf("status %+v", st)
+	}
+	if want := "websocket: closed 1006 (abnormal closure): no close frame received or sent: transport closed"; st.Err.Error() != want {
+		t.Fatalf("message %q", st.Err.Error())
+	}
+	if !c.ShouldCloseTransport() {
+		t.Fatal("transport not to be closed")
+	}
+}
+
+// The peer never answers the close frame: after CloseTimeout the engine
+// gives up with 1006 and ErrCloseTimeout.
+func TestCloseTimeout(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	if err := c.Close(t0, frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	drain(c)
+	if d := c.Deadline(); !d.Equal(at(protocol.DefaultCloseTimeout)) {
+		t.Fatalf("deadline %v", d.Sub(t0))
+	}
+	c.HandleTimeout(at(protocol.DefaultCloseTimeout - time.Nanosecond))
+	if c.State() != protocol.StateClosing {
+		t.Fatalf("early timeout: %v", c.State())
+	}
+	c.HandleTimeout(at(protocol.DefaultCloseTimeout))
+	st := c.CloseStatus()
+	if c.State() != protocol.StateClosed || !c.ShouldCloseTransport() || st.Code != frame.CloseAbnormal || !errors.Is(st.Err, protocol.ErrCloseTimeout) {
+		t.Fatalf("state %v status %+v", c.State(), st)
+	}
+	if want := "websocket: closed 1006 (abnormal closure): sent 1000 (normal); no close frame received: close handshake timeout"; st.Err.Error() != want {
+		t.Fatalf("message %q", st.Err.Error())
+	}
+}
+
+// After both close frames the client waits for the server to close TCP, up
+// to CloseTimeout, then closes itself; the close is still clean.
+func TestClientWaitsForServerToCloseTransport(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.Receive(t0, wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseGoingAway, "restart")))
+	drain(c)
+	if c.State() != protocol.StateClosing || c.ShouldCloseTransport() {
+		t.Fatalf("state %v", c.State())
+	}
+	c.HandleTimeout(c.Deadline())
+	st := c.CloseStatus()
+	if c.State() != protocol.StateClosed || !c.ShouldCloseTransport() || st.Code != frame.CloseGoingAway || st.Reason != "restart" {
+		t.Fatalf("state %v status %+v", c.State(), st)
+	}
+	if errors.Is(st.Err, protocol.ErrCloseTimeout) {
+		t.Fatal("a completed close handshake reported as a timeout")
+	}
+}
+
+// Data queued before Close goes out before the close frame; nothing but
+// the close frame after it.
+func TestDataBeforeCloseGoesFirst(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	c.SendMessage(t0, frame.OpText, []byte("one"))
+	c.Send(t0, frame.OpBinary, []byte("tw"), false)
+	c.Close(t0, frame.CloseNormal, "")
+	if err := c.Send(t0, frame.OpContinuation, []byte("o"), true); !errors.Is(err, protocol.ErrClosing) {
+		t.Fatalf("Send after Close: %v", err)
+	}
+	if err := c.Ping(t0, nil); !errors.Is(err, protocol.ErrClosing) {
+		t.Fatalf("Ping after Close: %v", err)
+	}
+	out, _ := drain(c)
+	want := concat(wireFrame(protocol.RoleServer, frame.OpText, true, []byte("one")),
+		wireFrame(protocol.RoleServer, frame.OpBinary, false, []byte("tw")),
+		wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
+	if !bytes.Equal(out, want) {
+		t.Fatalf("out % x\nwant % x", out, want)
+	}
+	// A ping after our close is not answered, but still reported.
+	c.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("late")))
+	out, evs := drain(c)
+	if len(out) != 0 || len(evs) != 1 || evs[0].Kind != protocol.EventPing {
+		t.Fatalf("out % x events %v", out, kinds(evs))
+	}
+}
+
+func TestCloseArguments(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	for _, tc := range []struct {
+		code   frame.CloseCode
+		reason string
+		want   error
+	}{
+		{frame.CloseAbnormal, "", frame.ErrCloseCodeNotSendable},
+		{1004, "", frame.ErrCloseCodeNotSendable},
+		{frame.CloseNormal, string(make([]byte, 124)), frame.ErrCloseReasonTooLong},
+		{frame.CloseNormal, "\xff", frame.ErrCloseReasonInvalid},
+	} {
+		if err := c.Close(t0, tc.code, tc.reason); !errors.Is(err, tc.want) {
+			t.Errorf("Close(%v, %q) = %v, want %v", tc.code, tc.reason, err, tc.want)
+		}
+	}
+	if out, _ := drain(c); len(out) != 0 || c.State() != protocol.StateOpen {
+		t.Fatalf("refused Close changed something: % x %v", out, c.State())
+	}
+	c.Close(t0, frame.CloseNormal, "")
+	if err := c.Close(t0, frame.CloseGoingAway, ""); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	out, _ := drain(c)
+	if want := wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")); !bytes.Equal(out, want) {
+		t.Fatalf("out % x", out)
+	}
+}
+
+// Fail sends the close frame and drops the transport at once.
+func TestFail(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	if err := c.Fail(t0, frame.ClosePolicyViolation, "nope"); err != nil {
+		t.Fatal(err)
+	}
+	out, evs := drain(c)
+	if want := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "nope")); !bytes.Equal(out, want) {
+		t.Fatalf("out % x", out)
+	}
+	st := c.CloseStatus()
+	if !c.ShouldCloseTransport() || st.Code != frame.ClosePolicyViolation || len(evs) != 1 || evs[0].Kind != protocol.EventClosed {
+		t.Fatalf("status %+v events %v", st, kinds(evs))
+	}
+}
+
+// Every operation on a closed connection is refused or ignored, and never
+// produces output.
+func TestClosedIsInert(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.ReceiveEOF(t0)
+	drain(c)
+	if err := c.SendMessage(t0, frame.OpText, []byte("x")); !errors.Is(err, protocol.ErrClosed) {
+		t.Fatalf("Send: %v", err)
+	}
+	if err := c.Close(t0, frame.CloseNormal, ""); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	c.HandleTimeout(at(time.Hour))
+	c.ReceiveEOF(at(time.Hour))
+	if out, evs := drain(c); len(out) != 0 || len(evs) != 0 || !c.Deadline().IsZero() {
+		t.Fatalf("out % x events %v deadline %v", out, kinds(evs), c.Deadline())
+	}
+}

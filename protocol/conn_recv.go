@@ -1,0 +1,260 @@
+package protocol
+
+import (
+	"errors"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// streamThreshold: a data frame with a payload up to this size is delivered
+// in one event once complete; a larger one in pieces as its bytes arrive, so
+// the engine never buffers a whole large frame.
+const streamThreshold = 16 << 10
+
+type recvState struct {
+	in         []byte // received bytes; in[inPos:] not yet consumed
+	inPos      int
+	dec        []byte // extension output for the events of this round
+	lastRecv   time.Time
+	allowedRsv uint8
+
+	// The frame being read.
+	hdr     frame.Header
+	inFrame bool
+	remain  uint64
+	maskPos int
+	started bool // a piece of this frame was delivered
+
+	// The message being read.
+	inMsg bool
+	op    frame.Opcode
+	rsv   uint8
+	ext   Extension
+	size  int64
+	utf8  frame.UTF8
+}
+
+// Receive hands the engine bytes read from the transport. It returns a
+// *frame.ProtocolError if the peer broke the protocol; the engine has then
+// already queued the close frame with the matching code (1002, 1007, 1009)
+// and asks to close the transport. Events for everything received before
+// the violation are still delivered. Bytes received once the connection is
+// closed, or after a close frame, are ignored.
+//
+// Next: drain the outputs (see Conn).
+func (c *Conn) Receive(now time.Time, data []byte) error {
+	c.tick(now)
+	var err error
+	switch {
+	case c.state == StateClosed || c.closer.recv:
+		return nil
+	case c.state == StateConnecting:
+		err = c.receiveHandshake(data)
+	default:
+		if len(data) > 0 {
+			c.recv.lastRecv = c.now
+		}
+		c.bufferInput(data)
+		err = c.readFrames()
+	}
+	c.updateTimers()
+	return err
+}
+
+// bufferInput appends data to the receive buffer. While events are pending
+// their Data points into the buffers, so they are compacted only when every
+// event was taken.
+func (c *Conn) bufferInput(data []byte) {
+	r := &c.recv
+	if !c.eventsPending() {
+		n := copy(r.in, r.in[r.inPos:])
+		r.in = r.in[:n]
+		r.inPos = 0
+		r.dec = r.dec[:0]
+		if n == 0 && cap(r.in) > maxRetainedBuffer {
+			r.in = nil
+		}
+	}
+	r.in = append(r.in, data...)
+}
+
+// readFrames consumes every complete frame (and the available part of a
+// large data frame) from the receive buffer.
+func (c *Conn) readFrames() error {
+	r := &c.recv
+	for c.state != StateClosed && !c.closer.recv {
+		if !r.inFrame {
+			h, n, err := frame.ParseHeader(r.in[r.inPos:])
+			if err != nil {
+				return c.failProtocol(err)
+			}
+			if n == 0 {
+				return nil
+			}
+			if err := c.acceptHeader(h); err != nil {
+				return c.failProtocol(err)
+			}
+			r.inPos += n
+			r.hdr, r.inFrame, r.remain, r.maskPos, r.started = h, true, h.Length, 0, false
+		}
+		avail := uint64(len(r.in) - r.inPos)
+		if avail < r.remain && (r.hdr.Length <= streamThreshold || avail == 0 || r.hdr.Opcode.IsControl()) {
+			return nil
+		}
+		take := min(avail, r.remain)
+		payload := r.in[r.inPos : r.inPos+int(take)]
+		r.inPos += int(take)
+		r.remain -= take
+		if r.hdr.Masked {
+			r.maskPos = frame.Mask(payload, r.hdr.Mask, r.maskPos)
+		}
+		last := r.remain == 0
+		if last {
+			r.inFrame = false
+		}
+		var err error
+		if r.hdr.Opcode.IsControl() {
+			err = c.handleControl(payload)
+		} else {
+			err = c.deliverData(payload, last)
+		}
+		if err != nil {
+			return c.failProtocol(err)
+		}
+	}
+	return nil
+}
+
+// acceptHeader applies the rules that need the connection's state.
+func (c *Conn) acceptHeader(h frame.Header) error {
+	r := &c.recv
+	// "The server MUST close the connection upon receiving a frame that is
+	// not masked. [...] A client MUST close a connection if it detects a
+	// masked frame." (§5.1)
+	if c.role == RoleServer && !h.Masked {
+		return ErrUnmaskedClientFrame
+	}
+	if c.role == RoleClient && h.Masked {
+		return ErrMaskedServerFrame
+	}
+	// "MUST be 0 unless an extension is negotiated that defines meanings for
+	// non-zero values." Extensions own bits of a message's first frame only.
+	if h.Rsv != 0 && (h.Opcode.IsControl() || h.Opcode == frame.OpContinuation || h.Rsv&^r.allowedRsv != 0) {
+		return ErrReservedBits
+	}
+	if h.Opcode.IsControl() {
+		return nil
+	}
+	switch {
+	case h.Opcode == frame.OpContinuation && !r.inMsg:
+		return ErrUnexpectedCont
+	case h.Opcode != frame.OpContinuation && r.inMsg:
+		return ErrExpectedCont
+	case h.Opcode != frame.OpContinuation:
+		r.inMsg, r.op, r.rsv, r.size, r.ext = true, h.Opcode, h.Rsv, 0, c.extensionFor(h.Rsv)
+		r.utf8.Reset()
+	}
+	// Without a decoding extension the message size is known from headers:
+	// fail before reading a byte of the payload.
+	if r.ext == nil && h.Length <= 1<<62 && r.size+int64(h.Length) > c.cfg.maxMessage() {
+		return ErrMessageTooBig
+	}
+	if h.Length > 1<<62 || int64(h.Length) > c.cfg.maxFrame() {
+		return ErrFrameTooBig
+	}
+	return nil
+}
+
+func (c *Conn) extensionFor(rsv uint8) Extension {
+	if rsv == 0 {
+		return nil
+	}
+	for _, e := range c.cfg.Extensions {
+		if e.Rsv()&rsv != 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// deliverData validates and emits one piece of a data frame.
+func (c *Conn) deliverData(payload []byte, last bool) error {
+	r := &c.recv
+	ev := Event{Kind: EventData, Opcode: frame.OpContinuation, More: !last}
+	if !r.started {
+		ev.Opcode, ev.Rsv = r.hdr.Opcode, r.hdr.Rsv
+		r.started = true
+	}
+	ev.Fin = last && r.hdr.Fin
+	data := payload
+	if r.ext != nil {
+		start := len(r.dec)
+		var err error
+		r.dec, err = r.ext.Decode(r.dec, payload, r.rsv, ev.Fin, c.cfg.maxMessage()-r.size)
+		if err != nil {
+			return err
+		}
+		data = r.dec[start:]
+	}
+	r.size += int64(len(data))
+	if r.size > c.cfg.maxMessage() {
+		return ErrMessageTooBig
+	}
+	// Text is checked as it arrives, so invalid UTF-8 fails at the first
+	// piece that proves it (§8.1).
+	if r.op == frame.OpText {
+		if err := r.utf8.Write(data); err != nil {
+			return err
+		}
+		if ev.Fin {
+			if err := r.utf8.Done(); err != nil {
+				return err
+			}
+		}
+	}
+	if ev.Fin {
+		r.inMsg = false
+	}
+	ev.Data = data
+	c.emit(ev)
+	return nil
+}
+
+// handleControl acts on a complete ping, pong or close frame.
+func (c *Conn) handleControl(payload []byte) error {
+	switch c.recv.hdr.Opcode {
+	case frame.OpPing:
+		c.emit(Event{Kind: EventPing, Opcode: frame.OpPing, Fin: true, Data: payload})
+		// "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
+		// in response, unless it already received a Close frame." After
+		// sending a close we send nothing more either.
+		if !c.closer.sent {
+			if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
+				c.failInternal(err)
+			}
+		}
+	case frame.OpPong:
+		ev := Event{Kind: EventPong, Opcode: frame.OpPong, Fin: true, Data: payload}
+		ev.Latency = c.alive.acknowledge(payload, c.now)
+		c.emit(ev)
+	case frame.OpClose:
+		code, reason, err := frame.ParseClose(payload)
+		if err != nil {
+			return err
+		}
+		c.receiveClose(code, reason)
+	}
+	return nil
+}
+
+// failProtocol fails the connection for a peer violation and returns err.
+func (c *Conn) failProtocol(err error) error {
+	var pe *frame.ProtocolError
+	if !errors.As(err, &pe) {
+		c.failInternal(err)
+		return err
+	}
+	c.fail(pe.Code, pe.Reason, err)
+	return err
+}

@@ -1,0 +1,309 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Every receive-side rule of design.md §4, for the role that receives: the
+// exact close frame the engine answers with and the error Receive returns.
+func TestReceiveViolations(t *testing.T) {
+	const C, S = protocol.RoleClient, protocol.RoleServer
+	long := bytes.Repeat([]byte("x"), 126)
+	tests := []struct {
+		name string
+		recv protocol.Role // the role receiving
+		in   []byte
+		want error
+	}{
+		{"unmasked client frame", S, wireFrame(S, frame.OpText, true, []byte("hi")), protocol.ErrUnmaskedClientFrame},
+		{"masked server frame", C, wireFrame(C, frame.OpText, true, []byte("hi")), protocol.ErrMaskedServerFrame},
+		{"RSV1 without extension", S, wireFrameRsv(C, frame.OpText, frame.Rsv1, true, []byte("hi")), protocol.ErrReservedBits},
+		{"RSV2", C, wireFrameRsv(S, frame.OpBinary, frame.Rsv2, true, nil), protocol.ErrReservedBits},
+		{"RSV3 on ping", S, wireFrameRsv(C, frame.OpPing, frame.Rsv3, true, nil), protocol.ErrReservedBits},
+		{"reserved opcode 3", S, wireFrame(C, 3, true, nil), frame.ErrReservedOpcode},
+		{"reserved opcode 0xB", C, wireFrame(S, 0xB, true, nil), frame.ErrReservedOpcode},
+		{"continuation without start", S, wireFrame(C, frame.OpContinuation, true, []byte("x")), protocol.ErrUnexpectedCont},
+		{"new message inside fragmented", S, concat(wireFrame(C, frame.OpText, false, []byte("a")), wireFrame(C, frame.OpText, true, []byte("b"))), protocol.ErrExpectedCont},
+		{"binary inside fragmented text", C, concat(wireFrame(S, frame.OpText, false, []byte("a")), wireFrame(S, frame.OpBinary, true, []byte("b"))), protocol.ErrExpectedCont},
+		{"fragmented ping", S, wireFrame(C, frame.OpPing, false, nil), frame.ErrFragmentedControl},
+		{"ping over 125", S, wireFrame(C, frame.OpPing, true, long), frame.ErrControlTooLong},
+		{"close over 125", C, wireFrame(S, frame.OpClose, true, long), frame.ErrControlTooLong},
+		{"close one byte", S, wireFrame(C, frame.OpClose, true, []byte{3}), frame.ErrClosePayloadOneByte},
+		{"close code 999", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xE7}), frame.ErrCloseCodeInvalid},
+		{"close code 1004", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xEC}), frame.ErrCloseCodeInvalid},
+		{"close code 1005", C, wireFrame(S, frame.OpClose, true, []byte{0x03, 0xED}), frame.ErrCloseCodeInvalid},
+		{"close code 1006", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xEE}), frame.ErrCloseCodeInvalid},
+		{"close code 1015", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xF7}), frame.ErrCloseCodeInvalid},
+		{"close code 1016", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xF8}), frame.ErrCloseCodeInvalid},
+		{"close code 2999", S, wireFrame(C, frame.OpClose, true, []byte{0x0B, 0xB7}), frame.ErrCloseCodeInvalid},
+		{"close code 5000", S, wireFrame(C, frame.OpClose, true, []byte{0x13, 0x88}), frame.ErrCloseCodeInvalid},
+		{"close reason not UTF-8", S, wireFrame(C, frame.OpClose, true, []byte{0x03, 0xE8, 0xFF}), frame.ErrCloseReasonUTF8},
+		{"text not UTF-8", S, wireFrame(C, frame.OpText, true, []byte("a\xFFb")), frame.ErrInvalidUTF8},
+		{"text truncated UTF-8", C, wireFrame(S, frame.OpText, true, []byte("a\xE2\x82")), frame.ErrInvalidUTF8},
+		{"text invalid across fragments", S, concat(wireFrame(C, frame.OpText, false, []byte("\xF4")), wireFrame(C, frame.OpContinuation, true, []byte("\x90\x80\x80"))), frame.ErrInvalidUTF8},
+		{"message over max from header alone", S, []byte{0x82, 0xFF, 0, 0, 0, 0, 0, 0x20, 0, 0, 1, 2, 3, 4}, protocol.ErrMessageTooBig},
+		{"64-bit length MSB", C, []byte{0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0}, frame.ErrLengthOverflow},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := established(t, tc.recv, testConfig())
+			err := c.Receive(t0, tc.in)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Receive = %v, want %v", err, tc.want)
+			}
+			var pe *frame.ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("%v is not a *frame.ProtocolError", err)
+			}
+			out, evs := drain(c)
+			want := wireFrame(tc.recv, frame.OpClose, true, closePayload(pe.Code, pe.Reason))
+			if !bytes.Equal(out, want) {
+				t.Fatalf("sent % x, want % x", out, want)
+			}
+			if got := kinds(evs); got[len(got)-1] != protocol.EventClosed {
+				t.Fatalf("events %v do not end with closed", got)
+			}
+			if !c.ShouldCloseTransport() || c.State() != protocol.StateClosed {
+				t.Fatalf("state %v, close transport %v", c.State(), c.ShouldCloseTransport())
+			}
+			st := c.CloseStatus()
+			if st.Code != pe.Code || !errors.Is(st.Err, tc.want) || !errors.Is(st.Err, &protocol.CloseError{Code: pe.Code}) {
+				t.Fatalf("status %+v", st)
+			}
+			// Nothing more is read or sent.
+			if err := c.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, nil)); err != nil {
+				t.Fatalf("Receive after failure: %v", err)
+			}
+			if out, evs := drain(c); len(out) != 0 || len(evs) != 0 {
+				t.Fatalf("after failure: out % x, events %v", out, kinds(evs))
+			}
+		})
+	}
+}
+
+func TestCloseCodesPerViolation(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code frame.CloseCode
+	}{
+		{protocol.ErrUnmaskedClientFrame, 1002}, {protocol.ErrReservedBits, 1002}, {frame.ErrInvalidUTF8, 1007},
+		{frame.ErrCloseReasonUTF8, 1007}, {protocol.ErrFrameTooBig, 1009}, {protocol.ErrMessageTooBig, 1009},
+	} {
+		var pe *frame.ProtocolError
+		if !errors.As(tc.err, &pe) || pe.Code != tc.code {
+			t.Errorf("%v: code %v, want %v", tc.err, pe.Code, tc.code)
+		}
+	}
+}
+
+// Invalid UTF-8 fails at the fragment that proves it, before the message
+// ends, and data already delivered stays delivered.
+func TestInvalidUTF8FailsFast(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	if err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpText, false, []byte("ok"))); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte("\xC0")))
+	if !errors.Is(err, frame.ErrInvalidUTF8) {
+		t.Fatalf("got %v", err)
+	}
+	_, evs := drain(s)
+	if got := kinds(evs); !cmp.Equal(got, []protocol.EventKind{protocol.EventData, protocol.EventClosed}) {
+		t.Fatalf("events %v", got)
+	}
+	if string(evs[0].Data) != "ok" || evs[1].Code != frame.CloseInvalidPayload {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+func TestMessageTooBig(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxMessageSize = 10
+	t.Run("one frame, from the header", func(t *testing.T) {
+		s := established(t, protocol.RoleServer, cfg)
+		// Only the header: the payload is never needed to decide.
+		err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 11))[:6])
+		if !errors.Is(err, protocol.ErrMessageTooBig) {
+			t.Fatalf("got %v", err)
+		}
+		if s.CloseStatus().Code != frame.CloseTooBig {
+			t.Fatalf("status %+v", s.CloseStatus())
+		}
+	})
+	t.Run("across fragments", func(t *testing.T) {
+		s := established(t, protocol.RoleServer, cfg)
+		in := concat(wireFrame(protocol.RoleClient, frame.OpBinary, false, make([]byte, 6)),
+			wireFrame(protocol.RoleClient, frame.OpContinuation, true, make([]byte, 5)))
+		if err := s.Receive(t0, in); !errors.Is(err, protocol.ErrMessageTooBig) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("frame limit", func(t *testing.T) {
+		cfg := cfg
+		cfg.MaxFrameSize = 4
+		s := established(t, protocol.RoleServer, cfg)
+		in := wireFrame(protocol.RoleClient, frame.OpBinary, false, make([]byte, 5))
+		if err := s.Receive(t0, in); !errors.Is(err, protocol.ErrFrameTooBig) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("exactly the limit", func(t *testing.T) {
+		s := established(t, protocol.RoleServer, cfg)
+		if err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 10))); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Data events: exact payloads at the length boundaries of the header
+// encoding, both directions.
+func TestDataRoundTripLengths(t *testing.T) {
+	for _, n := range []int{0, 125, 126, 65535, 65536} {
+		for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
+			payload := bytes.Repeat([]byte("a"), n)
+			for _, from := range []protocol.Role{protocol.RoleClient, protocol.RoleServer} {
+				to := protocol.RoleServer
+				if from == protocol.RoleServer {
+					to = protocol.RoleClient
+				}
+				snd := established(t, from, testConfig())
+				rcv := established(t, to, testConfig())
+				if err := snd.Send(t0, op, payload, true); err != nil {
+					t.Fatal(err)
+				}
+				wire, _ := drain(snd)
+				if want := wireFrame(from, op, true, payload); !bytes.Equal(wire, want) {
+					t.Fatalf("%v %v %d: wire differs (len %d, want %d)", from, op, n, len(wire), len(want))
+				}
+				if err := rcv.Receive(t0, wire); err != nil {
+					t.Fatal(err)
+				}
+				_, evs := drain(rcv)
+				want := []protocol.Event{{Kind: protocol.EventData, Opcode: op, Fin: true, Data: payload}}
+				if diff := cmp.Diff(want, evs); diff != "" {
+					t.Fatalf("%v→%v %v %d:\n%s", from, to, op, n, diff)
+				}
+			}
+		}
+	}
+}
+
+// A fragmented message with pings between its fragments: the pings are
+// answered at once and the fragments arrive in order.
+func TestFragmentedWithInterleavedPings(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	in := concat(
+		wireFrame(protocol.RoleClient, frame.OpText, false, []byte("Hel")),
+		wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("p1")),
+		wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte("l")),
+		wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("p2")),
+		wireFrame(protocol.RoleClient, frame.OpContinuation, true, []byte("o")),
+	)
+	if err := s.Receive(t0, in); err != nil {
+		t.Fatal(err)
+	}
+	out, evs := drain(s)
+	wantOut := concat(wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("p1")), wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("p2")))
+	if !bytes.Equal(out, wantOut) {
+		t.Fatalf("out % x, want % x", out, wantOut)
+	}
+	want := []protocol.Event{
+		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("Hel")},
+		{Kind: protocol.EventPing, Opcode: frame.OpPing, Fin: true, Data: []byte("p1")},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Data: []byte("l")},
+		{Kind: protocol.EventPing, Opcode: frame.OpPing, Fin: true, Data: []byte("p2")},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("o")},
+	}
+	if diff := cmp.Diff(want, evs); diff != "" {
+		t.Fatal(diff)
+	}
+}
+
+// A frame larger than 16 KiB is delivered in pieces as its bytes arrive,
+// and UTF-8 is checked across the pieces.
+func TestLargeFrameStreamsInPieces(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	payload := []byte(strings.Repeat("κόσμε", 10000)) // 110000 bytes
+	wire := wireFrame(protocol.RoleServer, frame.OpText, true, payload)
+	var got []byte
+	var pieces int
+	for len(wire) > 0 {
+		n := min(len(wire), 7001) // splits characters and the header
+		if err := c.Receive(t0, wire[:n]); err != nil {
+			t.Fatal(err)
+		}
+		wire = wire[n:]
+		_, evs := drain(c)
+		for _, ev := range evs {
+			if pieces == 0 && ev.Opcode != frame.OpText || pieces > 0 && ev.Opcode != frame.OpContinuation {
+				t.Fatalf("piece %d opcode %v", pieces, ev.Opcode)
+			}
+			if ev.Fin == ev.More {
+				t.Fatalf("piece %d: Fin %v More %v", pieces, ev.Fin, ev.More)
+			}
+			got = append(got, ev.Data...)
+			pieces++
+		}
+	}
+	if !bytes.Equal(got, payload) || pieces < 10 {
+		t.Fatalf("got %d bytes in %d pieces", len(got), pieces)
+	}
+}
+
+// The P1 lesson at the engine level: a message and a close frame in one
+// Receive call give the message event first.
+func TestMessageThenCloseInOneReceive(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	in := concat(wireFrame(protocol.RoleServer, frame.OpText, true, []byte("last words")),
+		wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseNormal, "bye")))
+	if err := c.Receive(t0, in); err != nil {
+		t.Fatal(err)
+	}
+	out, evs := drain(c)
+	if got := kinds(evs); !cmp.Equal(got, []protocol.EventKind{protocol.EventData, protocol.EventClose}) {
+		t.Fatalf("events %v", got)
+	}
+	if string(evs[0].Data) != "last words" || evs[1].Code != frame.CloseNormal || evs[1].Reason != "bye" {
+		t.Fatalf("events %+v", evs)
+	}
+	// The reply echoes the code, masked.
+	if want := wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")); !bytes.Equal(out, want) {
+		t.Fatalf("reply % x, want % x", out, want)
+	}
+}
+
+func TestDataAfterCloseIgnored(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	in := concat(wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseGoingAway, "")),
+		wireFrame(protocol.RoleClient, frame.OpText, true, []byte("too late")),
+		[]byte{0xFF, 0xFF}) // even garbage
+	if err := s.Receive(t0, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpText, true, []byte("later"))); err != nil {
+		t.Fatal(err)
+	}
+	_, evs := drain(s)
+	if got := kinds(evs); !cmp.Equal(got, []protocol.EventKind{protocol.EventClose, protocol.EventClosed}) {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// Unsolicited pongs are reported without latency and change nothing.
+func TestUnsolicitedPongIgnored(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	if err := s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPong, true, []byte("?"))); err != nil {
+		t.Fatal(err)
+	}
+	out, evs := drain(s)
+	if len(out) != 0 || len(evs) != 1 || evs[0].Kind != protocol.EventPong || evs[0].Latency != 0 {
+		t.Fatalf("out % x events %+v", out, evs)
+	}
+}

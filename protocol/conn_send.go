@@ -1,0 +1,141 @@
+package protocol
+
+import (
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+type sendState struct {
+	inMsg  bool
+	op     frame.Opcode
+	ext    Extension // transforming the message being sent, if any
+	utf8   frame.UTF8
+	enc    []byte
+	keys   [64]byte // masking keys, read from Rand in batches
+	keyPos int
+}
+
+// Send queues one data frame: op is OpText or OpBinary to start a message
+// and OpContinuation to continue it; fin ends the message. Text is checked
+// to be UTF-8 (a message the peer would fail with 1007 is refused with
+// ErrInvalidText; the message stays unfinished, so Close or Fail next).
+// Misuse returns ErrNotOpen, ErrClosing, ErrClosed, ErrMessageInProgress,
+// ErrNoMessage or ErrBadOpcode and changes nothing. p is copied.
+//
+// Next: write Outgoing.
+func (c *Conn) Send(now time.Time, op frame.Opcode, p []byte, fin bool) error {
+	c.tick(now)
+	if err := c.canSend(); err != nil {
+		return err
+	}
+	s := &c.send
+	first := op != frame.OpContinuation
+	switch {
+	case op != frame.OpText && op != frame.OpBinary && op != frame.OpContinuation:
+		return ErrBadOpcode
+	case first && s.inMsg:
+		return ErrMessageInProgress
+	case !first && !s.inMsg:
+		return ErrNoMessage
+	}
+	msgOp := s.op
+	if first {
+		msgOp = op
+		s.utf8.Reset()
+	}
+	if msgOp == frame.OpText {
+		err := s.utf8.Write(p)
+		if err == nil && fin {
+			err = s.utf8.Done()
+		}
+		if err != nil {
+			return ErrInvalidText
+		}
+	}
+	payload, rsv := p, uint8(0)
+	if first {
+		s.ext = nil
+		if len(c.cfg.Extensions) > 0 {
+			s.ext = c.cfg.Extensions[0]
+		}
+	}
+	if s.ext != nil {
+		var err error
+		s.enc, rsv, err = s.ext.Encode(s.enc[:0], p, msgOp, first, fin)
+		if err != nil {
+			c.failInternal(err)
+			return err
+		}
+		payload = s.enc
+		if !first {
+			rsv = 0
+		}
+	}
+	if err := c.writeFrame(op, rsv, fin, payload); err != nil {
+		c.failInternal(err)
+		return err
+	}
+	s.inMsg, s.op = !fin, msgOp
+	c.updateTimers()
+	return nil
+}
+
+// SendMessage queues a whole message (op is OpText or OpBinary) in one frame.
+func (c *Conn) SendMessage(now time.Time, op frame.Opcode, p []byte) error {
+	if op == frame.OpContinuation {
+		return ErrBadOpcode
+	}
+	return c.Send(now, op, p, true)
+}
+
+// Ping queues a ping with payload p (at most 125 bytes). A pong with the
+// same payload is reported with its latency.
+func (c *Conn) Ping(now time.Time, p []byte) error {
+	c.tick(now)
+	if len(p) > frame.MaxControlPayload {
+		return ErrControlTooLong
+	}
+	if err := c.canSend(); err != nil {
+		return err
+	}
+	if err := c.writeFrame(frame.OpPing, 0, true, p); err != nil {
+		c.failInternal(err)
+		return err
+	}
+	c.alive.record(string(p), c.now, false)
+	c.updateTimers()
+	return nil
+}
+
+// Pong queues an unsolicited pong (a unidirectional heartbeat, §5.5.3).
+// Pings are answered by the engine itself.
+func (c *Conn) Pong(now time.Time, p []byte) error {
+	c.tick(now)
+	if len(p) > frame.MaxControlPayload {
+		return ErrControlTooLong
+	}
+	if err := c.canSend(); err != nil {
+		return err
+	}
+	if err := c.writeFrame(frame.OpPong, 0, true, p); err != nil {
+		c.failInternal(err)
+		return err
+	}
+	return nil
+}
+
+// canSend says why no frame but a close may be sent now, if so.
+func (c *Conn) canSend() error {
+	switch {
+	case c.state == StateConnecting:
+		return ErrNotOpen
+	case c.state == StateClosed:
+		return ErrClosed
+	case c.closer.sent:
+		// "After sending a Close frame, the endpoint MUST NOT send any
+		// further data frames."
+		return ErrClosing
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// maxPings bounds the pings remembered while waiting for pongs.
+const maxPings = 8
+
+type ping struct {
+	payload   string
+	sentAt    time.Time
+	keepalive bool
+}
+
+// keepalive remembers the pings this side sent, oldest first, and the
+// latency of the last one answered.
+type keepalive struct {
+	pings   []ping
+	seq     uint64
+	latency time.Duration
+}
+
+func (k *keepalive) record(payload string, now time.Time, isKeepalive bool) {
+	if len(k.pings) == maxPings {
+		k.pings = append(k.pings[:0], k.pings[1:]...)
+	}
+	k.pings = append(k.pings, ping{payload, now, isKeepalive})
+}
+
+// acknowledge matches a pong with the pings sent: the one with the same
+// payload is answered, and so is every earlier one ("a Pong frame sent in
+// response to a Ping frame must have identical Application data"; a peer
+// that skipped some pings answered the latest). It returns the latency, or
+// zero for an unsolicited pong, which is otherwise ignored.
+func (k *keepalive) acknowledge(payload []byte, now time.Time) time.Duration {
+	for i, p := range k.pings {
+		if string(payload) == p.payload {
+			k.latency = max(now.Sub(p.sentAt), 1)
+			k.pings = append(k.pings[:0], k.pings[i+1:]...)
+			return k.latency
+		}
+	}
+	return 0
+}
+
+// oldestKeepalive returns when the oldest unanswered keepalive ping was
+// sent, or the zero time.
+func (k *keepalive) oldestKeepalive() time.Time {
+	for _, p := range k.pings {
+		if p.keepalive {
+			return p.sentAt
+		}
+	}
+	return time.Time{}
+}
+
+// Latency returns the round-trip time of the last ping (keepalive or
+// application) answered by a pong, or zero if none was.
+func (c *Conn) Latency() time.Duration { return c.alive.latency }
+
+// sendKeepalive sends a ping with a payload no other ping of this
+// connection has: a sequence number.
+func (c *Conn) sendKeepalive() {
+	c.alive.seq++
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], c.alive.seq)
+	if err := c.writeFrame(0x9, 0, true, p[:]); err != nil {
+		c.failInternal(err)
+		return
+	}
+	c.alive.record(string(p[:]), c.now, true)
+}

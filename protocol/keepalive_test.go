@@ -1,0 +1,150 @@
+package protocol_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+func keepalivePayload(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// The keepalive ping goes out PingInterval after the last byte received,
+// not before; a pong acknowledges it and records the latency.
+func TestKeepalivePingAndPong(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	if d := c.Deadline(); !d.Equal(at(20 * time.Second)) {
+		t.Fatalf("first deadline %v", d.Sub(t0))
+	}
+	// A byte received at 5 s moves the ping to 25 s.
+	c.Receive(at(5*time.Second), wireFrame(protocol.RoleServer, frame.OpText, true, []byte("x")))
+	drain(c)
+	if d := c.Deadline(); !d.Equal(at(25 * time.Second)) {
+		t.Fatalf("deadline after data %v", d.Sub(t0))
+	}
+	c.HandleTimeout(at(24 * time.Second))
+	if out, _ := drain(c); len(out) != 0 {
+		t.Fatalf("ping before its time: % x", out)
+	}
+	c.HandleTimeout(at(25 * time.Second))
+	out, _ := drain(c)
+	if want := wireFrame(protocol.RoleClient, frame.OpPing, true, keepalivePayload(1)); !bytes.Equal(out, want) {
+		t.Fatalf("ping % x, want % x", out, want)
+	}
+	if d := c.Deadline(); !d.Equal(at(45 * time.Second)) {
+		t.Fatalf("pong deadline %v", d.Sub(t0))
+	}
+	c.Receive(at(25*time.Second+30*time.Millisecond), wireFrame(protocol.RoleServer, frame.OpPong, true, keepalivePayload(1)))
+	_, evs := drain(c)
+	if len(evs) != 1 || evs[0].Kind != protocol.EventPong || evs[0].Latency != 30*time.Millisecond || c.Latency() != 30*time.Millisecond {
+		t.Fatalf("events %+v latency %v", evs, c.Latency())
+	}
+	if d := c.Deadline(); !d.Equal(at(45*time.Second + 30*time.Millisecond)) {
+		t.Fatalf("next ping %v", d.Sub(t0))
+	}
+	// The next ping has a new payload.
+	c.HandleTimeout(c.Deadline())
+	out, _ = drain(c)
+	if want := wireFrame(protocol.RoleClient, frame.OpPing, true, keepalivePayload(2)); !bytes.Equal(out, want) {
+		t.Fatalf("second ping % x", out)
+	}
+}
+
+// The P2/P3 lesson: no pong within PongTimeout fails the connection with
+// 1011 and ErrKeepaliveTimeout, exactly at interval + timeout.
+func TestKeepaliveTimeout(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	s.HandleTimeout(at(20 * time.Second))
+	drain(s)
+	s.HandleTimeout(at(40*time.Second - time.Nanosecond))
+	if s.State() != protocol.StateOpen {
+		t.Fatal("failed early")
+	}
+	s.HandleTimeout(at(40 * time.Second))
+	out, evs := drain(s)
+	if want := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseInternalError, "keepalive ping timeout")); !bytes.Equal(out, want) {
+		t.Fatalf("out % x", out)
+	}
+	st := s.CloseStatus()
+	if st.Code != frame.CloseInternalError || !errors.Is(st.Err, protocol.ErrKeepaliveTimeout) || !s.ShouldCloseTransport() {
+		t.Fatalf("status %+v", st)
+	}
+	if errors.Is(st.Err, &protocol.CloseError{Code: frame.CloseNormal}) {
+		t.Fatal("keepalive timeout matches a normal close")
+	}
+	if len(evs) != 1 || evs[0].Kind != protocol.EventClosed {
+		t.Fatalf("events %v", kinds(evs))
+	}
+}
+
+// A pong for a later ping acknowledges earlier ones too.
+func TestPongAcknowledgesEarlierPings(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.HandleTimeout(at(20 * time.Second)) // keepalive ping 1
+	c.Ping(at(21*time.Second), []byte("app"))
+	drain(c)
+	c.Receive(at(22*time.Second), wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("app")))
+	_, evs := drain(c)
+	if evs[0].Latency != time.Second {
+		t.Fatalf("latency %v", evs[0].Latency)
+	}
+	// No pong deadline is left: the keepalive ping was acknowledged.
+	if d := c.Deadline(); !d.Equal(at(42 * time.Second)) {
+		t.Fatalf("deadline %v", d.Sub(t0))
+	}
+}
+
+func TestKeepaliveDisabled(t *testing.T) {
+	cfg := testConfig()
+	cfg.PingInterval = 0
+	c := established(t, protocol.RoleClient, cfg)
+	if !c.Deadline().IsZero() {
+		t.Fatalf("deadline %v", c.Deadline())
+	}
+	c.HandleTimeout(at(time.Hour))
+	if out, _ := drain(c); len(out) != 0 {
+		t.Fatalf("out % x", out)
+	}
+}
+
+// Time going backwards is taken as the latest time seen: timers neither
+// fire early nor move.
+func TestTimeGoingBackwards(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.Receive(at(10*time.Second), wireFrame(protocol.RoleServer, frame.OpText, true, nil))
+	drain(c)
+	if d := c.Deadline(); !d.Equal(at(30 * time.Second)) {
+		t.Fatalf("deadline %v", d.Sub(t0))
+	}
+	// Data "at" 1 s: the clock stays at 10 s, the deadline does not move back.
+	c.Receive(at(time.Second), wireFrame(protocol.RoleServer, frame.OpText, true, nil))
+	drain(c)
+	if d := c.Deadline(); !d.Equal(at(30 * time.Second)) {
+		t.Fatalf("deadline after a step back %v", d.Sub(t0))
+	}
+	c.HandleTimeout(at(0))
+	if out, _ := drain(c); len(out) != 0 {
+		t.Fatalf("a step back fired a timer: % x", out)
+	}
+}
+
+func TestPingPongArguments(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	if err := c.Ping(t0, make([]byte, 126)); !errors.Is(err, protocol.ErrControlTooLong) {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := c.Pong(t0, make([]byte, 126)); !errors.Is(err, protocol.ErrControlTooLong) {
+		t.Fatalf("Pong: %v", err)
+	}
+	if err := c.Pong(t0, []byte("beat")); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := drain(c)
+	if want := wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("beat")); !bytes.Equal(out, want) {
+		t.Fatalf("out % x", out)
+	}
+}
