@@ -60,8 +60,9 @@ func (k EventKind) String() string {
 
 // Event is one output of the engine, in the style of crypto/tls.QUICEvent: a
 // flat struct whose Kind says which fields are set. Data points into the
-// engine's buffers and is valid until the next call on the Conn that takes
-// now, and at least until the next NextEvent call; copy what you keep.
+// engine's buffers: it stays valid while events are pending, and until the
+// first call on the Conn that takes now after NextEvent returned it; copy
+// what you keep.
 //
 // Data events follow frames, not messages, so a proxy can forward frames as
 // they come: one event per frame, or several for a frame larger than 16 KiB

@@ -1,0 +1,76 @@
+package protocol_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+// The drive loop: after every input or command, write Outgoing, take the
+// events, close the transport if asked, and come back at Deadline. Here the
+// "transport" is a byte slice and the clock is fake.
+func Example() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := protocol.DefaultConfig()
+	server, _ := protocol.NewEstablished(protocol.RoleServer, cfg, now)
+
+	// Bytes from a client: a masked "Hello" and a close frame, in one read.
+	wire := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+		0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8}
+	if err := server.Receive(now, wire); err != nil {
+		fmt.Println("protocol error:", err)
+	}
+
+	// 1. Outgoing: the engine's reply to the close frame.
+	fmt.Printf("write % x\n", server.Outgoing())
+	server.Advance(len(server.Outgoing()))
+	// 2. Events, in order: the message comes before the close.
+	for ev := server.NextEvent(); ev.Kind != protocol.EventNone; ev = server.NextEvent() {
+		switch ev.Kind {
+		case protocol.EventData:
+			fmt.Printf("data %v fin=%v %q\n", ev.Opcode, ev.Fin, ev.Data)
+		case protocol.EventClose:
+			fmt.Println("close frame", ev.Code)
+		case protocol.EventClosed:
+			fmt.Println("closed:", server.CloseStatus().Err)
+		}
+	}
+	// 3. The server closes the transport first.
+	fmt.Println("close transport:", server.ShouldCloseTransport())
+	// 4. No timer left.
+	fmt.Println("deadline:", server.Deadline().IsZero())
+	// Output:
+	// write 88 02 03 e8
+	// data text fin=true "Hello"
+	// close frame 1000 (normal)
+	// closed: websocket: closed 1000 (normal): received 1000 (normal), then sent 1000 (normal)
+	// close transport: true
+	// deadline: true
+}
+
+// Keepalive with a fake clock: jump to the deadline, a ping goes out; no
+// pong by the next deadline fails the connection with 1011.
+func ExampleConn_HandleTimeout() {
+	now := protocoltest.Epoch
+	c, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), now)
+
+	c.HandleTimeout(c.Deadline())
+	h, _, _ := frame.ParseHeader(c.Outgoing())
+	fmt.Println("sent", h.Opcode, "after", c.Deadline().Sub(now)-protocol.DefaultPongTimeout)
+	c.Advance(len(c.Outgoing()))
+
+	c.HandleTimeout(c.Deadline())
+	fmt.Println(c.CloseStatus().Err)
+	// Output:
+	// sent ping after 20s
+	// websocket: closed 1011 (internal error) "keepalive ping timeout": sent 1011 (internal error) "keepalive ping timeout"; no close frame received: keepalive ping timeout
+}
+
+func ExampleNewEstablished() {
+	c, err := protocol.NewEstablished(protocol.RoleClient, protocol.DefaultConfig(), time.Now())
+	fmt.Println(c.State(), c.Role(), err)
+	// Output: open client <nil>
+}
