@@ -101,14 +101,16 @@ func (c *Conn) Fail(now time.Time, code frame.CloseCode, reason string) error {
 // Next: drain the outputs (see Conn).
 func (c *Conn) ReceiveEOF(now time.Time) {
 	c.tick(now)
-	if c.state == StateClosed {
-		return
-	}
-	if c.closer.sent && c.closer.recv {
+	switch {
+	case c.state == StateClosed:
+	case c.state == StateConnecting && c.hs.rejected != nil:
+		// The body of a rejection ends with the transport.
+		c.clientRejected()
+	case c.closer.sent && c.closer.recv:
 		c.finish(nil)
-		return
+	default:
+		c.finish(ErrTransportClosed)
 	}
-	c.finish(ErrTransportClosed)
 }
 
 // sendClose queues a close frame once. It fails only if the frame cannot

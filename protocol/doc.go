@@ -1,4 +1,24 @@
-// Package protocol is the WebSocket connection state machine: bytes and time
-// in, events, bytes and deadlines out. It never reads a clock, never blocks,
-// never starts a goroutine and never keeps a caller's slice.
+// Package protocol is the WebSocket connection state machine of RFC 6455:
+// the opening handshake, framing, the close handshake and keepalive, for a
+// client or a server. Bytes and time go in; events, bytes and deadlines come
+// out.
+//
+// Invariants:
+//   - No I/O: the engine never touches a socket, never blocks, never starts
+//     a goroutine and never reads a clock. Time is the now argument of every
+//     call that can change state, and never goes backwards.
+//   - No caller's slice is kept after a call returns; event Data and
+//     Outgoing are views into the engine's buffers with documented lifetimes.
+//   - Nothing is lost: every data frame received before a close frame is
+//     delivered before the close event, and data handed to Send before Close
+//     is written before the close frame.
+//   - Errors are of three kinds, never mixed: peer violations
+//     (*frame.ProtocolError, with the close code sent), API misuse
+//     (ErrInvalidState and friends, nothing changed), and how the connection
+//     ended (*CloseError in CloseStatus).
+//
+// Start with NewClient or NewServer (the handshake included) or
+// NewEstablished (handshake done elsewhere), then drive the Conn as its doc
+// comment says. Package protocoltest runs a client and a server against
+// each other in memory with a fake clock.
 package protocol

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/wsengine/ws/frame"
@@ -82,4 +83,9 @@ type Event struct {
 	Code    frame.CloseCode
 	Reason  string
 	Latency time.Duration
+	// Request is the client's handshake request (EventRequest).
+	Request *http.Request
+	// Response is the server's handshake response (EventResponse); its
+	// Body is empty (the engine owns the bytes that follow it).
+	Response *http.Response
 }

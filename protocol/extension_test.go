@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -108,5 +109,90 @@ func TestExtensionReceiveRules(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// xorNegotiator offers and accepts "x-xor" in both roles.
+type xorNegotiator struct{ acceptParam bool }
+
+func (xorNegotiator) Name() string { return "x-xor" }
+
+func (xorNegotiator) Offers() []protocol.ExtensionOffer {
+	return []protocol.ExtensionOffer{{Name: "x-xor", Params: []protocol.ExtensionParam{{Name: "strong"}}}, {Name: "x-xor"}}
+}
+
+func (xorNegotiator) Accept(resp protocol.ExtensionOffer) (protocol.Extension, error) {
+	if len(resp.Params) > 0 {
+		return nil, errors.New("unexpected parameter")
+	}
+	return &xorExt{}, nil
+}
+
+func (n xorNegotiator) Negotiate(offers []protocol.ExtensionOffer) (protocol.ExtensionOffer, protocol.Extension, bool) {
+	for _, o := range offers {
+		if len(o.Params) == 0 || n.acceptParam {
+			return protocol.ExtensionOffer{Name: "x-xor"}, &xorExt{}, true
+		}
+	}
+	return protocol.ExtensionOffer{}, nil, false
+}
+
+func TestExtensionNegotiatedByHandshake(t *testing.T) {
+	c, err := protocol.NewClient(testConfig(), protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{xorNegotiator{}}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := drain(c)
+	if !bytes.Contains(req, []byte("Sec-WebSocket-Extensions: x-xor; strong, x-xor\r\n")) {
+		t.Fatalf("request %q", req)
+	}
+	s, _ := protocol.NewServer(testConfig(), protocol.ServerOptions{Extensions: []protocol.ServerExtension{xorNegotiator{}}}, t0)
+	if err := s.Receive(t0, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := drain(s)
+	if !bytes.Contains(resp, []byte("\r\nSec-WebSocket-Extensions: x-xor\r\n")) || len(s.Extensions()) != 1 {
+		t.Fatalf("response %q", resp)
+	}
+	if err := c.Receive(t0, resp); err != nil {
+		t.Fatal(err)
+	}
+	drain(c)
+	if len(c.Extensions()) != 1 {
+		t.Fatal("client has no extension")
+	}
+	c.SendMessage(t0, frame.OpText, []byte("through the extension"))
+	wire, _ := drain(c)
+	if h, _, _ := frame.ParseHeader(wire); h.Rsv != frame.Rsv1 {
+		t.Fatalf("rsv %d", h.Rsv)
+	}
+	s.Receive(t0, wire)
+	_, evs := drain(s)
+	if len(evs) != 1 || string(evs[0].Data) != "through the extension" {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+func TestParseExtensions(t *testing.T) {
+	h := http.Header{"Sec-Websocket-Extensions": {
+		`permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits="10"`,
+		`x-foo ;a=1; b`,
+	}}
+	got, err := protocol.ParseExtensions(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []protocol.ExtensionOffer{
+		{Name: "permessage-deflate", Params: []protocol.ExtensionParam{{Name: "client_max_window_bits"}}},
+		{Name: "permessage-deflate", Params: []protocol.ExtensionParam{{Name: "server_max_window_bits", Value: "10", HasValue: true}}},
+		{Name: "x-foo", Params: []protocol.ExtensionParam{{Name: "a", Value: "1", HasValue: true}, {Name: "b"}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatal(diff)
+	}
+	for _, bad := range []string{`a;`, `a; b=`, `a; b="x y"`, `a b`, `;a`, `a; b="unterminated`, `a; =1`} {
+		if _, err := protocol.ParseExtensions(http.Header{"Sec-Websocket-Extensions": {bad}}); !errors.Is(err, protocol.ErrBadExtensionHeader) {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

@@ -1,0 +1,182 @@
+package fuzz
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"testing"
+
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+	"pgregory.net/rapid"
+)
+
+const validRequest = "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+	"Sec-WebSocket-Protocol: chat\r\n\r\n"
+
+// FuzzServerHandshake: arbitrary request bytes never panic, the server
+// answers with a parseable HTTP response, and a failure is a
+// *HandshakeError with the status it sent.
+func FuzzServerHandshake(f *testing.F) {
+	f.Add([]byte(validRequest), uint8(7))
+	f.Add([]byte("GET / HTTP/1.0\r\n\r\n"), uint8(1))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), uint8(100))
+	f.Add([]byte(strings.Repeat("X-A: b\r\n", 50)), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		s, err := protocol.NewServer(fuzzConfig(), protocol.ServerOptions{Subprotocols: []string{"chat"}}, protocoltest.Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := int(chunk)%32 + 1
+		var out []byte
+		for len(data) > 0 && s.State() == protocol.StateConnecting {
+			n := min(step, len(data))
+			err := s.Receive(protocoltest.Epoch, data[:n])
+			data = data[n:]
+			var he *protocol.HandshakeError
+			if err != nil && !errors.As(err, &he) {
+				t.Fatalf("untyped error %T %v", err, err)
+			}
+			out = append(out, s.Outgoing()...)
+			s.Advance(len(s.Outgoing()))
+			if len(out) > 4096 {
+				t.Fatalf("response of %d bytes", len(out))
+			}
+		}
+		if len(out) == 0 {
+			return
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), nil)
+		if err != nil {
+			t.Fatalf("unparseable response %q: %v", out, err)
+		}
+		var he *protocol.HandshakeError
+		rejected := errors.As(s.CloseStatus().Err, &he)
+		if resp.StatusCode == 101 && rejected || resp.StatusCode != 101 && (!rejected || he.StatusCode != resp.StatusCode) {
+			t.Fatalf("answered %d, status %v", resp.StatusCode, s.CloseStatus().Err)
+		}
+	})
+}
+
+// FuzzClientHandshake: arbitrary response bytes never panic, never open a
+// connection without the right Accept value, and fail with typed errors.
+func FuzzClientHandshake(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"), uint8(5))
+	f.Add([]byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno!"), uint8(2))
+	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n\x81\x05hello"), uint8(9))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		c, err := protocol.NewClient(fuzzConfig(), protocol.ClientOptions{URL: "ws://h/"}, protocoltest.Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(len(c.Outgoing()))
+		step := int(chunk)%32 + 1
+		for len(data) > 0 && c.State() == protocol.StateConnecting {
+			n := min(step, len(data))
+			err := c.Receive(protocoltest.Epoch, data[:n])
+			data = data[n:]
+			var he *protocol.HandshakeError
+			if err != nil && !errors.As(err, &he) && !errors.Is(err, protocol.ErrHeaderTooLarge) {
+				t.Fatalf("untyped error %T %v", err, err)
+			}
+			for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+				if ev.Kind == protocol.EventOpen {
+					t.Fatalf("opened on a fuzzed response")
+				}
+			}
+		}
+		c.ReceiveEOF(protocoltest.Epoch)
+		if c.State() != protocol.StateClosed {
+			t.Fatalf("state %v after EOF", c.State())
+		}
+	})
+}
+
+// The P4 lesson as a property: whatever the configuration, the 101 response
+// has exactly one Upgrade, Connection and Sec-WebSocket-Accept, at most one
+// of each negotiated header, and configurations that would repeat one are
+// refused when the server is made.
+func TestResponseNeverRepeatsHandshakeHeaders(t *testing.T) {
+	names := []string{"Connection", "connection", "Upgrade", "UPGRADE", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
+		"Sec-WebSocket-Extensions", "X-Custom", "Set-Cookie", "Server", "Content-Length", "Cache-Control"}
+	rapid.Check(t, func(t *rapid.T) {
+		h := http.Header{}
+		reserved := false
+		for i, n := 0, rapid.IntRange(0, 4).Draw(t, "n"); i < n; i++ {
+			name := rapid.SampledFrom(names).Draw(t, "name")
+			h[name] = append(h[name], rapid.SampledFrom([]string{"upgrade", "websocket", "x", "chat"}).Draw(t, "value"))
+			switch textproto.CanonicalMIMEHeaderKey(name) {
+			case "Connection", "Upgrade", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Content-Length":
+				reserved = true
+			}
+		}
+		protos := rapid.SliceOfN(rapid.SampledFrom([]string{"chat", "superchat", "mqtt"}), 0, 3).Draw(t, "protos")
+		manual := rapid.Bool().Draw(t, "manual")
+		s, err := protocol.NewServer(fuzzConfig(), protocol.ServerOptions{Header: h, Subprotocols: protos, ManualAccept: manual}, protocoltest.Epoch)
+		if reserved {
+			if !errors.Is(err, protocol.ErrReservedHeader) {
+				t.Fatalf("headers %v accepted: %v", h, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Receive(protocoltest.Epoch, []byte(validRequest)); err != nil {
+			t.Fatal(err)
+		}
+		if manual {
+			extra := http.Header{}
+			if rapid.Bool().Draw(t, "extra connection") {
+				extra.Set("Connection", "upgrade")
+				if err := s.AcceptHandshake(protocoltest.Epoch, extra); !errors.Is(err, protocol.ErrReservedHeader) {
+					t.Fatalf("AcceptHandshake with Connection: %v", err)
+				}
+				extra = nil
+			}
+			if err := s.AcceptHandshake(protocoltest.Epoch, extra); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := s.Outgoing()
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), nil)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("response %q: %v", out, err)
+		}
+		for _, name := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept"} {
+			if n := len(resp.Header.Values(name)); n != 1 {
+				t.Fatalf("%s appears %d times in %q", name, n, out)
+			}
+		}
+		for _, name := range []string{"Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
+			if n := len(resp.Header.Values(name)); n > 1 {
+				t.Fatalf("%s appears %d times in %q", name, n, out)
+			}
+		}
+		if n := strings.Count(strings.ToLower(string(out)), "\r\nconnection:"); n != 1 {
+			t.Fatalf("Connection header lines: %d in %q", n, out)
+		}
+	})
+}
+
+// Any split of a handshake request into pieces gives the same response.
+func TestHandshakeAnySplit(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		req := []byte(validRequest)
+		cuts := rapid.SliceOfN(rapid.IntRange(0, len(req)), 0, 10).Draw(t, "cuts")
+		whole, _ := protocol.NewServer(fuzzConfig(), protocol.ServerOptions{Subprotocols: []string{"chat"}}, protocoltest.Epoch)
+		split, _ := protocol.NewServer(fuzzConfig(), protocol.ServerOptions{Subprotocols: []string{"chat"}}, protocoltest.Epoch)
+		a := feed(whole, req, nil, nil)
+		b := feed(split, req, cuts, nil)
+		for i := range a.Events {
+			a.Events[i].Request, b.Events[i].Request = nil, nil
+		}
+		if !bytes.Equal(a.Out, b.Out) || a.State != b.State || len(a.Events) != len(b.Events) {
+			t.Fatalf("split %v: %q vs %q", cuts, a.Out, b.Out)
+		}
+	})
+}

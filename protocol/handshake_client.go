@@ -1,0 +1,232 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ClientOptions are a client's handshake settings.
+type ClientOptions struct {
+	// URL is ws://, wss://, http:// or https:// (see ParseURL).
+	URL string
+	// Origin, if set, is sent as the Origin header (browsers always send
+	// one; servers may check it).
+	Origin string
+	// Subprotocols to offer, in order of preference.
+	Subprotocols []string
+	// Extensions to offer, permessage-deflate for one.
+	Extensions []ClientExtension
+	// Header holds extra request headers (cookies, authorization, user
+	// agent). Host, Upgrade, Connection and Sec-WebSocket-* are refused by
+	// NewClient.
+	Header http.Header
+	// Limits bound the response's header block.
+	Limits HandshakeLimits
+}
+
+// ClientExtension offers one extension and checks the server's answer.
+type ClientExtension interface {
+	// Offers returns the elements to offer, most preferred first.
+	Offers() []ExtensionOffer
+	// Accept checks the server's response element for this extension and
+	// returns the Extension to run, or an error if the response is not one
+	// the client can accept.
+	Accept(response ExtensionOffer) (Extension, error)
+	// Name is the extension token.
+	Name() string
+}
+
+type clientState struct {
+	target     Target
+	key        string
+	protocols  []string
+	extensions []ClientExtension
+}
+
+// NewClient returns a Conn whose Outgoing already holds the handshake
+// request for opts.URL. It waits for the response in Receive; after a valid
+// 101 (EventResponse, then EventOpen) it is open. A bad URL, a reserved or
+// malformed header, or an invalid subprotocol name is an error here.
+func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
+	t, err := ParseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	reserved := []string{"Host", "Upgrade", "Connection", "Content-Length", "Transfer-Encoding"}
+	if opts.Origin != "" {
+		reserved = append(reserved, "Origin")
+	}
+	if t.HasUser {
+		reserved = append(reserved, "Authorization")
+	}
+	if err := checkExtraHeaders(opts.Header, reserved...); err != nil {
+		return nil, err
+	}
+	for _, p := range opts.Subprotocols {
+		if !isToken(p) {
+			return nil, errors.Join(ErrInvalidHeader, errors.New("subprotocol "+quoteHeader(p)+" is not a token"))
+		}
+	}
+	if strings.ContainsAny(opts.Origin, "\r\n\x00") {
+		return nil, errors.Join(ErrInvalidHeader, errors.New("Origin has CR, LF or NUL"))
+	}
+	c, err := newConn(RoleClient, cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	// "a nonce consisting of a randomly selected 16-byte value that has
+	// been base64-encoded" (§4.1)
+	var nonce [16]byte
+	if _, err := io.ReadFull(c.rand, nonce[:]); err != nil {
+		return nil, errors.Join(ErrInternal, err)
+	}
+	cs := &clientState{target: t, key: base64.StdEncoding.EncodeToString(nonce[:]),
+		protocols: opts.Subprotocols, extensions: opts.Extensions}
+	c.hs = &handshake{limits: opts.Limits.withDefaults(), client: cs}
+	c.out = appendRequest(nil, cs, opts)
+	c.startOpenTimer()
+	return c, nil
+}
+
+func appendRequest(b []byte, cs *clientState, opts ClientOptions) []byte {
+	b = append(b, "GET "...)
+	b = append(b, cs.target.RequestURI...)
+	b = append(b, " HTTP/1.1\r\n"...)
+	b = appendHeaderLine(b, "Host", cs.target.Host)
+	b = append(b, "Upgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	b = appendHeaderLine(b, "Sec-WebSocket-Key", cs.key)
+	b = append(b, "Sec-WebSocket-Version: 13\r\n"...)
+	if opts.Origin != "" {
+		b = appendHeaderLine(b, "Origin", opts.Origin)
+	}
+	if len(opts.Subprotocols) > 0 {
+		b = appendHeaderLine(b, "Sec-WebSocket-Protocol", strings.Join(opts.Subprotocols, ", "))
+	}
+	var offers []string
+	for _, e := range opts.Extensions {
+		for _, o := range e.Offers() {
+			offers = append(offers, o.String())
+		}
+	}
+	if len(offers) > 0 {
+		b = appendHeaderLine(b, "Sec-WebSocket-Extensions", strings.Join(offers, ", "))
+	}
+	if cs.target.HasUser {
+		cred := base64.StdEncoding.EncodeToString([]byte(cs.target.User + ":" + cs.target.Password))
+		b = appendHeaderLine(b, "Authorization", "Basic "+cred)
+	}
+	b = appendHeaders(b, opts.Header)
+	return append(b, "\r\n"...)
+}
+
+// clientHandshake checks the server's response (RFC 6455 §4.1, the
+// client's checks 1–6).
+func (c *Conn) clientHandshake(block, rest []byte) error {
+	cs := c.hs.client
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(block)), nil)
+	if err != nil {
+		return c.clientFails(&HandshakeError{Reason: "malformed HTTP response"})
+	}
+	// "If the status code received from the server is not 101, the client
+	// handles the response per HTTP procedures."
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		c.hs.rejected = &HandshakeError{StatusCode: resp.StatusCode, Reason: "server did not switch protocols", Header: resp.Header}
+		c.hs.bodyWant = maxRejectionBody
+		if resp.ContentLength >= 0 {
+			c.hs.bodyWant = int(min(resp.ContentLength, maxRejectionBody))
+		}
+		c.hs.buf = rest
+		if len(rest) >= c.hs.bodyWant {
+			return c.clientRejected()
+		}
+		return nil
+	}
+	fail := func(reason string) error {
+		return c.clientFails(&HandshakeError{StatusCode: resp.StatusCode, Reason: reason, Header: resp.Header})
+	}
+	if !hasToken(resp.Header, "Upgrade", "websocket") {
+		return fail("response has no Upgrade: websocket")
+	}
+	if !hasToken(resp.Header, "Connection", "upgrade") {
+		return fail("response has no Connection: Upgrade")
+	}
+	if got := resp.Header.Values("Sec-WebSocket-Accept"); len(got) != 1 || strings.TrimSpace(got[0]) != acceptKey(cs.key) {
+		return fail("Sec-WebSocket-Accept does not match the key sent")
+	}
+	// "If the response includes a |Sec-WebSocket-Protocol| header field and
+	// this header field indicates the use of a subprotocol that was not
+	// present in the client's handshake [...] the client MUST _Fail_".
+	protos := tokenList(resp.Header, "Sec-WebSocket-Protocol")
+	switch {
+	case len(protos) > 1:
+		return fail("server chose more than one subprotocol")
+	case len(protos) == 1 && !slices.Contains(cs.protocols, protos[0]):
+		return fail("server chose subprotocol " + quoteHeader(protos[0]) + ", which was not offered")
+	case len(protos) == 1:
+		c.hs.subprotocol = protos[0]
+	}
+	exts, reason := acceptExtensions(resp.Header, cs.extensions)
+	if reason != "" {
+		return fail(reason)
+	}
+	resp.Body = http.NoBody
+	c.emit(Event{Kind: EventResponse, Response: resp})
+	return c.openWith(exts, rest)
+}
+
+// acceptExtensions checks that every extension in the response was offered,
+// once, and lets it configure itself.
+func acceptExtensions(h http.Header, offered []ClientExtension) ([]Extension, string) {
+	elems, err := ParseExtensions(h)
+	if err != nil {
+		return nil, "malformed Sec-WebSocket-Extensions in response"
+	}
+	var exts []Extension
+	used := map[string]bool{}
+	var rsv uint8
+	for _, e := range elems {
+		name := strings.ToLower(e.Name)
+		i := slices.IndexFunc(offered, func(o ClientExtension) bool { return strings.EqualFold(o.Name(), e.Name) })
+		if i < 0 {
+			return nil, "server accepted extension " + quoteHeader(e.Name) + ", which was not offered"
+		}
+		if used[name] {
+			return nil, "server accepted extension " + quoteHeader(e.Name) + " twice"
+		}
+		used[name] = true
+		ext, err := offered[i].Accept(e)
+		if err != nil {
+			return nil, "server's " + e.Name + " response is not acceptable: " + err.Error()
+		}
+		if ext.Rsv()&rsv != 0 {
+			return nil, "server accepted extensions that share an RSV bit"
+		}
+		rsv |= ext.Rsv()
+		exts = append(exts, ext)
+	}
+	return exts, ""
+}
+
+// clientFails ends the handshake with err.
+func (c *Conn) clientFails(err *HandshakeError) error {
+	c.finish(err)
+	return err
+}
+
+// clientRejected ends the handshake of a non-101 response, with the body
+// received so far.
+func (c *Conn) clientRejected() error {
+	h := c.hs
+	err := h.rejected
+	err.Body = bytes.Clone(h.buf[:min(len(h.buf), h.bodyWant)])
+	h.buf = nil
+	c.finish(err)
+	return err
+}
