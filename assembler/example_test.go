@@ -1,0 +1,73 @@
+package assembler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/wsengine/ws/assembler"
+	"github.com/wsengine/ws/frame"
+)
+
+// A message and the close arrive together: the message is still delivered,
+// then the close error.
+func ExampleQueue_Next() {
+	q := assembler.New(assembler.Config{})
+	q.Push(frame.OpText, []byte("hello"), true)
+	q.Close(errors.New("closed 1000 (normal)"))
+
+	ctx := context.Background()
+	m, err := q.Next(ctx)
+	fmt.Println(m.Opcode, string(m.Data), err)
+	_, err = q.Next(ctx)
+	fmt.Println(err)
+	// Output:
+	// text hello <nil>
+	// closed 1000 (normal)
+}
+
+func ExampleQueue_NextReader() {
+	q := assembler.New(assembler.Config{})
+	q.Push(frame.OpBinary, []byte("a long "), false)
+	q.Push(frame.OpContinuation, []byte("message"), true)
+
+	op, r, _ := q.NextReader(context.Background())
+	b, err := io.ReadAll(r)
+	fmt.Println(op, string(b), err)
+	// Output: binary a long message <nil>
+}
+
+func ExampleQueue_TryNext() {
+	q := assembler.New(assembler.Config{})
+	_, ok, err := q.TryNext()
+	fmt.Println(ok, err)
+	q.Push(frame.OpText, []byte("ready"), true)
+	m, ok, err := q.TryNext()
+	fmt.Println(string(m.Data), ok, err)
+	// Output:
+	// false <nil>
+	// ready true <nil>
+}
+
+// The producer stops reading while Paused and waits on Resumed.
+func ExampleQueue_Paused() {
+	q := assembler.New(assembler.Config{HighWater: 100, LowWater: 10})
+	q.Push(frame.OpBinary, make([]byte, 100), true)
+	fmt.Println("paused:", q.Paused())
+	q.TryNext()
+	<-q.Resumed()
+	fmt.Println("paused:", q.Paused())
+	// Output:
+	// paused: true
+	// paused: false
+}
+
+func ExampleQueue_PushEvent() {
+	q := assembler.New(assembler.Config{})
+	// Events from protocol.Conn.NextEvent go straight in; non-data events
+	// are ignored.
+	_ = q.PushEvent
+	fmt.Println(q.Len())
+	// Output: 0
+}

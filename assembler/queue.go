@@ -1,0 +1,415 @@
+package assembler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Message is a whole data message. Data is owned by the caller. Text
+// messages are returned as []byte, not string: the engine already validated
+// the UTF-8, a string would cost a second copy, and most consumers (JSON
+// decoders, writers) take []byte.
+type Message struct {
+	Opcode frame.Opcode // OpText or OpBinary
+	Data   []byte
+}
+
+// Config bounds a Queue. Zero fields take the defaults.
+type Config struct {
+	// MaxMessageSize bounds one message (default 1 MiB). The engine fails a
+	// larger one with 1009 first; the queue refuses to grow past it anyway.
+	MaxMessageSize int64
+	// HighWater: Paused becomes true once this many bytes are queued
+	// (default 1 MiB). Every message also counts messageOverhead bytes, so
+	// a flood of empty messages pauses too.
+	HighWater int64
+	// LowWater: Paused becomes false again once the queue is at or below
+	// this many bytes (default HighWater/4).
+	LowWater int64
+}
+
+// messageOverhead is what each queued message counts for flow control
+// beyond its payload: roughly its bookkeeping in memory.
+const messageOverhead = 64
+
+// maxSpare is the largest buffer kept for reuse after a stream.
+const maxSpare = 256 << 10
+
+var (
+	// ErrClosed is the close error when Close was given nil.
+	ErrClosed = errors.New("assembler: queue closed")
+	// ErrIncompleteMessage: the connection ended in the middle of a
+	// message. The error returned wraps it and the close error.
+	ErrIncompleteMessage = errors.New("assembler: connection ended in the middle of a message")
+	// ErrStreamInProgress: Next or TryNext while a Reader owns the head
+	// message; read it to io.EOF or continue it with NextReader.
+	ErrStreamInProgress = errors.New("assembler: a message is being streamed; finish it with its Reader or NextReader")
+	// ErrTooBig: Push would make a message larger than MaxMessageSize.
+	ErrTooBig = errors.New("assembler: message larger than MaxMessageSize")
+	// ErrNoMessage: a continuation with no message open.
+	ErrNoMessage = errors.New("assembler: continuation without a message")
+	// ErrMessageOpen: a new message while the previous one is unfinished.
+	ErrMessageOpen = errors.New("assembler: new message before the previous one finished")
+	// ErrBadOpcode: an opcode that is not text, binary or continuation.
+	ErrBadOpcode = errors.New("assembler: opcode is not a data opcode")
+)
+
+type entry struct {
+	op   frame.Opcode
+	data []byte // unread bytes start at off
+	off  int
+	size int64 // bytes pushed in all
+	done bool
+}
+
+// Queue is the message queue. The zero value is not ready; use New.
+type Queue struct {
+	cfg Config
+
+	mu      sync.Mutex
+	entries []entry // entries[head:] are queued, oldest first
+	head    int
+	bytes   int64 // queued payload plus overhead, for flow control
+	closed  bool
+	err     error
+
+	waiters int
+	changed chan struct{} // closed when state changes while waiters > 0
+
+	paused  bool
+	resumed chan struct{} // closed when paused turns false
+
+	streaming bool // entries[head] belongs to the Reader
+	reader    Reader
+	spare     []byte // a streamed message's buffer, for the next message
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// New returns an empty Queue.
+func New(cfg Config) *Queue {
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = protocol.DefaultMaxMessageSize
+	}
+	if cfg.HighWater <= 0 {
+		cfg.HighWater = 1 << 20
+	}
+	if cfg.LowWater <= 0 || cfg.LowWater > cfg.HighWater {
+		cfg.LowWater = cfg.HighWater / 4
+	}
+	q := &Queue{cfg: cfg, changed: make(chan struct{})}
+	q.reader.q = q
+	return q
+}
+
+// Push adds one piece of a message: op OpText or OpBinary starts one,
+// OpContinuation continues it, fin ends it. data is copied. After Close it
+// returns the close error and changes nothing; so does a piece that would
+// break the message sequence or exceed MaxMessageSize.
+func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return q.err
+	}
+	open := q.openEntry()
+	switch op {
+	case frame.OpText, frame.OpBinary:
+		if open != nil {
+			return ErrMessageOpen
+		}
+		if int64(len(data)) > q.cfg.MaxMessageSize {
+			return ErrTooBig
+		}
+		var buf []byte
+		switch {
+		case q.spare != nil:
+			buf, q.spare = q.spare[:0], nil
+		case fin:
+			buf = make([]byte, 0, len(data)) // the one allocation per message
+		}
+		q.entries = append(q.entries, entry{op: op, data: append(buf, data...), size: int64(len(data)), done: fin})
+		q.bytes += int64(len(data)) + messageOverhead
+	case frame.OpContinuation:
+		if open == nil {
+			return ErrNoMessage
+		}
+		if open.size+int64(len(data)) > q.cfg.MaxMessageSize {
+			return ErrTooBig
+		}
+		open.data = append(open.data, data...)
+		open.size += int64(len(data))
+		open.done = fin
+		q.bytes += int64(len(data))
+	default:
+		return ErrBadOpcode
+	}
+	if !q.paused && q.bytes >= q.cfg.HighWater {
+		q.paused = true
+		q.resumed = make(chan struct{})
+	}
+	q.notify()
+	return nil
+}
+
+// PushEvent pushes a protocol data event and ignores every other kind, so
+// an adapter can hand over each event it takes from the engine.
+func (q *Queue) PushEvent(ev protocol.Event) error {
+	if ev.Kind != protocol.EventData {
+		return nil
+	}
+	return q.Push(ev.Opcode, ev.Data, ev.Fin)
+}
+
+// openEntry returns the unfinished message at the tail, if any.
+func (q *Queue) openEntry() *entry {
+	if n := len(q.entries); n > q.head && !q.entries[n-1].done {
+		return &q.entries[n-1]
+	}
+	return nil
+}
+
+// Close records why the connection ended (nil means ErrClosed) and wakes
+// every waiter. Messages already queued are still delivered. Close is
+// idempotent: the first error stays. It also releases a paused producer.
+func (q *Queue) Close(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	if err == nil {
+		err = ErrClosed
+	}
+	q.closed, q.err = true, err
+	q.unpause()
+	q.notify()
+}
+
+// Paused reports whether the producer should stop reading: the queue
+// reached HighWater and has not drained to LowWater. It is false once
+// closed.
+func (q *Queue) Paused() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.paused
+}
+
+// Resumed returns a channel that is closed when the queue is not paused.
+func (q *Queue) Resumed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.paused {
+		return closedChan
+	}
+	return q.resumed
+}
+
+// Len returns the number of messages queued, the unfinished one included.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.entries) - q.head
+}
+
+// Next returns the oldest complete message, waiting for one. After Close
+// it returns what is queued, then ErrIncompleteMessage (wrapping the close
+// error) for a message cut short, then the close error. If ctx ends first
+// it returns ctx.Err() and the queue is unchanged.
+func (q *Queue) Next(ctx context.Context) (Message, error) {
+	for {
+		q.mu.Lock()
+		m, ok, err := q.tryNext()
+		if ok || err != nil {
+			q.mu.Unlock()
+			return m, err
+		}
+		if werr := q.wait(ctx); werr != nil {
+			return Message{}, werr
+		}
+	}
+}
+
+// TryNext is Next without waiting: ok is false (and err nil) when no
+// complete message is queued and the queue is open.
+func (q *Queue) TryNext() (m Message, ok bool, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.tryNext()
+}
+
+func (q *Queue) tryNext() (Message, bool, error) {
+	if q.streaming {
+		return Message{}, false, ErrStreamInProgress
+	}
+	if q.head < len(q.entries) {
+		e := &q.entries[q.head]
+		if e.done {
+			m := Message{Opcode: e.op, Data: e.data}
+			q.consumed(int64(len(e.data)) + messageOverhead)
+			q.pop()
+			return m, true, nil
+		}
+		if q.closed {
+			return Message{}, false, q.dropIncomplete()
+		}
+		return Message{}, false, nil
+	}
+	if q.closed {
+		return Message{}, false, q.err
+	}
+	return Message{}, false, nil
+}
+
+// dropIncomplete removes the message cut short by the close and returns
+// the error that reports it.
+func (q *Queue) dropIncomplete() error {
+	e := &q.entries[q.head]
+	err := fmt.Errorf("%w (%v, %d bytes received): %w", ErrIncompleteMessage, e.op, e.size, q.err)
+	q.consumed(int64(len(e.data)-e.off) + messageOverhead)
+	q.pop()
+	return err
+}
+
+func (q *Queue) pop() {
+	q.entries[q.head] = entry{}
+	q.head++
+	if q.head == len(q.entries) {
+		q.entries = q.entries[:0]
+		q.head = 0
+	} else if q.head > 32 && q.head*2 > len(q.entries) {
+		n := copy(q.entries, q.entries[q.head:])
+		clear(q.entries[n:])
+		q.entries = q.entries[:n]
+		q.head = 0
+	}
+	q.notify()
+}
+
+// consumed takes n bytes off the flow-control count.
+func (q *Queue) consumed(n int64) {
+	q.bytes -= n
+	if q.paused && q.bytes <= q.cfg.LowWater {
+		q.unpause()
+	}
+}
+
+func (q *Queue) unpause() {
+	if q.paused {
+		q.paused = false
+		close(q.resumed)
+	}
+}
+
+// notify wakes the waiters, if there are any (so that the common case,
+// nobody waiting, allocates nothing).
+func (q *Queue) notify() {
+	if q.waiters > 0 {
+		close(q.changed)
+		q.changed = make(chan struct{})
+		q.waiters = 0
+	}
+}
+
+// wait releases the lock (held on entry) until the state changes or ctx
+// ends.
+func (q *Queue) wait(ctx context.Context) error {
+	ch := q.changed
+	q.waiters++
+	q.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NextReader returns the oldest message as a stream, as soon as its first
+// piece is queued: Read returns its bytes as they arrive and io.EOF at its
+// end. A message whose stream was not read to the end is continued. After
+// Close, see Next. The Reader is reused: it is valid until the next
+// NextReader call.
+func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.entries) {
+			q.streaming = true
+			op := q.entries[q.head].op
+			q.reader.ctx = ctx
+			q.mu.Unlock()
+			return op, &q.reader, nil
+		}
+		if q.closed {
+			err := q.err
+			q.mu.Unlock()
+			return 0, nil, err
+		}
+		if err := q.wait(ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+// Reader streams one message of a Queue.
+type Reader struct {
+	q   *Queue
+	ctx context.Context
+}
+
+// Read reads the streamed message, waiting for more of it under the
+// context given to NextReader. At the end of the message it returns io.EOF;
+// if the connection ended first, an error wrapping ErrIncompleteMessage.
+func (r *Reader) Read(p []byte) (int, error) {
+	return r.ReadContext(r.ctx, p)
+}
+
+// ReadContext is Read with its own context. When ctx ends it returns
+// ctx.Err() having consumed nothing.
+func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
+	q := r.q
+	for {
+		q.mu.Lock()
+		if !q.streaming {
+			q.mu.Unlock()
+			return 0, io.EOF
+		}
+		e := &q.entries[q.head]
+		if e.off < len(e.data) {
+			n := copy(p, e.data[e.off:])
+			e.off += n
+			// Keep the buffer no larger than what is unread.
+			if e.off == len(e.data) {
+				e.data, e.off = e.data[:0], 0
+			}
+			q.consumed(int64(n))
+			q.mu.Unlock()
+			return n, nil
+		}
+		if e.done {
+			if cap(e.data) <= maxSpare {
+				q.spare = e.data[:0]
+			}
+			q.consumed(messageOverhead)
+			q.streaming = false
+			q.pop()
+			q.mu.Unlock()
+			return 0, io.EOF
+		}
+		if q.closed {
+			q.streaming = false
+			err := q.dropIncomplete()
+			q.mu.Unlock()
+			return 0, err
+		}
+		if err := q.wait(ctx); err != nil {
+			return 0, err
+		}
+	}
+}
