@@ -82,8 +82,9 @@ type Queue struct {
 	waiters int
 	changed chan struct{} // closed when state changes while waiters > 0
 
-	paused  bool
-	resumed chan struct{} // closed when paused turns false
+	paused   bool
+	resumed  chan struct{} // closed when paused turns false
+	complete int           // complete messages queued
 
 	streaming bool // entries[head] belongs to the Reader
 	reader    Reader
@@ -150,12 +151,27 @@ func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
 	default:
 		return ErrBadOpcode
 	}
-	if !q.paused && q.bytes >= q.cfg.HighWater {
-		q.paused = true
-		q.resumed = make(chan struct{})
+	if fin {
+		q.complete++
 	}
+	q.updatePause()
 	q.notify()
 	return nil
+}
+
+// updatePause applies the water marks. The producer is paused only while
+// the consumer can make progress without it (a complete message is queued,
+// or a stream is being read): a message larger than HighWater that is still
+// arriving must not stop the reading that would complete it.
+func (q *Queue) updatePause() {
+	progress := q.complete > 0 || q.streaming
+	switch {
+	case !q.paused && !q.closed && progress && q.bytes >= q.cfg.HighWater:
+		q.paused = true
+		q.resumed = make(chan struct{})
+	case q.paused && (q.bytes <= q.cfg.LowWater || !progress):
+		q.unpause()
+	}
 }
 
 // PushEvent pushes a protocol data event and ignores every other kind, so
@@ -252,6 +268,7 @@ func (q *Queue) tryNext() (Message, bool, error) {
 		e := &q.entries[q.head]
 		if e.done {
 			m := Message{Opcode: e.op, Data: e.data}
+			q.complete--
 			q.consumed(int64(len(e.data)) + messageOverhead)
 			q.pop()
 			return m, true, nil
@@ -295,9 +312,7 @@ func (q *Queue) pop() {
 // consumed takes n bytes off the flow-control count.
 func (q *Queue) consumed(n int64) {
 	q.bytes -= n
-	if q.paused && q.bytes <= q.cfg.LowWater {
-		q.unpause()
-	}
+	q.updatePause()
 }
 
 func (q *Queue) unpause() {
@@ -341,6 +356,7 @@ func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
 		q.mu.Lock()
 		if q.head < len(q.entries) {
 			q.streaming = true
+			q.updatePause()
 			op := q.entries[q.head].op
 			q.reader.ctx = ctx
 			q.mu.Unlock()
@@ -396,8 +412,9 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 			if cap(e.data) <= maxSpare {
 				q.spare = e.data[:0]
 			}
-			q.consumed(messageOverhead)
+			q.complete--
 			q.streaming = false
+			q.consumed(messageOverhead)
 			q.pop()
 			q.mu.Unlock()
 			return 0, io.EOF
@@ -405,6 +422,7 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 		if q.closed {
 			q.streaming = false
 			err := q.dropIncomplete()
+			q.updatePause()
 			q.mu.Unlock()
 			return 0, err
 		}

@@ -284,6 +284,35 @@ func TestFlowControl(t *testing.T) {
 	}
 }
 
+// A message larger than HighWater never pauses the producer while it is
+// incomplete: only its end lets the reader make progress.
+func TestLargeIncompleteMessageDoesNotPause(t *testing.T) {
+	q := assembler.New(assembler.Config{HighWater: 100, LowWater: 10})
+	push(t, q, frame.OpBinary, string(make([]byte, 80)), false)
+	push(t, q, frame.OpContinuation, string(make([]byte, 80)), false)
+	if q.Paused() {
+		t.Fatal("paused on an incomplete message: deadlock")
+	}
+	push(t, q, frame.OpContinuation, "", true)
+	if !q.Paused() {
+		t.Fatal("not paused once the message is complete")
+	}
+	push(t, q, frame.OpBinary, string(make([]byte, 80)), false) // the next one starts
+	q.TryNext()
+	if q.Paused() {
+		t.Fatal("still paused with only an incomplete message left")
+	}
+	// A reader streaming the big message may pause the producer.
+	push(t, q, frame.OpContinuation, string(make([]byte, 80)), false)
+	if q.Paused() {
+		t.Fatal("paused before a stream started")
+	}
+	q.NextReader(context.Background())
+	if !q.Paused() {
+		t.Fatal("not paused while a stream can drain the queue")
+	}
+}
+
 func TestConcurrentNextGetDistinctMessages(t *testing.T) {
 	q := assembler.New(assembler.Config{})
 	const n = 200

@@ -39,11 +39,12 @@ import (
 // latest time seen, so a clock that steps back delays timers, never fires
 // them early or twice.
 type Conn struct {
-	cfg   Config
-	role  Role
-	state State
-	now   time.Time
-	rand  io.Reader
+	cfg    Config
+	role   Role
+	state  State
+	opened bool
+	now    time.Time
+	rand   io.Reader
 
 	// Outputs.
 	out            []byte
@@ -87,7 +88,7 @@ func newConn(role Role, cfg Config, now time.Time) (*Conn, error) {
 
 // open moves the connection to StateOpen and starts the keepalive clock.
 func (c *Conn) open() {
-	c.state = StateOpen
+	c.state, c.opened = StateOpen, true
 	c.recv.lastRecv = c.now
 	c.recv.allowedRsv = 0
 	for _, e := range c.cfg.Extensions {
@@ -99,6 +100,10 @@ func (c *Conn) open() {
 
 // Role returns whether c is the client or the server.
 func (c *Conn) Role() Role { return c.role }
+
+// Opened reports whether the opening handshake completed: the connection
+// is, or was, open.
+func (c *Conn) Opened() bool { return c.opened }
 
 // State returns where the connection is in its life.
 func (c *Conn) State() State { return c.state }

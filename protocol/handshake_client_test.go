@@ -254,7 +254,7 @@ func TestPairWithHandshake(t *testing.T) {
 	s := newServer(t, protocol.ServerOptions{})
 	p := protocoltest.Join(c, s, t0)
 	p.Settle()
-	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen {
+	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen || !c.Opened() || !s.Opened() {
 		t.Fatalf("client %v server %v", c.State(), s.State())
 	}
 	c.SendMessage(p.Now, frame.OpText, []byte("hi"))
@@ -279,7 +279,7 @@ func TestCloseWhileConnecting(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, evs := drain(c)
-	if len(out) != 0 || c.State() != protocol.StateClosed || len(evs) != 1 || c.CloseStatus().Code != frame.CloseAbnormal {
+	if len(out) != 0 || c.State() != protocol.StateClosed || c.Opened() || len(evs) != 1 || c.CloseStatus().Code != frame.CloseAbnormal {
 		t.Fatalf("out %q events %v status %+v", out, kinds(evs), c.CloseStatus())
 	}
 }

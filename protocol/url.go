@@ -37,6 +37,9 @@ type Target struct {
 func ParseURL(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		if !strings.Contains(raw, "://") {
+			return Target{}, urlError(raw, "has no scheme; use ws:// or wss://")
+		}
 		return Target{}, errors.Join(ErrBadURL, err)
 	}
 	var t Target

@@ -1,0 +1,82 @@
+package adapters
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wsengine/ws/protocol"
+)
+
+// Accept upgrades a net/http request to a WebSocket connection. The engine
+// validates the request and applies opts.Server's policies; a rejection is
+// written through w as a real HTTP response (status, text body) and
+// returned as a *protocol.HandshakeError. On success the connection is
+// hijacked (http.ResponseController) and the 101 response written by the
+// engine, with exactly one Upgrade and one Connection header.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	cfg := opts.engineConfig()
+	clock := opts.clock()
+	so := opts.Server
+	so.ManualAccept = false
+	eng, err := protocol.NewServerFromRequest(cfg, so, r, clock.Now())
+	if err != nil {
+		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
+		return nil, err
+	}
+	if eng.State() == protocol.StateClosed {
+		writeRejection(w, r, eng.Outgoing())
+		return nil, eng.CloseStatus().Err
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: cannot take over this connection", http.StatusInternalServerError)
+		return nil, errors.Join(errors.New("adapters: hijack failed"), err)
+	}
+	// The server's read and write timeouts were for HTTP, not for a
+	// long-lived WebSocket.
+	nc.SetDeadline(time.Time{})
+	// Frames the client sent right behind its request.
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		eng.Receive(clock.Now(), early)
+	}
+	return newConn(nc, eng, &opts.Options, cfg), nil
+}
+
+// writeRejection copies the engine's rejection onto w, so net/http frames
+// it (and closes the connection, as the response says).
+func writeRejection(w http.ResponseWriter, r *http.Request, raw []byte) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), r)
+	if err != nil {
+		http.Error(w, "websocket: bad handshake", http.StatusBadRequest)
+		return
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+// NewConn runs a WebSocket connection over nc, whose opening handshake was
+// done elsewhere (an application's own upgrade, a custom listener, a test).
+// cfg.Extensions in opts must hold what was negotiated.
+func NewConn(nc net.Conn, role protocol.Role, opts *Options) (*Conn, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	cfg := opts.engineConfig()
+	eng, err := protocol.NewEstablished(role, cfg, opts.clock().Now())
+	if err != nil {
+		return nil, err
+	}
+	return newConn(nc, eng, opts, cfg), nil
+}

@@ -1,0 +1,440 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wsengine/ws/assembler"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Read buffer sizes: small while idle, grown when reads fill it, so a
+// thousand idle connections hold little and a busy one reads in large
+// pieces.
+const (
+	minReadBuffer = 4 << 10
+	maxReadBuffer = 64 << 10
+	maxWriteBuf   = 256 << 10
+)
+
+// Conn is a WebSocket connection over a net.Conn.
+type Conn struct {
+	nc    net.Conn
+	clock Clock
+	q     *assembler.Queue
+
+	mu      sync.Mutex // guards everything below up to writeMu
+	eng     *protocol.Conn
+	timer   Timer
+	timerAt time.Time
+	pings   []pingWaiter
+	pingSeq uint64
+	closed  bool // EventClosed seen
+
+	writeMu sync.Mutex // serialises socket writes; never taken while mu is held
+	wbuf    []byte     // guarded by writeMu
+
+	msgSem chan struct{} // one outgoing message at a time
+
+	closeOnce   sync.Once // closes the transport
+	closingOnce sync.Once
+	closing     chan struct{} // Close was called: read even when paused
+	done        chan struct{} // the engine reached StateClosed
+	readDone    chan struct{} // the read goroutine returned
+
+	subprotocol string
+	closeWait   time.Duration
+}
+
+type pingWaiter struct {
+	payload string
+	ch      chan time.Duration
+}
+
+// newConn starts a Conn around an engine that is open (or closing).
+func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
+	c := &Conn{
+		nc: nc, eng: eng, clock: opts.clock(),
+		q:           assembler.New(opts.queueConfig(cfg)),
+		msgSem:      make(chan struct{}, 1),
+		closing:     make(chan struct{}),
+		done:        make(chan struct{}),
+		readDone:    make(chan struct{}),
+		subprotocol: eng.Subprotocol(),
+		closeWait:   cfg.CloseTimeout,
+	}
+	if c.closeWait <= 0 {
+		c.closeWait = protocol.DefaultCloseTimeout
+	}
+	c.mu.Lock()
+	c.afterEngine()
+	c.mu.Unlock()
+	go c.readLoop()
+	c.flush(false)
+	return c
+}
+
+// afterEngine takes the engine's events and re-arms the timer. c.mu held.
+func (c *Conn) afterEngine() {
+	for ev := c.eng.NextEvent(); ev.Kind != protocol.EventNone; ev = c.eng.NextEvent() {
+		switch ev.Kind {
+		case protocol.EventData:
+			if err := c.q.PushEvent(ev); err != nil && !c.closed {
+				c.eng.Fail(c.clock.Now(), frame.CloseInternalError, "")
+			}
+		case protocol.EventPong:
+			c.answerPings(string(ev.Data), ev.Latency)
+		case protocol.EventClosed:
+			c.closed = true
+			c.q.Close(c.eng.CloseStatus().Err)
+			close(c.done)
+		}
+	}
+	c.armTimer()
+}
+
+// answerPings wakes the Ping call whose payload came back, and every
+// earlier one (the engine counts a pong for all earlier pings).
+func (c *Conn) answerPings(payload string, rtt time.Duration) {
+	for i, p := range c.pings {
+		if p.payload == payload {
+			for _, q := range c.pings[:i+1] {
+				q.ch <- rtt
+			}
+			c.pings = append(c.pings[:0], c.pings[i+1:]...)
+			return
+		}
+	}
+}
+
+// armTimer sets the one timer to the engine's deadline. c.mu held.
+func (c *Conn) armTimer() {
+	d := c.eng.Deadline()
+	if d.Equal(c.timerAt) && (c.timer != nil || d.IsZero()) {
+		return
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.timerAt = d
+	if !d.IsZero() {
+		c.timer = c.clock.AfterFunc(max(d.Sub(c.clock.Now()), 0), c.onTimer)
+	}
+}
+
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	c.timer, c.timerAt = nil, time.Time{}
+	c.eng.HandleTimeout(c.clock.Now())
+	c.afterEngine()
+	c.mu.Unlock()
+	c.flush(false)
+}
+
+// flush writes what the engine has queued. block false returns at once if
+// another goroutine is writing: that writer picks up these bytes when its
+// write is done. When the engine asks, the transport is closed after the
+// last byte.
+func (c *Conn) flush(block bool) error {
+	for {
+		if block {
+			c.writeMu.Lock()
+		} else if !c.writeMu.TryLock() {
+			return nil
+		}
+		c.mu.Lock()
+		c.wbuf = append(c.wbuf[:0], c.eng.Outgoing()...)
+		c.eng.Advance(len(c.wbuf))
+		closeTransport := c.eng.ShouldCloseTransport()
+		c.mu.Unlock()
+		n := len(c.wbuf)
+		var err error
+		if n > 0 {
+			_, err = c.nc.Write(c.wbuf)
+			if cap(c.wbuf) > maxWriteBuf {
+				c.wbuf = nil
+			}
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			c.closeTransport()
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		// Bytes queued by a goroutine whose TryLock failed while this one
+		// held the lock are this one's to write.
+		c.mu.Lock()
+		more := len(c.eng.Outgoing()) > 0
+		c.mu.Unlock()
+		if more {
+			continue
+		}
+		if closeTransport {
+			c.closeTransport()
+		}
+		return nil
+	}
+}
+
+// flushContext is a blocking flush bounded by ctx. A write interrupted by
+// ctx leaves a partial frame on the wire, so the transport is closed.
+func (c *Conn) flushContext(ctx context.Context) error {
+	if ctx.Done() == nil {
+		return c.flush(true)
+	}
+	stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	err := c.flush(true)
+	if !stop() {
+		c.nc.SetWriteDeadline(time.Time{})
+		if err != nil {
+			return errors.Join(ctx.Err(), err)
+		}
+	}
+	return err
+}
+
+func (c *Conn) closeTransport() {
+	c.closeOnce.Do(func() { c.nc.Close() })
+}
+
+// readLoop feeds the engine everything the socket reads.
+func (c *Conn) readLoop() {
+	defer close(c.readDone)
+	buf := make([]byte, minReadBuffer)
+	for {
+		if c.q.Paused() {
+			select {
+			case <-c.q.Resumed():
+			case <-c.closing:
+			}
+		}
+		n, err := c.nc.Read(buf)
+		c.mu.Lock()
+		now := c.clock.Now()
+		if n > 0 {
+			c.eng.Receive(now, buf[:n]) // a violation shows in the state
+		}
+		if err != nil {
+			c.eng.ReceiveEOF(now)
+		}
+		c.afterEngine()
+		c.mu.Unlock()
+		c.flush(false)
+		if err != nil {
+			c.closeTransport()
+			c.mu.Lock()
+			if c.timer != nil {
+				c.timer.Stop()
+				c.timer = nil
+			}
+			c.mu.Unlock()
+			return
+		}
+		if n == len(buf) && len(buf) < maxReadBuffer {
+			buf = make([]byte, 2*len(buf))
+		}
+	}
+}
+
+// statusErr returns the close status's error, or ErrClosed-like errors.
+func (c *Conn) statusErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.eng.CloseStatus().Err; err != nil {
+		return err
+	}
+	return protocol.ErrClosed
+}
+
+// Read returns the next whole message. After the connection ends, it
+// returns every message received before the close frame, then the
+// *protocol.CloseError (errors.Is with protocol.ErrKeepaliveTimeout,
+// &protocol.CloseError{Code: ...} and so on).
+func (c *Conn) Read(ctx context.Context) (frame.Opcode, []byte, error) {
+	m, err := c.q.Next(ctx)
+	return m.Opcode, m.Data, err
+}
+
+// Reader returns the next message as a stream, readable as it arrives.
+func (c *Conn) Reader(ctx context.Context) (frame.Opcode, io.Reader, error) {
+	op, r, err := c.q.NextReader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return op, r, nil
+}
+
+func (c *Conn) acquireMessage(ctx context.Context) error {
+	select {
+	case c.msgSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) releaseMessage() { <-c.msgSem }
+
+// send runs one engine send under the lock.
+func (c *Conn) send(op frame.Opcode, p []byte, fin bool) error {
+	c.mu.Lock()
+	err := c.eng.Send(c.clock.Now(), op, p, fin)
+	c.afterEngine()
+	closed := c.closed
+	c.mu.Unlock()
+	if err != nil && closed {
+		return errors.Join(err, c.statusErr())
+	}
+	return err
+}
+
+// Write sends one whole message (op is frame.OpText or frame.OpBinary).
+// ctx bounds the write; a write cut short by ctx fails the connection.
+func (c *Conn) Write(ctx context.Context, op frame.Opcode, p []byte) error {
+	if op != frame.OpText && op != frame.OpBinary {
+		return protocol.ErrBadOpcode
+	}
+	if err := c.acquireMessage(ctx); err != nil {
+		return err
+	}
+	defer c.releaseMessage()
+	if err := c.send(op, p, true); err != nil {
+		return err
+	}
+	return c.flushContext(ctx)
+}
+
+// Writer returns a writer for one message sent in fragments: each Write
+// sends a frame, Close ends the message. Other writes wait until it is
+// closed.
+func (c *Conn) Writer(ctx context.Context, op frame.Opcode) (io.WriteCloser, error) {
+	if op != frame.OpText && op != frame.OpBinary {
+		return nil, protocol.ErrBadOpcode
+	}
+	if err := c.acquireMessage(ctx); err != nil {
+		return nil, err
+	}
+	return &messageWriter{c: c, ctx: ctx, op: op}, nil
+}
+
+type messageWriter struct {
+	c      *Conn
+	ctx    context.Context
+	op     frame.Opcode
+	closed bool
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("adapters: write to a closed message writer")
+	}
+	if err := w.c.send(w.op, p, false); err != nil {
+		return 0, err
+	}
+	w.op = frame.OpContinuation
+	if err := w.c.flushContext(w.ctx); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *messageWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.c.releaseMessage()
+	if err := w.c.send(w.op, nil, true); err != nil {
+		return err
+	}
+	return w.c.flushContext(w.ctx)
+}
+
+// Ping sends a ping and waits for its pong, returning the round-trip time.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	ch := make(chan time.Duration, 1)
+	c.mu.Lock()
+	c.pingSeq++
+	payload := "wsengine ping " + strconv.FormatUint(c.pingSeq, 10)
+	err := c.eng.Ping(c.clock.Now(), []byte(payload))
+	if err == nil {
+		c.pings = append(c.pings, pingWaiter{payload, ch})
+	}
+	c.afterEngine()
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.flushContext(ctx); err != nil {
+		return 0, err
+	}
+	select {
+	case rtt := <-ch:
+		return rtt, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.done:
+		return 0, c.statusErr()
+	}
+}
+
+// Close starts the close handshake with code and reason, waits for the
+// peer's close frame (up to the close timeout) and the end of the
+// transport, and returns nil if the handshake completed, else the close
+// status's error. Calling it again waits again and returns the same.
+func (c *Conn) Close(code frame.CloseCode, reason string) error {
+	c.mu.Lock()
+	err := c.eng.Close(c.clock.Now(), code, reason)
+	c.afterEngine()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.closingOnce.Do(func() { close(c.closing) })
+	c.flush(true)
+	// The engine's close timer ends the handshake; this bound is a safety
+	// net for a clock that does not move.
+	select {
+	case <-c.readDone:
+	case <-time.After(c.closeWait + time.Second):
+		c.closeTransport()
+		<-c.readDone
+	}
+	st := c.CloseStatus()
+	if st.Sent && st.Received {
+		return nil
+	}
+	return st.Err
+}
+
+// CloseStatus returns how the connection ended (Err is nil while open).
+func (c *Conn) CloseStatus() protocol.CloseStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng.CloseStatus()
+}
+
+// Done returns a channel closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Subprotocol returns the negotiated subprotocol.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Latency returns the last ping's round-trip time (keepalive included).
+func (c *Conn) Latency() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng.Latency()
+}
+
+func (c *Conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

@@ -1,0 +1,131 @@
+package adapters
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wsengine/ws/protocol"
+)
+
+// Dial opens a WebSocket connection to rawURL (ws://, wss://, http:// or
+// https://). ctx bounds the TCP, TLS and WebSocket handshakes. If the
+// server answers the handshake with something other than a valid 101, the
+// error is a *protocol.HandshakeError and the response (status, headers,
+// up to 4 KiB of body) is returned too.
+func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	target, err := protocol.ParseURL(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := opts.engineConfig()
+	clock := opts.clock()
+	eng, err := protocol.NewClient(cfg, protocol.ClientOptions{
+		URL: rawURL, Origin: opts.Origin, Subprotocols: opts.Subprotocols,
+		Extensions: opts.Extensions, Header: opts.Header,
+	}, clock.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	dial := opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", target.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if target.TLS {
+		tc := tls.Client(nc, tlsConfig(opts.TLSConfig, target.ServerName))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+		nc = tc
+	}
+	resp, err := clientHandshake(ctx, nc, eng, clock)
+	if err != nil {
+		nc.Close()
+		return nil, resp, err
+	}
+	return newConn(nc, eng, &opts.Options, cfg), resp, nil
+}
+
+func tlsConfig(base *tls.Config, serverName string) *tls.Config {
+	var cfg *tls.Config
+	if base != nil {
+		cfg = base.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	// The upgrade is an HTTP/1.1 request.
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg
+}
+
+// clientHandshake writes the request and reads until the engine has left
+// StateConnecting. The engine keeps its events (the response, and frames
+// glued to it) for newConn.
+func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock Clock) (*http.Response, error) {
+	// Only ctx ends the handshake, so a read that fails for it fails after
+	// ctx.Err() is set.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := nc.Write(eng.Outgoing()); err != nil {
+		return nil, errors.Join(ctx.Err(), err)
+	}
+	eng.Advance(len(eng.Outgoing()))
+	buf := make([]byte, minReadBuffer)
+	var herr error
+	for eng.State() == protocol.StateConnecting {
+		n, err := nc.Read(buf)
+		if n > 0 {
+			if e := eng.Receive(clock.Now(), buf[:n]); e != nil {
+				herr = e
+			}
+		}
+		if err != nil && eng.State() == protocol.StateConnecting {
+			eng.ReceiveEOF(clock.Now())
+			if herr == nil {
+				herr = errors.Join(ctx.Err(), err)
+			}
+		}
+	}
+	if !stop() {
+		return nil, errors.Join(ctx.Err(), herr)
+	}
+	nc.SetDeadline(time.Time{})
+	if eng.Opened() {
+		return nil, nil
+	}
+	var he *protocol.HandshakeError
+	if errors.As(eng.CloseStatus().Err, &he) {
+		return rejectedResponse(he), he
+	}
+	if herr == nil {
+		herr = eng.CloseStatus().Err
+	}
+	return nil, herr
+}
+
+func rejectedResponse(he *protocol.HandshakeError) *http.Response {
+	if he.StatusCode == 0 {
+		return nil
+	}
+	return &http.Response{
+		Status: http.StatusText(he.StatusCode), StatusCode: he.StatusCode,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: he.Header, Body: io.NopCloser(bytes.NewReader(he.Body)), ContentLength: int64(len(he.Body)),
+	}
+}

@@ -1,0 +1,141 @@
+package adapters_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/protocol"
+)
+
+// checkLeaks fails the test if goroutines started during it are still
+// running shortly after it ends. Register it first: cleanups run last-in
+// first-out, so it runs after the servers are closed.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				n := runtime.Stack(buf, true)
+				t.Fatalf("goroutines leaked: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// server runs handler for each accepted WebSocket on a loopback httptest
+// server and returns its ws:// URL. The handler's connection is closed when
+// it returns.
+func server(t *testing.T, opts *adapters.AcceptOptions, handler func(*adapters.Conn)) string {
+	t.Helper()
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		defer wg.Done()
+		handler(c)
+		c.Close(1000, "")
+	}))
+	t.Cleanup(func() { srv.Close(); wg.Wait() })
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// echo is a handler that echoes every message with its type.
+func echo(c *adapters.Conn) {
+	ctx := context.Background()
+	for {
+		op, p, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if c.Write(ctx, op, p) != nil {
+			return
+		}
+	}
+}
+
+func bigConfig() *protocol.Config {
+	cfg := protocol.DefaultConfig()
+	cfg.MaxMessageSize = 16 << 20
+	return &cfg
+}
+
+// fakeClock is a Clock whose time moves only when a test calls Advance.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clock   *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) adapters.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clock: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// Advance moves the clock and runs the timers that came due, in order.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}

@@ -1,0 +1,67 @@
+package adapters
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+
+	"github.com/wsengine/ws/assembler"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Options are shared by Dial, Accept and NewConn.
+type Options struct {
+	// Config is the engine's configuration; nil means
+	// protocol.DefaultConfig() (1 MiB messages, keepalive on).
+	Config *protocol.Config
+	// Queue bounds the receive queue (assembler defaults when zero; its
+	// MaxMessageSize follows Config's when unset).
+	Queue assembler.Config
+	// Clock is the time source (real time when nil).
+	Clock Clock
+}
+
+// DialOptions configure Dial.
+type DialOptions struct {
+	Options
+	// TLSConfig for wss:// (ServerName is set from the URL if empty).
+	TLSConfig *tls.Config
+	// DialContext opens the TCP connection (a net.Dialer's when nil).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Header, Origin, Subprotocols and Extensions go into the request.
+	Header       http.Header
+	Origin       string
+	Subprotocols []string
+	Extensions   []protocol.ClientExtension
+}
+
+// AcceptOptions configure Accept.
+type AcceptOptions struct {
+	Options
+	// Server holds the handshake policies: origins, subprotocols,
+	// extensions, extra response headers. ManualAccept is ignored.
+	Server protocol.ServerOptions
+}
+
+func (o *Options) engineConfig() protocol.Config {
+	if o.Config != nil {
+		return *o.Config
+	}
+	return protocol.DefaultConfig()
+}
+
+func (o *Options) queueConfig(cfg protocol.Config) assembler.Config {
+	q := o.Queue
+	if q.MaxMessageSize == 0 {
+		q.MaxMessageSize = cfg.MaxMessageSize
+	}
+	return q
+}
+
+func (o *Options) clock() Clock {
+	if o.Clock != nil {
+		return o.Clock
+	}
+	return realClock{}
+}
