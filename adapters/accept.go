@@ -62,6 +62,9 @@ func writeRejection(w http.ResponseWriter, r *http.Request, raw []byte) {
 	for k, v := range resp.Header {
 		w.Header()[k] = v
 	}
+	if resp.Close { // ReadResponse moved the header into Close
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
 }

@@ -1,9 +1,151 @@
-// Command echo will serve a WebSocket echo endpoint once the adapters land.
-// Until then it says so and exits successfully.
+// Command echo is a conformance-grade WebSocket echo server built on
+// wsengine: every message comes back with its type (text or binary), up to
+// 16 MiB, with strict UTF-8. /page is a small browser client.
+//
+//	go run ./examples/echo               # ws://127.0.0.1:9001/echo, page at http://127.0.0.1:9001/page
+//	go run ./examples/echo -tls          # wss:// with a generated self-signed certificate
+//	go run ./examples/echo -addr :9002
 package main
 
-import "fmt"
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/protocol"
+)
+
+//go:embed page.html
+var page []byte
+
+// MaxMessageSize is what the echo server accepts, as the Autobahn suite
+// and browsers' large-message tests expect.
+const MaxMessageSize = 16 << 20
 
 func main() {
-	fmt.Println("examples/echo: not yet — the echo server arrives with the adapters (issue 6)")
+	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
+	useTLS := flag.Bool("tls", false, "serve wss:// with a self-signed certificate")
+	flag.Parse()
+	if err := run(*addr, *useTLS); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr string, useTLS bool) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: Handler(log.Printf), ReadHeaderTimeout: 10 * time.Second}
+	scheme, pageScheme := "ws", "http"
+	if useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme, pageScheme = "wss", "https"
+	}
+	fmt.Printf("echo server on %s://%s/echo — page at %s://%s/page (Ctrl-C to stop)\n", scheme, ln.Addr(), pageScheme, ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Handler serves the echo endpoint at / and /echo and the page at /page.
+// logf receives one line per connection that ends abnormally.
+func Handler(logf func(format string, args ...any)) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" && r.URL.Path != "/echo" {
+			http.NotFound(w, r)
+			return
+		}
+		EchoHandler(logf).ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// EchoHandler upgrades every request and echoes its messages.
+func EchoHandler(logf func(format string, args ...any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg := protocol.DefaultConfig()
+		cfg.MaxMessageSize = MaxMessageSize
+		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{
+			Options: adapters.Options{Config: &cfg},
+			// A demo: any page may connect.
+			Server: protocol.ServerOptions{AllowedOrigins: []string{"*"}},
+		})
+		if err != nil {
+			return // the rejection was written
+		}
+		ctx := r.Context()
+		for {
+			op, p, err := c.Read(context.WithoutCancel(ctx))
+			if err != nil {
+				if code := protocol.CloseCodeOf(err); code != 1000 && code != 1001 {
+					logf("echo %s: %v", c.RemoteAddr(), err)
+				}
+				c.Close(1000, "")
+				return
+			}
+			if err := c.Write(context.WithoutCancel(ctx), op, p); err != nil {
+				c.Close(1000, "")
+				return
+			}
+		}
+	})
+}
+
+// selfSigned makes a certificate for localhost and 127.0.0.1, valid a day.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wsengine echo"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
