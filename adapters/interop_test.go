@@ -1,0 +1,291 @@
+package adapters_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Interop tests run real peers on loopback. A peer that is not installed
+// skips its test, unless WSENGINE_INTEROP=required (set by .ci/run, which
+// installs every peer), where it fails.
+
+type peer struct {
+	name string
+	argv []string
+	// check returns why the peer cannot run here, or nil.
+	check func() error
+}
+
+func peers() []peer {
+	py := func(module string) func() error {
+		return func() error {
+			return exec.Command("/usr/bin/python3", "-c", "import "+module).Run()
+		}
+	}
+	return []peer{
+		{"python-websockets", []string{"/usr/bin/python3", "testdata/interop/websockets_peer.py"}, py("websockets")},
+		{"python-wsproto", []string{"/usr/bin/python3", "testdata/interop/wsproto_peer.py"}, py("wsproto")},
+		{"node-ws", []string{"node", "testdata/interop/ws_peer.js"}, func() error {
+			if _, err := os.Stat("testdata/interop/node_modules/ws"); err != nil {
+				return errors.New("run npm ci in adapters/testdata/interop")
+			}
+			return exec.Command("node", "--version").Run()
+		}},
+	}
+}
+
+func requirePeer(t *testing.T, p peer) {
+	t.Helper()
+	if err := p.check(); err != nil {
+		if os.Getenv("WSENGINE_INTEROP") == "required" {
+			t.Fatalf("%s is not installed: %v", p.name, err)
+		}
+		t.Skipf("%s is not installed: %v", p.name, err)
+	}
+}
+
+// process is a running peer whose stdout lines can be awaited.
+type process struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	seen  []string
+}
+
+func start(t *testing.T, p peer, args ...string) *process {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, p.argv[0], append(p.argv[1:], args...)...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	pr := &process{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			pr.lines <- sc.Text()
+		}
+		close(pr.lines)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", p.name, stderr.String())
+		}
+	})
+	return pr
+}
+
+// expect waits for a line starting with prefix and returns its words.
+func (p *process) expect(prefix string) []string {
+	p.t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("peer exited before %q; saw %q", prefix, p.seen)
+			}
+			p.seen = append(p.seen, line)
+			if strings.HasPrefix(line, "FAIL") {
+				p.t.Fatalf("peer: %s", line)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return strings.Fields(line)
+			}
+		case <-timeout:
+			p.t.Fatalf("no %q from the peer; saw %q", prefix, p.seen)
+		}
+	}
+}
+
+// interopServer is a wsengine server for peer clients: /echo echoes, /p1
+// sends a message and closes at once, /abrupt drops the TCP connection
+// right after the handshake. Closes seen are sent on the returned channel.
+func interopServer(t *testing.T) (string, chan protocol.CloseStatus) {
+	statuses := make(chan protocol.CloseStatus, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/abrupt" {
+			eng, err := protocol.NewServerFromRequest(protocol.DefaultConfig(), protocol.ServerOptions{}, r, time.Now())
+			if err != nil {
+				return
+			}
+			nc, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			nc.Write(eng.Outgoing())
+			nc.Close()
+			return
+		}
+		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig()}})
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/p1" {
+			c.Write(context.Background(), frame.OpText, []byte("last message"))
+			c.Close(frame.CloseNormal, "done")
+		} else {
+			echo(c)
+			<-c.Done()
+		}
+		statuses <- c.CloseStatus()
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), statuses
+}
+
+// Peer clients against a wsengine server.
+func TestInteropPeerClients(t *testing.T) {
+	for _, p := range peers() {
+		t.Run(p.name, func(t *testing.T) {
+			requirePeer(t, p)
+			url, statuses := interopServer(t)
+
+			// Text and binary at 0 B, 125 B, 64 KiB, 4 MiB; ping; close
+			// 4000 seen by both sides.
+			pr := start(t, p, "client", "echo", url+"/echo")
+			pr.expect("PONG")
+			if w := pr.expect("CLOSED"); w[1] != "4000" {
+				t.Fatalf("peer saw %v", w)
+			}
+			st := <-statuses
+			if st.Code != 4000 || st.Reason != "peer done" {
+				t.Fatalf("wsengine saw %+v", st)
+			}
+
+			// P1, the reverse: our server sends and closes at once; the
+			// peer reads the message, then the close.
+			pr = start(t, p, "client", "p1", url+"/p1")
+			if w := pr.expect("MESSAGE"); strings.Join(w[1:], " ") != "last message" {
+				t.Fatalf("peer got %v", w)
+			}
+			if w := pr.expect("CLOSED"); w[1] != "1000" {
+				t.Fatalf("peer saw %v", w)
+			}
+			<-statuses
+
+			// Our side drops TCP: the peer sees 1006.
+			pr = start(t, p, "client", "abrupt", url+"/abrupt")
+			if w := pr.expect("CLOSED"); w[1] != "1006" {
+				t.Fatalf("peer saw %v", w)
+			}
+		})
+	}
+}
+
+// wsengine clients against peer servers.
+func TestInteropPeerServers(t *testing.T) {
+	for _, p := range peers() {
+		t.Run(p.name, func(t *testing.T) {
+			checkLeaks(t)
+			requirePeer(t, p)
+			pr := start(t, p, "server")
+			base := "ws://127.0.0.1:" + pr.expect("PORT")[1]
+			ctx := ctxT(t)
+			opts := &adapters.DialOptions{Options: adapters.Options{Config: bigConfig()}}
+
+			c, _, err := adapters.Dial(ctx, base+"/echo", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
+				for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
+					msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
+					if err := c.Write(ctx, op, msg); err != nil {
+						t.Fatal(err)
+					}
+					gop, got, err := c.Read(ctx)
+					if err != nil || gop != op || !bytes.Equal(got, msg) {
+						t.Fatalf("%v %d: %v %d bytes %v", op, n, gop, len(got), err)
+					}
+				}
+			}
+			if _, err := c.Ping(ctx); err != nil {
+				t.Fatalf("ping: %v", err)
+			}
+			if err := c.Close(4001, "wsengine done"); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			if w := pr.expect("CLOSED /echo"); strings.Join(w[2:], " ") != "4001 wsengine done" {
+				t.Fatalf("peer saw %v", w)
+			}
+
+			// P1: the peer sends and closes at once; we read both.
+			c, _, err = adapters.Dial(ctx, base+"/p1", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, m, err := c.Read(ctx); err != nil || string(m) != "last message" {
+				t.Fatalf("p1: %q %v", m, err)
+			}
+			if _, _, err := c.Read(ctx); protocol.CloseCodeOf(err) != frame.CloseNormal {
+				t.Fatalf("p1 close: %v", err)
+			}
+			<-c.Done()
+			pr.expect("CLOSED /p1")
+
+			// The peer drops TCP: 1006, saying no close frame came.
+			c, _, err = adapters.Dial(ctx, base+"/abrupt", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = c.Read(ctx)
+			if protocol.CloseCodeOf(err) != frame.CloseAbnormal || !errors.Is(err, protocol.ErrTransportClosed) {
+				t.Fatalf("abrupt: %v", err)
+			}
+			pr.expect("CLOSED /abrupt")
+
+			// We drop TCP: the peer sees 1006.
+			var raw net.Conn
+			dropOpts := *opts
+			dropOpts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				raw = nc
+				return nc, err
+			}
+			c, _, err = adapters.Dial(ctx, base+"/echo", &dropOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+			<-c.Done()
+			if w := pr.expect("CLOSED /echo"); w[2] != "1006" {
+				t.Fatalf("peer saw %v", w)
+			}
+		})
+	}
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,88 @@
+package adapters_test
+
+import (
+	"net"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/protocol"
+)
+
+// raiseFileLimit lifts the soft limit on open files to the hard limit.
+func raiseFileLimit(t *testing.T, need uint64) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip("no rlimit:", err)
+	}
+	if lim.Cur < need {
+		lim.Cur = min(need, lim.Max)
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+func heapAndStacks() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// TestIdleMemory holds 1,000 idle wsengine connections (client ends over
+// loopback, with NewConn on raw sockets as the server ends) and measures
+// heap and goroutine stacks per connection end. The budget guards against
+// regressions; the number is logged for the README.
+func TestIdleMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	checkLeaks(t)
+	const n = 1000
+	raiseFileLimit(t, 4*n+100)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	serverSockets := make(chan net.Conn, n)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			serverSockets <- nc
+		}
+	}()
+	cfg := protocol.DefaultConfig()
+	opts := &adapters.Options{Config: &cfg}
+
+	before := heapAndStacks()
+	conns := make([]*adapters.Conn, 0, 2*n)
+	for i := 0; i < n; i++ {
+		cnc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		snc := <-serverSockets
+		c, _ := adapters.NewConn(cnc, protocol.RoleClient, opts)
+		s, _ := adapters.NewConn(snc, protocol.RoleServer, opts)
+		conns = append(conns, c, s)
+	}
+	time.Sleep(100 * time.Millisecond) // let every read loop park
+	after := heapAndStacks()
+	perEnd := float64(after-before) / float64(2*n)
+	t.Logf("idle memory: %.1f KiB per connection end (heap + goroutine stack, %d ends, sockets included)", perEnd/1024, 2*n)
+	if perEnd > 24<<10 {
+		t.Errorf("idle connection costs %.1f KiB, budget 24 KiB", perEnd/1024)
+	}
+	for i := 0; i < len(conns); i += 2 {
+		go conns[i].Close(1000, "")
+	}
+	for _, c := range conns {
+		<-c.Done()
+	}
+}
