@@ -110,8 +110,9 @@ type Extension interface {
 	// leaves the message untransformed; later fragments follow the first).
 	Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]byte, uint8, error)
 	// Decode appends the decoded form of a piece of a received message whose
-	// first frame had RSV bits rsv. fin marks the last piece. It must fail
-	// with a *frame.ProtocolError (1009) rather than append more than limit
-	// bytes, and with 1007 or 1002 for a corrupt payload.
-	Decode(dst, p []byte, rsv uint8, fin bool, limit int64) ([]byte, error)
+	// first frame had RSV bits rsv; op is the message's opcode and fin marks
+	// the last piece. It may hold pieces back and decode them at fin. It
+	// must fail with a *frame.ProtocolError (1009) rather than append more
+	// than limit bytes, and with 1007 or 1002 for a corrupt payload.
+	Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, limit int64) ([]byte, error)
 }

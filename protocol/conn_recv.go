@@ -191,7 +191,7 @@ func (c *Conn) deliverData(payload []byte, last bool) error {
 	if r.ext != nil {
 		start := len(r.dec)
 		var err error
-		r.dec, err = r.ext.Decode(r.dec, payload, r.rsv, ev.Fin, c.cfg.maxMessage()-r.size)
+		r.dec, err = r.ext.Decode(r.dec, payload, r.op, r.rsv, ev.Fin, c.cfg.maxMessage()-r.size)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,20 @@ type sendState struct {
 //
 // Next: write Outgoing.
 func (c *Conn) Send(now time.Time, op frame.Opcode, p []byte, fin bool) error {
+	return c.SendWith(now, op, p, fin, SendOptions{})
+}
+
+// SendOptions change how one message is sent.
+type SendOptions struct {
+	// Uncompressed sends the message without any extension's transform
+	// (permessage-deflate is the one that matters): for data that is
+	// already compressed, or small and latency-critical. It is read on the
+	// message's first frame.
+	Uncompressed bool
+}
+
+// SendWith is Send with options for the message that op starts.
+func (c *Conn) SendWith(now time.Time, op frame.Opcode, p []byte, fin bool, o SendOptions) error {
 	c.tick(now)
 	if err := c.canSend(); err != nil {
 		return err
@@ -56,7 +70,7 @@ func (c *Conn) Send(now time.Time, op frame.Opcode, p []byte, fin bool) error {
 	payload, rsv := p, uint8(0)
 	if first {
 		s.ext = nil
-		if len(c.cfg.Extensions) > 0 {
+		if len(c.cfg.Extensions) > 0 && !o.Uncompressed {
 			s.ext = c.cfg.Extensions[0]
 		}
 	}

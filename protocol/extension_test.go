@@ -32,7 +32,7 @@ func (x *xorExt) Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]byte
 
 var errTooMuch = &frame.ProtocolError{Code: frame.CloseTooBig, Reason: "decoded too big"}
 
-func (*xorExt) Decode(dst, p []byte, rsv uint8, fin bool, limit int64) ([]byte, error) {
+func (*xorExt) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, limit int64) ([]byte, error) {
 	if int64(len(p)) > limit {
 		return dst, errTooMuch
 	}

@@ -1,0 +1,218 @@
+package deflate
+
+import (
+	"bytes"
+	"compress/flate"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// windowSize is the most history a peer's compressor may refer to.
+const windowSize = 32 << 10
+
+// tail is what a sync flush ends with; the sender strips it and the
+// receiver puts it back (RFC 7692 §7.2.1, §7.2.2). finalBlock, an empty
+// stored block with BFINAL set, lets the reader end with io.EOF.
+var (
+	tail       = []byte{0x00, 0x00, 0xff, 0xff}
+	finalBlock = []byte{0x01, 0x00, 0x00, 0xff, 0xff}
+)
+
+// Writers and readers are pooled process-wide: they are large (a writer is
+// about 1 MiB) and hold nothing between messages once reset.
+var (
+	writerPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
+	readerPool  sync.Pool
+)
+
+func getWriter(level int) *flate.Writer {
+	if w, ok := writerPools[level-flate.HuffmanOnly].Get().(*flate.Writer); ok {
+		return w
+	}
+	w, _ := flate.NewWriter(nil, level)
+	return w
+}
+
+func putWriter(level int, w *flate.Writer) {
+	w.Reset(nil)
+	writerPools[level-flate.HuffmanOnly].Put(w)
+}
+
+// appender is the io.Writer a flate.Writer writes into: it appends to a
+// caller's slice.
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// extension is one connection's permessage-deflate state.
+type extension struct {
+	level     int
+	threshold int
+
+	// Sending.
+	compress   bool // false: everything goes uncompressed
+	keepWriter bool // context takeover for this side's compressor
+	on         bool // the message being sent is compressed
+	w          *flate.Writer
+	out        appender
+
+	// Receiving.
+	keepHistory bool   // the peer uses context takeover
+	history     []byte // the last windowSize bytes of inflated output
+	in          []byte // the compressed message being received
+	src         bytes.Reader
+}
+
+func newExtension(cfg Config, compress, ourTakeover, peerTakeover bool) *extension {
+	if cfg.level() < flate.HuffmanOnly || cfg.level() > flate.BestCompression {
+		compress = false
+	}
+	return &extension{
+		level: cfg.level(), threshold: cfg.threshold(),
+		compress: compress, keepWriter: ourTakeover && cfg.ContextTakeover,
+		keepHistory: peerTakeover,
+	}
+}
+
+func (*extension) Rsv() uint8 { return frame.Rsv1 }
+
+// Encode compresses one fragment. "An endpoint uses the following algorithm
+// to compress a message: 1. Compress all the octets of the payload of the
+// message using DEFLATE. 2. If the resulting data does not end with an
+// empty DEFLATE block with no compression (the "BTYPE" bits are set to 00),
+// append an empty DEFLATE block with no compression to the tail end. 3.
+// Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+func (e *extension) Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]byte, uint8, error) {
+	if first {
+		// Small whole messages (and empty ones) are not worth it.
+		e.on = e.compress && !(fin && (len(p) < e.threshold || len(p) == 0))
+	}
+	if !e.on {
+		return append(dst, p...), 0, nil
+	}
+	if e.w == nil {
+		e.w = getWriter(e.level)
+		e.w.Reset(&e.out)
+	}
+	e.out.b = dst
+	if _, err := e.w.Write(p); err != nil {
+		return dst, 0, err
+	}
+	// A sync flush per fragment puts the bytes on the wire now; only the
+	// message's final flush marker is removed.
+	if err := e.w.Flush(); err != nil {
+		return dst, 0, err
+	}
+	out := e.out.b
+	e.out.b = nil
+	if fin {
+		out = bytes.TrimSuffix(out, tail)
+		if !e.keepWriter {
+			putWriter(e.level, e.w)
+			e.w = nil
+		}
+	}
+	var rsv uint8
+	if first {
+		rsv = frame.Rsv1
+	}
+	return out, rsv, nil
+}
+
+var (
+	errTooBig     = &frame.ProtocolError{Code: frame.CloseTooBig, Reason: "decompressed message too big"}
+	errCorruptTxt = &frame.ProtocolError{Code: frame.CloseInvalidPayload, Reason: "invalid compressed data"}
+	errCorruptBin = &frame.ProtocolError{Code: frame.CloseProtocolError, Reason: "invalid compressed data"}
+)
+
+// Decode gathers a compressed message and inflates it at its end ("1.
+// Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of
+// the message. 2. Decompress the resulting data using DEFLATE."), never
+// producing more than limit bytes.
+func (e *extension) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, limit int64) ([]byte, error) {
+	// Incompressible data grows by a few bytes per 16 KiB block; anything
+	// beyond that margin cannot inflate to within the limit.
+	if int64(len(e.in)+len(p)) > limit+limit/64+1024 {
+		e.in = e.in[:0]
+		return dst, errTooBig
+	}
+	e.in = append(e.in, p...)
+	if !fin {
+		return dst, nil
+	}
+	e.in = append(slices.Grow(e.in, len(tail)+len(finalBlock)), tail...)
+	e.in = append(e.in, finalBlock...)
+	e.src.Reset(e.in)
+	r, _ := readerPool.Get().(io.ReadCloser)
+	var dict []byte
+	if e.keepHistory {
+		dict = e.history
+	}
+	if r == nil {
+		r = flate.NewReaderDict(&e.src, dict)
+	} else {
+		r.(flate.Resetter).Reset(&e.src, dict)
+	}
+	start := len(dst)
+	var err error
+	for {
+		produced := int64(len(dst) - start)
+		if len(dst) == cap(dst) {
+			// Double what was produced (append grows large slices by only
+			// 1.25×, which costs about five times the output in garbage),
+			// but never past the limit.
+			dst = slices.Grow(dst, int(min(max(produced, 16<<10), limit+1-produced)))
+		}
+		room := min(int64(cap(dst)-len(dst)), limit+1-produced)
+		n, rerr := r.Read(dst[len(dst) : len(dst)+int(room)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)-start) > limit {
+			err = errTooBig
+			break
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = errCorruptBin
+			if op == frame.OpText {
+				err = errCorruptTxt
+			}
+			break
+		}
+	}
+	readerPool.Put(r)
+	if cap(e.in) > 64<<10 {
+		e.in = nil
+	} else {
+		e.in = e.in[:0]
+	}
+	if err != nil {
+		return dst[:start], err
+	}
+	if e.keepHistory {
+		e.remember(dst[start:])
+	}
+	return dst, nil
+}
+
+// remember keeps the last windowSize bytes of output for the next message.
+func (e *extension) remember(out []byte) {
+	if len(out) >= windowSize {
+		e.history = append(e.history[:0], out[len(out)-windowSize:]...)
+		return
+	}
+	if over := len(e.history) + len(out) - windowSize; over > 0 {
+		e.history = append(e.history[:0], e.history[over:]...)
+	}
+	e.history = append(e.history, out...)
+}
+
+var _ protocol.Extension = (*extension)(nil)
