@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 	"github.com/wsengine/ws/protocol/protocoltest"
 	"pgregory.net/rapid"
 )
@@ -195,88 +197,136 @@ func TestPairDeliversEverything(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Chunk = func(n int) int { return rapid.IntRange(1, n).Draw(t, "chunk") }
-		sent := map[*protocoltest.Side][]sentMessage{}
-		open := map[*protocoltest.Side]*sentMessage{}
-		for i, n := 0, rapid.IntRange(0, 30).Draw(t, "ops"); i < n; i++ {
-			side := rapid.SampledFrom([]*protocoltest.Side{p.Client, p.Server}).Draw(t, "side")
-			switch rapid.IntRange(0, 9).Draw(t, "op") {
-			case 0, 1, 2, 3:
-				fin := rapid.Bool().Draw(t, "fin")
-				data := []byte(rapid.StringN(0, 50, 3000).Draw(t, "data"))
-				op := frame.OpContinuation
-				if open[side] == nil {
-					op = rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "msgop")
-				}
-				if err := side.Conn.Send(p.Now, op, data, fin); err != nil {
-					if !errors.Is(err, protocol.ErrClosing) && !errors.Is(err, protocol.ErrClosed) {
-						t.Fatalf("Send: %v", err)
-					}
-					continue
-				}
-				if open[side] == nil {
-					open[side] = &sentMessage{Op: op}
-				}
-				open[side].Data = append(open[side].Data, data...)
-				if fin {
-					sent[side] = append(sent[side], *open[side])
-					open[side] = nil
-				}
-			case 4:
-				side.Conn.Ping(p.Now, []byte(rapid.StringN(0, 10, 125).Draw(t, "ping")))
-			case 5:
-				code := rapid.SampledFrom([]frame.CloseCode{1000, 1001, 4001}).Draw(t, "code")
-				if err := side.Conn.Close(p.Now, code, "bye"); err != nil {
-					t.Fatalf("Close: %v", err)
-				}
-			case 6:
-				p.Settle()
-				p.JumpToDeadline()
-			case 7:
-				p.Advance(time.Duration(rapid.IntRange(0, 2000).Draw(t, "ms")) * time.Millisecond)
-			default:
-				for j, steps := 0, rapid.IntRange(1, 5).Draw(t, "steps"); j < steps; j++ {
-					p.Step()
-				}
+		pairProperty(t, p)
+	})
+}
+
+// The same with permessage-deflate negotiated through a real handshake,
+// under random parameters on both sides, random fragmentation and random
+// uncompressed messages.
+func TestCompressedPairDeliversEverything(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		dcfg := func(label string) deflate.Config {
+			return deflate.Config{
+				Level:                   rapid.SampledFrom([]int{1, 6, 9, -2}).Draw(t, label+" level"),
+				Threshold:               rapid.SampledFrom([]int{-1, 0, 100}).Draw(t, label+" threshold"),
+				ServerNoContextTakeover: rapid.Bool().Draw(t, label+" server_no_context_takeover"),
+				ClientNoContextTakeover: rapid.Bool().Draw(t, label+" client_no_context_takeover"),
+				ContextTakeover:         rapid.Bool().Draw(t, label+" context takeover"),
 			}
 		}
-		p.Settle()
-		p.Client.Conn.Close(p.Now, frame.CloseNormal, "end")
-		if err := p.RunUntilClosed(20); err != nil {
+		c, err := protocol.NewClient(fuzzConfig(), protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{dcfg("client").Client()}}, protocoltest.Epoch)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pair := range [][2]*protocoltest.Side{{p.Client, p.Server}, {p.Server, p.Client}} {
-			from, to := pair[0], pair[1]
-			var got []sentMessage
-			for _, m := range to.Messages() {
-				got = append(got, sentMessage{m.Opcode, m.Data})
-			}
-			if diff := cmp.Diff(sent[from], got, cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) })); diff != "" {
-				t.Fatalf("messages lost or changed (-sent +received):\n%s", diff)
-			}
-			if len(to.Errs) > 0 {
-				t.Fatalf("receive errors: %v", to.Errs)
-			}
-			if err := nothingAfterClose(from.Wire); err != nil {
-				t.Fatal(err)
-			}
+		s, err := protocol.NewServer(fuzzConfig(), protocol.ServerOptions{Extensions: []protocol.ServerExtension{dcfg("server").Server()}}, protocoltest.Epoch)
+		if err != nil {
+			t.Fatal(err)
 		}
-		cs, ss := p.Client.Conn.CloseStatus(), p.Server.Conn.CloseStatus()
-		if !cs.Sent || !cs.Received || !ss.Sent || !ss.Received {
-			t.Fatalf("incomplete close handshake: client %+v server %+v", cs, ss)
+		p := protocoltest.Join(c, s, protocoltest.Epoch)
+		p.Settle()
+		if len(c.Extensions()) != 1 || len(s.Extensions()) != 1 {
+			t.Fatalf("deflate not negotiated")
 		}
-		if cs.ReceivedCode != ss.SentCode || ss.ReceivedCode != cs.SentCode || cs.Code != cs.ReceivedCode || ss.Code != ss.ReceivedCode {
-			t.Fatalf("inconsistent statuses: client %+v server %+v", cs, ss)
-		}
-		if cs.SentFirst && ss.SentFirst && !(cs.Code == ss.SentCode) {
-			t.Fatalf("simultaneous close: client %+v server %+v", cs, ss)
-		}
+		p.Client.Events, p.Server.Events = nil, nil
+		pairProperty(t, p)
 	})
+}
+
+// pairProperty drives a pair with random operations, then closes it, and
+// checks that every finished message arrived in order, that nothing failed,
+// that the close statuses agree, and that nothing follows a close frame.
+func pairProperty(t *rapid.T, p *protocoltest.Pair) {
+	p.Chunk = func(n int) int { return rapid.IntRange(1, n).Draw(t, "chunk") }
+	sent := map[*protocoltest.Side][]sentMessage{}
+	open := map[*protocoltest.Side]*sentMessage{}
+	for i, n := 0, rapid.IntRange(0, 30).Draw(t, "ops"); i < n; i++ {
+		side := []*protocoltest.Side{p.Client, p.Server}[rapid.IntRange(0, 1).Draw(t, "side (0 client, 1 server)")]
+		switch rapid.IntRange(0, 9).Draw(t, "op") {
+		case 0, 1, 2, 3:
+			fin := rapid.Bool().Draw(t, "fin")
+			var data []byte
+			if rapid.Bool().Draw(t, "vocabulary") {
+				// Words shared by every message, so compressed messages
+				// refer back to earlier ones when context is kept.
+				words := rapid.SliceOfN(rapid.SampledFrom([]string{`{"id":`, `"name":"wsengine"`, `,"tags":[`, "]}", " hello", " world", "42"}), 0, 60).Draw(t, "words")
+				data = []byte(strings.Join(words, ""))
+			} else {
+				data = []byte(rapid.StringN(0, 50, 3000).Draw(t, "data"))
+			}
+			op := frame.OpContinuation
+			if open[side] == nil {
+				op = rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "msgop")
+			}
+			o := protocol.SendOptions{Uncompressed: rapid.IntRange(0, 4).Draw(t, "uncompressed") == 0}
+			if err := side.Conn.SendWith(p.Now, op, data, fin, o); err != nil {
+				if !errors.Is(err, protocol.ErrClosing) && !errors.Is(err, protocol.ErrClosed) {
+					t.Fatalf("Send: %v", err)
+				}
+				continue
+			}
+			if open[side] == nil {
+				open[side] = &sentMessage{Op: op}
+			}
+			open[side].Data = append(open[side].Data, data...)
+			if fin {
+				sent[side] = append(sent[side], *open[side])
+				open[side] = nil
+			}
+		case 4:
+			side.Conn.Ping(p.Now, []byte(rapid.StringN(0, 10, 125).Draw(t, "ping")))
+		case 5:
+			code := rapid.SampledFrom([]frame.CloseCode{1000, 1001, 4001}).Draw(t, "code")
+			if err := side.Conn.Close(p.Now, code, "bye"); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		case 6:
+			p.Settle()
+			p.JumpToDeadline()
+		case 7:
+			p.Advance(time.Duration(rapid.IntRange(0, 2000).Draw(t, "ms")) * time.Millisecond)
+		default:
+			for j, steps := 0, rapid.IntRange(1, 5).Draw(t, "steps"); j < steps; j++ {
+				p.Step()
+			}
+		}
+	}
+	p.Settle()
+	p.Client.Conn.Close(p.Now, frame.CloseNormal, "end")
+	if err := p.RunUntilClosed(20); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]*protocoltest.Side{{p.Client, p.Server}, {p.Server, p.Client}} {
+		from, to := pair[0], pair[1]
+		var got []sentMessage
+		for _, m := range to.Messages() {
+			got = append(got, sentMessage{m.Opcode, m.Data})
+		}
+		if diff := cmp.Diff(sent[from], got, cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) })); diff != "" {
+			t.Fatalf("messages lost or changed (-sent +received):\n%s", diff)
+		}
+		if len(to.Errs) > 0 {
+			t.Fatalf("receive errors: %v", to.Errs)
+		}
+		if err := nothingAfterClose(from.Wire); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, ss := p.Client.Conn.CloseStatus(), p.Server.Conn.CloseStatus()
+	if !cs.Sent || !cs.Received || !ss.Sent || !ss.Received {
+		t.Fatalf("incomplete close handshake: client %+v server %+v", cs, ss)
+	}
+	if cs.ReceivedCode != ss.SentCode || ss.ReceivedCode != cs.SentCode || cs.Code != cs.ReceivedCode || ss.Code != ss.ReceivedCode {
+		t.Fatalf("inconsistent statuses: client %+v server %+v", cs, ss)
+	}
 }
 
 // nothingAfterClose parses a side's whole output and checks that no frame
 // follows a close frame (property c).
 func nothingAfterClose(wire []byte) error {
+	if bytes.HasPrefix(wire, []byte("GET ")) || bytes.HasPrefix(wire, []byte("HTTP/")) {
+		wire = wire[bytes.Index(wire, []byte("\r\n\r\n"))+4:]
+	}
 	closed := false
 	for len(wire) > 0 {
 		h, n, err := frame.ParseHeader(wire)
