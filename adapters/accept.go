@@ -26,6 +26,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	clock := opts.clock()
 	so := opts.Server
 	so.ManualAccept = false
+	if d, ok := opts.deflateConfig(); ok {
+		so.Extensions = append([]protocol.ServerExtension{d.Server()}, so.Extensions...)
+	}
 	eng, err := protocol.NewServerFromRequest(cfg, so, r, clock.Now())
 	if err != nil {
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)

@@ -285,9 +285,9 @@ func (c *Conn) acquireMessage(ctx context.Context) error {
 func (c *Conn) releaseMessage() { <-c.msgSem }
 
 // send runs one engine send under the lock.
-func (c *Conn) send(op frame.Opcode, p []byte, fin bool) error {
+func (c *Conn) send(op frame.Opcode, p []byte, fin bool, o protocol.SendOptions) error {
 	c.mu.Lock()
-	err := c.eng.Send(c.clock.Now(), op, p, fin)
+	err := c.eng.SendWith(c.clock.Now(), op, p, fin, o)
 	c.afterEngine()
 	closed := c.closed
 	c.mu.Unlock()
@@ -300,17 +300,7 @@ func (c *Conn) send(op frame.Opcode, p []byte, fin bool) error {
 // Write sends one whole message (op is frame.OpText or frame.OpBinary).
 // ctx bounds the write; a write cut short by ctx fails the connection.
 func (c *Conn) Write(ctx context.Context, op frame.Opcode, p []byte) error {
-	if op != frame.OpText && op != frame.OpBinary {
-		return protocol.ErrBadOpcode
-	}
-	if err := c.acquireMessage(ctx); err != nil {
-		return err
-	}
-	defer c.releaseMessage()
-	if err := c.send(op, p, true); err != nil {
-		return err
-	}
-	return c.flushContext(ctx)
+	return c.WriteWith(ctx, op, p, protocol.SendOptions{})
 }
 
 // Writer returns a writer for one message sent in fragments: each Write
@@ -337,7 +327,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("adapters: write to a closed message writer")
 	}
-	if err := w.c.send(w.op, p, false); err != nil {
+	if err := w.c.send(w.op, p, false, protocol.SendOptions{}); err != nil {
 		return 0, err
 	}
 	w.op = frame.OpContinuation
@@ -353,7 +343,7 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.releaseMessage()
-	if err := w.c.send(w.op, nil, true); err != nil {
+	if err := w.c.send(w.op, nil, true, protocol.SendOptions{}); err != nil {
 		return err
 	}
 	return w.c.flushContext(w.ctx)
@@ -425,6 +415,34 @@ func (c *Conn) CloseStatus() protocol.CloseStatus {
 
 // Done returns a channel closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.eng.Extensions() {
+		if e.Rsv() == frame.Rsv1 {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteWith is Write with per-message options, such as sending one message
+// uncompressed.
+func (c *Conn) WriteWith(ctx context.Context, op frame.Opcode, p []byte, o protocol.SendOptions) error {
+	if op != frame.OpText && op != frame.OpBinary {
+		return protocol.ErrBadOpcode
+	}
+	if err := c.acquireMessage(ctx); err != nil {
+		return err
+	}
+	defer c.releaseMessage()
+	if err := c.send(op, p, true, o); err != nil {
+		return err
+	}
+	return c.flushContext(ctx)
+}
 
 // Subprotocol returns the negotiated subprotocol.
 func (c *Conn) Subprotocol() string { return c.subprotocol }

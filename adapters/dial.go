@@ -28,9 +28,13 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	cfg := opts.engineConfig()
 	clock := opts.clock()
+	exts := opts.Extensions
+	if d, ok := opts.deflateConfig(); ok {
+		exts = append([]protocol.ClientExtension{d.Client()}, exts...)
+	}
 	eng, err := protocol.NewClient(cfg, protocol.ClientOptions{
 		URL: rawURL, Origin: opts.Origin, Subprotocols: opts.Subprotocols,
-		Extensions: opts.Extensions, Header: opts.Header,
+		Extensions: exts, Header: opts.Header,
 	}, clock.Now())
 	if err != nil {
 		return nil, nil, err

@@ -132,9 +132,10 @@ func (p *process) expect(prefix string) []string {
 
 // interopServer is a wsengine server for peer clients: /echo echoes, /p1
 // sends a message and closes at once, /abrupt drops the TCP connection
-// right after the handshake. Closes seen are sent on the returned channel.
-func interopServer(t *testing.T) (string, chan protocol.CloseStatus) {
-	statuses := make(chan protocol.CloseStatus, 10)
+// right after the handshake. What each connection saw is sent on the
+// returned channel.
+func interopServer(t *testing.T, compression bool) (string, chan seen) {
+	results := make(chan seen, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/abrupt" {
 			eng, err := protocol.NewServerFromRequest(protocol.DefaultConfig(), protocol.ServerOptions{}, r, time.Now())
@@ -149,7 +150,7 @@ func interopServer(t *testing.T) (string, chan protocol.CloseStatus) {
 			nc.Close()
 			return
 		}
-		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig()}})
+		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig(), DisableCompression: !compression}})
 		if err != nil {
 			return
 		}
@@ -160,132 +161,198 @@ func interopServer(t *testing.T) (string, chan protocol.CloseStatus) {
 			echo(c)
 			<-c.Done()
 		}
-		statuses <- c.CloseStatus()
+		results <- seen{c.CloseStatus(), c.Compressed()}
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), statuses
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), results
 }
 
-// Peer clients against a wsengine server.
+// seen is what the wsengine end of an interop connection saw.
+type seen struct {
+	status     protocol.CloseStatus
+	compressed bool
+}
+
+// checkExt asserts the extension line a peer printed.
+func checkExt(t *testing.T, words []string, compressed bool) {
+	t.Helper()
+	line := strings.Join(words, " ")
+	if strings.Contains(line, "permessage-deflate") != compressed {
+		t.Fatalf("peer negotiated %q, want compression %v", line, compressed)
+	}
+}
+
+// Peer clients against a wsengine server, with and without compression.
 func TestInteropPeerClients(t *testing.T) {
 	for _, p := range peers() {
-		t.Run(p.name, func(t *testing.T) {
-			requirePeer(t, p)
-			url, statuses := interopServer(t)
-
-			// Text and binary at 0 B, 125 B, 64 KiB, 4 MiB; ping; close
-			// 4000 seen by both sides.
-			pr := start(t, p, "client", "echo", url+"/echo")
-			pr.expect("PONG")
-			if w := pr.expect("CLOSED"); w[1] != "4000" {
-				t.Fatalf("peer saw %v", w)
-			}
-			st := <-statuses
-			if st.Code != 4000 || st.Reason != "peer done" {
-				t.Fatalf("wsengine saw %+v", st)
-			}
-
-			// P1, the reverse: our server sends and closes at once; the
-			// peer reads the message, then the close.
-			pr = start(t, p, "client", "p1", url+"/p1")
-			if w := pr.expect("MESSAGE"); strings.Join(w[1:], " ") != "last message" {
-				t.Fatalf("peer got %v", w)
-			}
-			if w := pr.expect("CLOSED"); w[1] != "1000" {
-				t.Fatalf("peer saw %v", w)
-			}
-			<-statuses
-
-			// Our side drops TCP: the peer sees 1006.
-			pr = start(t, p, "client", "abrupt", url+"/abrupt")
-			if w := pr.expect("CLOSED"); w[1] != "1006" {
-				t.Fatalf("peer saw %v", w)
-			}
-		})
+		for _, compression := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/compression=%v", p.name, compression), func(t *testing.T) {
+				requirePeer(t, p)
+				peerClientScenarios(t, p, compression, nil)
+			})
+		}
 	}
 }
 
-// wsengine clients against peer servers.
+func peerClientScenarios(t *testing.T, p peer, compression bool, extra []string) {
+	url, results := interopServer(t, compression)
+
+	// Text and binary at 0 B, 125 B, 64 KiB, 4 MiB; ping; close 4000 seen
+	// by both sides.
+	pr := start(t, p, append([]string{"client", "echo", url + "/echo"}, extra...)...)
+	checkExt(t, pr.expect("EXT"), compression)
+	pr.expect("PONG")
+	if w := pr.expect("CLOSED"); w[1] != "4000" {
+		t.Fatalf("peer saw %v", w)
+	}
+	got := <-results
+	if got.status.Code != 4000 || got.status.Reason != "peer done" || got.compressed != compression {
+		t.Fatalf("wsengine saw %+v", got)
+	}
+	if len(extra) > 0 {
+		return
+	}
+
+	// P1, the reverse: our server sends and closes at once; the peer reads
+	// the message, then the close.
+	pr = start(t, p, "client", "p1", url+"/p1")
+	if w := pr.expect("MESSAGE"); strings.Join(w[1:], " ") != "last message" {
+		t.Fatalf("peer got %v", w)
+	}
+	if w := pr.expect("CLOSED"); w[1] != "1000" {
+		t.Fatalf("peer saw %v", w)
+	}
+	<-results
+
+	// Our side drops TCP: the peer sees 1006.
+	pr = start(t, p, "client", "abrupt", url+"/abrupt")
+	if w := pr.expect("CLOSED"); w[1] != "1006" {
+		t.Fatalf("peer saw %v", w)
+	}
+}
+
+// wsengine clients against peer servers, with and without compression.
 func TestInteropPeerServers(t *testing.T) {
 	for _, p := range peers() {
-		t.Run(p.name, func(t *testing.T) {
-			checkLeaks(t)
-			requirePeer(t, p)
-			pr := start(t, p, "server")
-			base := "ws://127.0.0.1:" + pr.expect("PORT")[1]
-			ctx := ctxT(t)
-			opts := &adapters.DialOptions{Options: adapters.Options{Config: bigConfig()}}
-
-			c, _, err := adapters.Dial(ctx, base+"/echo", opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
-				for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
-					msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
-					if err := c.Write(ctx, op, msg); err != nil {
-						t.Fatal(err)
-					}
-					gop, got, err := c.Read(ctx)
-					if err != nil || gop != op || !bytes.Equal(got, msg) {
-						t.Fatalf("%v %d: %v %d bytes %v", op, n, gop, len(got), err)
-					}
-				}
-			}
-			if _, err := c.Ping(ctx); err != nil {
-				t.Fatalf("ping: %v", err)
-			}
-			if err := c.Close(4001, "wsengine done"); err != nil {
-				t.Fatalf("close: %v", err)
-			}
-			if w := pr.expect("CLOSED /echo"); strings.Join(w[2:], " ") != "4001 wsengine done" {
-				t.Fatalf("peer saw %v", w)
-			}
-
-			// P1: the peer sends and closes at once; we read both.
-			c, _, err = adapters.Dial(ctx, base+"/p1", opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, m, err := c.Read(ctx); err != nil || string(m) != "last message" {
-				t.Fatalf("p1: %q %v", m, err)
-			}
-			if _, _, err := c.Read(ctx); protocol.CloseCodeOf(err) != frame.CloseNormal {
-				t.Fatalf("p1 close: %v", err)
-			}
-			<-c.Done()
-			pr.expect("CLOSED /p1")
-
-			// The peer drops TCP: 1006, saying no close frame came.
-			c, _, err = adapters.Dial(ctx, base+"/abrupt", opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = c.Read(ctx)
-			if protocol.CloseCodeOf(err) != frame.CloseAbnormal || !errors.Is(err, protocol.ErrTransportClosed) {
-				t.Fatalf("abrupt: %v", err)
-			}
-			pr.expect("CLOSED /abrupt")
-
-			// We drop TCP: the peer sees 1006.
-			var raw net.Conn
-			dropOpts := *opts
-			dropOpts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				raw = nc
-				return nc, err
-			}
-			c, _, err = adapters.Dial(ctx, base+"/echo", &dropOpts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw.Close()
-			<-c.Done()
-			if w := pr.expect("CLOSED /echo"); w[2] != "1006" {
-				t.Fatalf("peer saw %v", w)
-			}
-		})
+		for _, compression := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/compression=%v", p.name, compression), func(t *testing.T) {
+				checkLeaks(t)
+				requirePeer(t, p)
+				peerServerScenarios(t, p, compression, nil)
+			})
+		}
 	}
 }
 
-var _ = fmt.Sprint
+func peerServerScenarios(t *testing.T, p peer, compression bool, extra []string) {
+	pr := start(t, p, append([]string{"server"}, extra...)...)
+	base := "ws://127.0.0.1:" + pr.expect("PORT")[1]
+	ctx := ctxT(t)
+	opts := &adapters.DialOptions{Options: adapters.Options{Config: bigConfig(), DisableCompression: !compression}}
+
+	c, _, err := adapters.Dial(ctx, base+"/echo", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExt(t, pr.expect("EXT /echo"), compression)
+	if c.Compressed() != compression {
+		t.Fatalf("compressed %v", c.Compressed())
+	}
+	for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
+		for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
+			msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
+			if err := c.Write(ctx, op, msg); err != nil {
+				t.Fatal(err)
+			}
+			gop, got, err := c.Read(ctx)
+			if err != nil || gop != op || !bytes.Equal(got, msg) {
+				t.Fatalf("%v %d: %v %d bytes %v", op, n, gop, len(got), err)
+			}
+		}
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if err := c.Close(4001, "wsengine done"); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if w := pr.expect("CLOSED /echo"); strings.Join(w[2:], " ") != "4001 wsengine done" {
+		t.Fatalf("peer saw %v", w)
+	}
+	if len(extra) > 0 {
+		return
+	}
+
+	// P1: the peer sends and closes at once; we read both.
+	c, _, err = adapters.Dial(ctx, base+"/p1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := c.Read(ctx); err != nil || string(m) != "last message" {
+		t.Fatalf("p1: %q %v", m, err)
+	}
+	if _, _, err := c.Read(ctx); protocol.CloseCodeOf(err) != frame.CloseNormal {
+		t.Fatalf("p1 close: %v", err)
+	}
+	<-c.Done()
+	pr.expect("CLOSED /p1")
+
+	// The peer drops TCP: 1006, saying no close frame came.
+	c, _, err = adapters.Dial(ctx, base+"/abrupt", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	if protocol.CloseCodeOf(err) != frame.CloseAbnormal || !errors.Is(err, protocol.ErrTransportClosed) {
+		t.Fatalf("abrupt: %v", err)
+	}
+	pr.expect("CLOSED /abrupt")
+
+	// We drop TCP: the peer sees 1006.
+	var raw net.Conn
+	dropOpts := *opts
+	dropOpts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		raw = nc
+		return nc, err
+	}
+	c, _, err = adapters.Dial(ctx, base+"/echo", &dropOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	<-c.Done()
+	if w := pr.expect("CLOSED /echo"); w[2] != "1006" {
+		t.Fatalf("peer saw %v", w)
+	}
+}
+
+// Node's ws with every permessage-deflate option combination it supports,
+// as client and as server. Offers wsengine cannot honour (a server window
+// under 15 bits) are declined and the connection runs uncompressed; a
+// client window under 15 bits makes wsengine send uncompressed.
+func TestInteropNodeDeflateOptions(t *testing.T) {
+	p := peers()[2]
+	requirePeer(t, p)
+	for _, tc := range []struct {
+		opts             string
+		clientCompressed bool // negotiated when ws is the client
+	}{
+		{`{}`, true},
+		{`{"serverNoContextTakeover":true}`, true},
+		{`{"clientNoContextTakeover":true}`, true},
+		{`{"serverNoContextTakeover":true,"clientNoContextTakeover":true}`, true},
+		{`{"serverMaxWindowBits":10}`, false},
+		{`{"serverMaxWindowBits":15}`, true},
+		{`{"clientMaxWindowBits":10}`, true},
+		{`{"clientMaxWindowBits":true}`, true},
+		{`{"threshold":0,"concurrencyLimit":1}`, true},
+	} {
+		t.Run("ws client "+tc.opts, func(t *testing.T) {
+			peerClientScenarios(t, p, tc.clientCompressed, []string{tc.opts})
+		})
+		t.Run("ws server "+tc.opts, func(t *testing.T) {
+			peerServerScenarios(t, p, true, []string{tc.opts})
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // Options are shared by Dial, Accept and NewConn.
@@ -20,6 +21,12 @@ type Options struct {
 	Queue assembler.Config
 	// Clock is the time source (real time when nil).
 	Clock Clock
+	// Compression configures permessage-deflate, on by default like
+	// browsers and peers: nil means deflate.Config{} (see package deflate
+	// for what each field costs).
+	Compression *deflate.Config
+	// DisableCompression neither offers nor accepts permessage-deflate.
+	DisableCompression bool
 }
 
 // DialOptions configure Dial.
@@ -29,7 +36,8 @@ type DialOptions struct {
 	TLSConfig *tls.Config
 	// DialContext opens the TCP connection (a net.Dialer's when nil).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Header, Origin, Subprotocols and Extensions go into the request.
+	// Header, Origin and Subprotocols go into the request. Extensions are
+	// offered after permessage-deflate.
 	Header       http.Header
 	Origin       string
 	Subprotocols []string
@@ -40,8 +48,19 @@ type DialOptions struct {
 type AcceptOptions struct {
 	Options
 	// Server holds the handshake policies: origins, subprotocols,
-	// extensions, extra response headers. ManualAccept is ignored.
+	// extensions (permessage-deflate is added unless disabled), extra
+	// response headers. ManualAccept is ignored.
 	Server protocol.ServerOptions
+}
+
+func (o *Options) deflateConfig() (deflate.Config, bool) {
+	if o.DisableCompression {
+		return deflate.Config{}, false
+	}
+	if o.Compression != nil {
+		return *o.Compression, true
+	}
+	return deflate.Config{}, true
 }
 
 func (o *Options) engineConfig() protocol.Config {

@@ -26,6 +26,8 @@ type browserResult struct {
 	Reason   string `json:"reason"`
 	WasClean bool   `json:"wasClean"`
 	Error    bool   `json:"error"`
+	// Extensions is the browser's WebSocket.extensions after opening.
+	Extensions string `json:"extensions"`
 }
 
 // TestChromium drives headless Chromium against the echo server over ws
@@ -96,6 +98,10 @@ func TestChromium(t *testing.T) {
 				if !ok {
 					t.Fatalf("echo %d differed: %+v", i, res)
 				}
+			}
+			// Chromium offers permessage-deflate and the echo server takes it.
+			if !strings.HasPrefix(res.Extensions, "permessage-deflate") {
+				t.Fatalf("extensions %q", res.Extensions)
 			}
 			if res.Code != 4000 || !res.WasClean {
 				t.Fatalf("close: %+v", res)

@@ -23,6 +23,7 @@ def say(*words):
 
 async def client(scenario, url):
     async with websockets.connect(url, max_size=None, ping_interval=None) as ws:
+        say("EXT", ws.response_headers.get("Sec-WebSocket-Extensions", "none"))
         if scenario == "echo":
             for n in SIZES:
                 for msg in (payload(n), payload(n).encode()):
@@ -52,6 +53,7 @@ async def client(scenario, url):
 
 async def handler(ws, path=None):
     path = ws.path
+    say("EXT", path, ws.response_headers.get("Sec-WebSocket-Extensions", "none"))
     try:
         if path == "/p1":
             await ws.send("last message")

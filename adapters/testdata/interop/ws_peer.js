@@ -9,8 +9,11 @@ const SIZES = [0, 125, 65536, 4 * 1024 * 1024];
 const payload = (n) => 'wsengine '.repeat(Math.floor(n / 9) + 1).slice(0, n);
 const say = (...words) => console.log(words.join(' '));
 
-function client(scenario, url) {
-  const ws = new WebSocket(url, { maxPayload: 64 << 20 });
+// deflate is "off" or a JSON object of ws's perMessageDeflate options.
+const deflate = (arg) => (arg === undefined ? true : arg === 'off' ? false : JSON.parse(arg));
+
+function client(scenario, url, deflateArg) {
+  const ws = new WebSocket(url, { maxPayload: 64 << 20, perMessageDeflate: deflate(deflateArg) });
   const inbox = [];
   let waiter = null;
   ws.on('message', (data, isBinary) => {
@@ -24,6 +27,7 @@ function client(scenario, url) {
   ws.on('close', (code, reason) => { say('CLOSED', code, reason.toString()); process.exit(0); });
   ws.on('error', (err) => say('ERROR', err.message));
   ws.on('open', async () => {
+    say('EXT', ws.extensions || 'none');
     if (scenario === 'echo') {
       for (const n of SIZES) {
         for (const binary of [false, true]) {
@@ -47,11 +51,12 @@ function client(scenario, url) {
   setTimeout(() => { say('FAIL timeout'); process.exit(1); }, 60000).unref();
 }
 
-function server() {
-  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
+function server(deflateArg) {
+  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20, perMessageDeflate: deflate(deflateArg) });
   wss.on('listening', () => say('PORT', wss.address().port));
   wss.on('connection', (ws, req) => {
     const path = req.url;
+    say('EXT', path, ws.extensions || 'none');
     ws.on('close', (code, reason) => say('CLOSED', path, code, reason.toString()));
     if (path === '/p1') {
       ws.send('last message');
@@ -66,5 +71,5 @@ function server() {
   process.stdin.resume();
 }
 
-if (process.argv[2] === 'client') client(process.argv[3], process.argv[4]);
-else server();
+if (process.argv[2] === 'client') client(process.argv[3], process.argv[4], process.argv[5]);
+else server(process.argv[3]);

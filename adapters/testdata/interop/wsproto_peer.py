@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
+from wsproto.extensions import PerMessageDeflate
 from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Ping, Pong, Request,
                             TextMessage)
 
@@ -66,11 +67,12 @@ def client(scenario, url):
     u = urlparse(url)
     sock = socket.create_connection((u.hostname, u.port), timeout=60)
     p = Peer(sock, WSConnection(ConnectionType.CLIENT))
-    p.send(Request(host=u.netloc, target=u.path or "/"))
+    p.send(Request(host=u.netloc, target=u.path or "/", extensions=[PerMessageDeflate()]))
     ev = p.next_event()
     if not isinstance(ev, AcceptConnection):
         say("FAIL handshake", ev)
         return
+    say("EXT", ", ".join(e.name for e in ev.extensions if e.enabled()) or "none")
     code, reason = None, None
     if scenario == "echo":
         for n in SIZES:
@@ -111,7 +113,9 @@ def serve_one(sock):
         sock.close()
         return
     path = ev.target
-    p.send(AcceptConnection())
+    accept = AcceptConnection(extensions=[PerMessageDeflate()])
+    p.send(accept)
+    say("EXT", path, ", ".join(e.name for e in accept.extensions if e.enabled()) or "none")
     code, reason = 1006, ""
     if path == "/p1":
         p.send(TextMessage(data="last message"))
