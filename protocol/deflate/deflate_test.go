@@ -232,9 +232,11 @@ func TestCompressionBomb(t *testing.T) {
 	}
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("allocated %d KiB while refusing the bomb", allocated>>10)
-	// The wire copy (1 MiB), the compressed message (1 MiB), the output up
-	// to the limit and its growth: a small multiple of the limit, never 1 GiB.
-	if allocated > 3*limit {
+	// The engine's copy (1 MiB), the compressed message (1 MiB), the output
+	// up to the limit and its doubling growth: about 10 MiB (12.5 MiB under
+	// -race, where sync.Pool drops items), a small multiple of the limit,
+	// never 1 GiB.
+	if allocated > 4*limit {
 		t.Fatalf("allocated %d bytes for a %d-byte limit", allocated, limit)
 	}
 	if st := c.CloseStatus(); st.Code != frame.CloseTooBig {
