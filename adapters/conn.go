@@ -41,6 +41,7 @@ type Conn struct {
 	wbuf    []byte     // guarded by writeMu
 
 	msgSem chan struct{} // one outgoing message at a time
+	writer messageWriter // reused by Writer; guarded by msgSem
 
 	closeOnce   sync.Once // closes the transport
 	closingOnce sync.Once
@@ -113,20 +114,27 @@ func (c *Conn) answerPings(payload string, rtt time.Duration) {
 	}
 }
 
-// armTimer sets the one timer to the engine's deadline. c.mu held.
+// armTimer makes the one timer fire no later than the engine's deadline.
+// c.mu held. Keepalive moves the deadline later with every byte received;
+// re-arming each time would allocate a timer per message, so a timer set
+// for an earlier time is kept: when it fires, HandleTimeout does nothing
+// yet and the timer is set again for the deadline then.
 func (c *Conn) armTimer() {
 	d := c.eng.Deadline()
-	if d.Equal(c.timerAt) && (c.timer != nil || d.IsZero()) {
+	switch {
+	case d.IsZero():
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer, c.timerAt = nil, time.Time{}
+		}
 		return
-	}
-	if c.timer != nil {
+	case c.timer != nil && !d.Before(c.timerAt):
+		return
+	case c.timer != nil:
 		c.timer.Stop()
-		c.timer = nil
 	}
 	c.timerAt = d
-	if !d.IsZero() {
-		c.timer = c.clock.AfterFunc(max(d.Sub(c.clock.Now()), 0), c.onTimer)
-	}
+	c.timer = c.clock.AfterFunc(max(d.Sub(c.clock.Now()), 0), c.onTimer)
 }
 
 func (c *Conn) onTimer() {
@@ -303,9 +311,11 @@ func (c *Conn) Write(ctx context.Context, op frame.Opcode, p []byte) error {
 	return c.WriteWith(ctx, op, p, protocol.SendOptions{})
 }
 
-// Writer returns a writer for one message sent in fragments: each Write
-// sends a frame, Close ends the message. Other writes wait until it is
-// closed.
+// Writer returns a writer for one message: writes are gathered into
+// frames of up to 32 KiB, so a small message goes out as one frame when the
+// writer is closed and a large one streams in fragments. Other writes wait
+// until it is closed. The writer and its buffer are reused by the next
+// Writer call, so it allocates nothing.
 func (c *Conn) Writer(ctx context.Context, op frame.Opcode) (io.WriteCloser, error) {
 	if op != frame.OpText && op != frame.OpBinary {
 		return nil, protocol.ErrBadOpcode
@@ -313,28 +323,47 @@ func (c *Conn) Writer(ctx context.Context, op frame.Opcode) (io.WriteCloser, err
 	if err := c.acquireMessage(ctx); err != nil {
 		return nil, err
 	}
-	return &messageWriter{c: c, ctx: ctx, op: op}, nil
+	w := &c.writer
+	w.c, w.ctx, w.op, w.closed, w.buf = c, ctx, op, false, w.buf[:0]
+	return w, nil
 }
+
+// writerFrame is the most a Writer gathers before sending a fragment.
+const writerFrame = 32 << 10
 
 type messageWriter struct {
 	c      *Conn
 	ctx    context.Context
 	op     frame.Opcode
 	closed bool
+	buf    []byte
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("adapters: write to a closed message writer")
 	}
-	if err := w.c.send(w.op, p, false, protocol.SendOptions{}); err != nil {
-		return 0, err
+	n := len(p)
+	for len(p) > 0 {
+		if len(w.buf) == writerFrame {
+			if err := w.flush(false); err != nil {
+				return n - len(p), err
+			}
+		}
+		k := min(len(p), writerFrame-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
 	}
-	w.op = frame.OpContinuation
-	if err := w.c.flushContext(w.ctx); err != nil {
-		return 0, err
+	return n, nil
+}
+
+// flush sends what is gathered as one frame.
+func (w *messageWriter) flush(fin bool) error {
+	if err := w.c.send(w.op, w.buf, fin, protocol.SendOptions{}); err != nil {
+		return err
 	}
-	return len(p), nil
+	w.op, w.buf = frame.OpContinuation, w.buf[:0]
+	return w.c.flushContext(w.ctx)
 }
 
 func (w *messageWriter) Close() error {
@@ -343,10 +372,7 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.releaseMessage()
-	if err := w.c.send(w.op, nil, true, protocol.SendOptions{}); err != nil {
-		return err
-	}
-	return w.c.flushContext(w.ctx)
+	return w.flush(true)
 }
 
 // Ping sends a ping and waits for its pong, returning the round-trip time.

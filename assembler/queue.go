@@ -114,6 +114,13 @@ func New(cfg Config) *Queue {
 // returns the close error and changes nothing; so does a piece that would
 // break the message sequence or exceed MaxMessageSize.
 func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
+	return q.push(op, data, fin, 0)
+}
+
+// push is Push with sizeHint, the expected size of a message that op
+// starts (0 when unknown), so that a message arriving in pieces is copied
+// into one allocation.
+func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -134,6 +141,8 @@ func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
 			buf, q.spare = q.spare[:0], nil
 		case fin:
 			buf = make([]byte, 0, len(data)) // the one allocation per message
+		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize):
+			buf = make([]byte, 0, sizeHint)
 		}
 		q.entries = append(q.entries, entry{op: op, data: append(buf, data...), size: int64(len(data)), done: fin})
 		q.bytes += int64(len(data)) + messageOverhead
@@ -180,7 +189,13 @@ func (q *Queue) PushEvent(ev protocol.Event) error {
 	if ev.Kind != protocol.EventData {
 		return nil
 	}
-	return q.Push(ev.Opcode, ev.Data, ev.Fin)
+	var hint uint64
+	if ev.More && ev.Rsv == 0 {
+		// The frame arrives in pieces: its length is known from the
+		// header (unless an extension decodes it).
+		hint = ev.FrameLength
+	}
+	return q.push(ev.Opcode, ev.Data, ev.Fin, hint)
 }
 
 // openEntry returns the unfinished message at the tail, if any.

@@ -181,7 +181,7 @@ func (c *Conn) extensionFor(rsv uint8) Extension {
 // deliverData validates and emits one piece of a data frame.
 func (c *Conn) deliverData(payload []byte, last bool) error {
 	r := &c.recv
-	ev := Event{Kind: EventData, Opcode: frame.OpContinuation, More: !last}
+	ev := Event{Kind: EventData, Opcode: frame.OpContinuation, More: !last, FrameLength: r.hdr.Length}
 	if !r.started {
 		ev.Opcode, ev.Rsv = r.hdr.Opcode, r.hdr.Rsv
 		r.started = true

@@ -186,7 +186,7 @@ func TestDataRoundTripLengths(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, evs := drain(rcv)
-				want := []protocol.Event{{Kind: protocol.EventData, Opcode: op, Fin: true, Data: payload}}
+				want := []protocol.Event{{Kind: protocol.EventData, Opcode: op, Fin: true, Data: payload, FrameLength: uint64(n)}}
 				if diff := cmp.Diff(want, evs); diff != "" {
 					t.Fatalf("%v→%v %v %d:\n%s", from, to, op, n, diff)
 				}
@@ -215,11 +215,11 @@ func TestFragmentedWithInterleavedPings(t *testing.T) {
 		t.Fatalf("out % x, want % x", out, wantOut)
 	}
 	want := []protocol.Event{
-		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("Hel")},
+		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("Hel"), FrameLength: 3},
 		{Kind: protocol.EventPing, Opcode: frame.OpPing, Fin: true, Data: []byte("p1")},
-		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Data: []byte("l")},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Data: []byte("l"), FrameLength: 1},
 		{Kind: protocol.EventPing, Opcode: frame.OpPing, Fin: true, Data: []byte("p2")},
-		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("o")},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("o"), FrameLength: 1},
 	}
 	if diff := cmp.Diff(want, evs); diff != "" {
 		t.Fatal(diff)

@@ -74,15 +74,18 @@ func (k EventKind) String() string {
 // message. Rsv is the frame's RSV bits. A message whose first frame an
 // extension owns is delivered decoded, with Rsv still showing the bits.
 type Event struct {
-	Kind    EventKind
-	Opcode  frame.Opcode
-	Rsv     uint8
-	Fin     bool
-	More    bool
-	Data    []byte
-	Code    frame.CloseCode
-	Reason  string
-	Latency time.Duration
+	Kind   EventKind
+	Opcode frame.Opcode
+	Rsv    uint8
+	Fin    bool
+	More   bool
+	Data   []byte
+	// FrameLength is the payload length of the frame a data event belongs
+	// to, from its header: a capacity hint for whoever gathers the pieces.
+	FrameLength uint64
+	Code        frame.CloseCode
+	Reason      string
+	Latency     time.Duration
 	// Request is the client's handshake request (EventRequest).
 	Request *http.Request
 	// Response is the server's handshake response (EventResponse); its

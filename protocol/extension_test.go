@@ -77,9 +77,9 @@ func TestExtensionHook(t *testing.T) {
 	}
 	_, evs := drain(s)
 	wantEvs := []protocol.Event{
-		{Kind: protocol.EventData, Opcode: frame.OpText, Rsv: frame.Rsv1, Data: []byte("κό")},
-		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("σμε")},
-		{Kind: protocol.EventData, Opcode: frame.OpBinary, Fin: true, Data: []byte("plain")},
+		{Kind: protocol.EventData, Opcode: frame.OpText, Rsv: frame.Rsv1, Data: []byte("κό"), FrameLength: 4},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("σμε"), FrameLength: 6},
+		{Kind: protocol.EventData, Opcode: frame.OpBinary, Fin: true, Data: []byte("plain"), FrameLength: 5},
 	}
 	if diff := cmp.Diff(wantEvs, evs); diff != "" {
 		t.Fatal(diff)

@@ -69,7 +69,10 @@ func (n serverNegotiator) Negotiate(offers []protocol.ExtensionOffer) (protocol.
 		// "server_no_context_takeover" in an offer is a request the server
 		// accepts by echoing it; the server may also impose either.
 		serverNCT := p.serverNoContextTakeover || n.cfg.ServerNoContextTakeover
-		clientNCT := n.cfg.ClientNoContextTakeover
+		// A client that offers client_no_context_takeover declares it will
+		// not keep context; echoing it lets this side drop its history, and
+		// some clients (gorilla's) refuse a response without it.
+		clientNCT := p.clientNoContextTakeover || n.cfg.ClientNoContextTakeover
 		if serverNCT {
 			resp.Params = append(resp.Params, protocol.ExtensionParam{Name: "server_no_context_takeover"})
 		}

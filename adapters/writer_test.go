@@ -1,0 +1,63 @@
+package adapters_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Writer gathers writes: a small message is one frame, a large one goes in
+// fragments of 32 KiB.
+func TestWriterFraming(t *testing.T) {
+	checkLeaks(t)
+	a, b := net.Pipe()
+	cfg := protocol.DefaultConfig()
+	c, _ := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg})
+	frames := make(chan frame.Header, 100)
+	go func() {
+		br := bufio.NewReader(b)
+		buf := make([]byte, frame.MaxHeaderSize)
+		for {
+			if _, err := io.ReadFull(br, buf[:2]); err != nil {
+				close(frames)
+				return
+			}
+			n := frame.NeedHeader(buf[:2])
+			io.ReadFull(br, buf[2:n])
+			h, _, _ := frame.ParseHeader(buf[:n])
+			io.CopyN(io.Discard, br, int64(h.Length))
+			frames <- h
+		}
+	}()
+	ctx := context.Background()
+	w, _ := c.Writer(ctx, frame.OpText)
+	for _, s := range []string{"hel", "lo ", "world"} {
+		io.WriteString(w, s)
+	}
+	w.Close()
+	if h := <-frames; !h.Fin || h.Opcode != frame.OpText || h.Length != 11 {
+		t.Fatalf("small message: %+v", h)
+	}
+	w, _ = c.Writer(ctx, frame.OpBinary)
+	w.Write(bytes.Repeat([]byte{1}, 70000))
+	w.Close()
+	var lengths []uint64
+	for h := range frames {
+		lengths = append(lengths, h.Length)
+		if h.Fin {
+			break
+		}
+	}
+	if len(lengths) != 3 || lengths[0] != 32<<10 || lengths[1] != 32<<10 || lengths[2] != 70000-64<<10 {
+		t.Fatalf("fragments %v", lengths)
+	}
+	b.Close()
+	<-c.Done()
+}

@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const childEnv = "WSENGINE_BENCH_SERVER"
+
+// RunChildIfAsked runs an echo server and never returns when this process
+// was started as a benchmark child; otherwise it returns at once. Call it
+// first in TestMain and in main.
+func RunChildIfAsked() {
+	spec := os.Getenv(childEnv)
+	if spec == "" {
+		return
+	}
+	lib, compress, _ := strings.Cut(spec, ",")
+	raiseFileLimit()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	stats, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	go http.Serve(stats, http.HandlerFunc(serveStats))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop us
+		cancel()
+	}()
+	fmt.Println("ADDR", ln.Addr(), stats.Addr())
+	Serve(ctx, ln, lib, compress == "deflate")
+	os.Exit(0)
+}
+
+// Stats is a child's memory and allocation counters.
+type Stats struct {
+	Mallocs, TotalAlloc, HeapInuse, StackInuse uint64
+	Goroutines                                 int
+}
+
+func serveStats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") != "" {
+		runtime.GC()
+		runtime.GC()
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine()})
+}
+
+// Server is a library's echo server running in a child process.
+type Server struct {
+	Lib      string
+	Compress bool
+	Addr     string
+	stats    string
+	cmd      *exec.Cmd
+	stop     func() error
+}
+
+// StartServer starts lib's echo server in a child process.
+func StartServer(lib string, compress bool) (*Server, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	mode := "plain"
+	if compress {
+		mode = "deflate"
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+lib+","+mode)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	f := strings.Fields(line)
+	if err != nil || len(f) != 3 || f[0] != "ADDR" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("bench: %s server did not start: %q %v", lib, line, err)
+	}
+	s := &Server{Lib: lib, Compress: compress, Addr: f[1], stats: f[2], cmd: cmd}
+	s.stop = func() error {
+		stdin.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			return <-done
+		}
+	}
+	return s, nil
+}
+
+// Stats reads the child's counters, after a GC when gc is true.
+func (s *Server) Stats(gc bool) (Stats, error) {
+	url := "http://" + s.stats + "/stats"
+	if gc {
+		url += "?gc=1"
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer resp.Body.Close()
+	var st Stats
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+// Stop ends the child.
+func (s *Server) Stop() error { return s.stop() }
+
+// raiseFileLimit lifts the soft limit on open files to the hard limit.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+// FileLimit returns the soft limit on open files after raising it.
+func FileLimit() uint64 {
+	raiseFileLimit()
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return lim.Cur
+}
+
+var errShort = errors.New("bench: echo differs")

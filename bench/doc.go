@@ -1,0 +1,21 @@
+// Package bench measures wsengine against gorilla/websocket, coder/websocket,
+// gobwas/ws and lxzan/gws, doing the same work for each in one run.
+//
+// Each library's echo server runs in a child process (the test binary or
+// the report command, re-executed), so its allocations and its memory per
+// connection are measured alone; one fixed client, gorilla's, drives every
+// server, so only the server differs. Each server uses its library the way
+// its documentation recommends for production:
+//   - wsengine: adapters.Accept, Conn.Reader/Writer and io.CopyBuffer with a
+//     reused buffer (Read/Write, the whole-message API, allocates the copy
+//     it hands to the application).
+//   - gorilla: Upgrader with a WriteBufferPool, NextReader/NextWriter and
+//     io.CopyBuffer with a reused buffer, EnableCompression for deflate.
+//   - coder: Accept, Reader/Writer and io.CopyBuffer with a reused buffer,
+//     CompressionContextTakeover for deflate.
+//   - gobwas: the low-level API its README recommends for speed:
+//     ws.ReadHeader, a reused payload buffer, ws.Cipher, ws.WriteHeader.
+//     (No permessage-deflate here: gobwas/ws needs its wsflate add-on.)
+//   - gws: Upgrader with ReadLoop and OnMessage echoing message.Bytes(),
+//     PermessageDeflate{Enabled: true} for deflate.
+package bench

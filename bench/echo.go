@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	gorilla "github.com/gorilla/websocket"
+)
+
+// EchoResult is one loopback echo run against one server.
+type EchoResult struct {
+	Lib       string
+	Compress  bool
+	Size      int
+	Conns     int
+	Messages  int // completed round trips
+	Elapsed   time.Duration
+	P50, P99  time.Duration
+	AllocsMsg float64 // server allocations per message
+	BytesMsg  float64 // server bytes allocated per message
+}
+
+// MsgsPerSec is the completed round trips per second.
+func (r EchoResult) MsgsPerSec() float64 { return float64(r.Messages) / r.Elapsed.Seconds() }
+
+// payload returns n bytes of text, so text messages are valid UTF-8 and
+// compressible like real traffic.
+func payload(n int) []byte {
+	return bytes.Repeat([]byte(`{"type":"tick","v":123},`), n/24+1)[:n]
+}
+
+// Dial opens conns connections of the fixed client (gorilla) to s.
+func Dial(s *Server, conns int) ([]*gorilla.Conn, error) {
+	d := gorilla.Dialer{EnableCompression: s.Compress, HandshakeTimeout: 30 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 4096}
+	out := make([]*gorilla.Conn, 0, conns)
+	for i := 0; i < conns; i++ {
+		c, _, err := d.Dial("ws://"+s.Addr+"/", http.Header{})
+		if err != nil {
+			for _, c := range out {
+				c.Close()
+			}
+			return nil, fmt.Errorf("bench: dial %s (%d of %d): %w", s.Lib, i, conns, err)
+		}
+		c.SetReadLimit(maxMessage)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Echo sends messages text messages of size bytes spread over conns and
+// waits for each echo before the next on the same connection.
+func Echo(s *Server, conns []*gorilla.Conn, size, messages int) (EchoResult, error) {
+	msg := payload(size)
+	per := make([][]time.Duration, len(conns))
+	errs := make([]error, len(conns))
+	before, err := s.Stats(false)
+	if err != nil {
+		return EchoResult{}, err
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		n := messages / len(conns)
+		if i < messages%len(conns) {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, n)
+			for k := 0; k < n; k++ {
+				t := time.Now()
+				if err := c.WriteMessage(gorilla.TextMessage, msg); err != nil {
+					errs[i] = err
+					return
+				}
+				_, got, err := c.ReadMessage()
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if !bytes.Equal(got, msg) {
+					errs[i] = errShort
+					return
+				}
+				lat = append(lat, time.Since(t))
+			}
+			per[i] = lat
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after, err := s.Stats(false)
+	if err != nil {
+		return EchoResult{}, err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return EchoResult{}, fmt.Errorf("bench: %s echo: %w", s.Lib, e)
+		}
+	}
+	var all []time.Duration
+	for _, l := range per {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	r := EchoResult{Lib: s.Lib, Compress: s.Compress, Size: size, Conns: len(conns), Messages: len(all), Elapsed: elapsed}
+	if len(all) > 0 {
+		r.P50, r.P99 = all[len(all)/2], all[len(all)*99/100]
+		// The stats requests themselves allocate a little: negligible
+		// against thousands of messages.
+		r.AllocsMsg = float64(after.Mallocs-before.Mallocs) / float64(len(all))
+		r.BytesMsg = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(all))
+	}
+	return r, nil
+}
+
+// IdleResult is the memory a server holds per idle connection.
+type IdleResult struct {
+	Lib       string
+	Conns     int
+	BytesConn float64 // heap and goroutine stacks per connection, after GC
+}
+
+// Idle opens n connections to s, lets them sit, and measures the server.
+func Idle(s *Server, n int) (IdleResult, error) {
+	before, err := s.Stats(true)
+	if err != nil {
+		return IdleResult{}, err
+	}
+	conns, err := Dial(s, n)
+	if err != nil {
+		return IdleResult{}, err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	// Wait until the server has a goroutine (or more) per connection, or a
+	// moment for event-driven servers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := s.Stats(false)
+		if err != nil || st.Goroutines >= before.Goroutines+n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	after, err := s.Stats(true)
+	if err != nil {
+		return IdleResult{}, err
+	}
+	used := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+	return IdleResult{Lib: s.Lib, Conns: n, BytesConn: used / float64(n)}, nil
+}

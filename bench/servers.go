@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
+	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
+)
+
+// Libraries are the servers compared, wsengine first.
+var Libraries = []string{"wsengine", "gorilla", "coder", "gobwas", "gws"}
+
+// SupportsDeflate reports whether a library's server can negotiate
+// permessage-deflate here.
+func SupportsDeflate(lib string) bool { return lib != "gobwas" }
+
+const maxMessage = 16 << 20
+
+// Handler returns lib's echo handler. Every message is echoed with its type.
+func Handler(lib string, compress bool) http.Handler {
+	switch lib {
+	case "wsengine":
+		return wsengineEcho(compress)
+	case "gorilla":
+		return gorillaEcho(compress)
+	case "coder":
+		return coderEcho(compress)
+	case "gobwas":
+		return gobwasEcho()
+	case "gws":
+		return gwsEcho(compress)
+	}
+	panic("bench: unknown library " + lib)
+}
+
+func wsengineEcho(compress bool) http.Handler {
+	cfg := protocol.DefaultConfig()
+	cfg.MaxMessageSize = maxMessage
+	opts := &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !compress,
+		Compression: &deflate.Config{}}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		for {
+			op, rd, err := c.Reader(ctx)
+			if err != nil {
+				break
+			}
+			wr, err := c.Writer(ctx, op)
+			if err != nil {
+				break
+			}
+			if copyMessage(wr, rd) != nil {
+				break
+			}
+		}
+		c.Close(frame.CloseNormal, "")
+	})
+}
+
+// copyBuffers are taken per message, so an idle connection holds none.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyMessage copies one message from rd to wr and ends it.
+func copyMessage(wr io.WriteCloser, rd io.Reader) error {
+	buf := copyBuffers.Get().(*[]byte)
+	_, err := io.CopyBuffer(wr, rd, *buf)
+	copyBuffers.Put(buf)
+	if err != nil {
+		return err
+	}
+	return wr.Close()
+}
+
+func gorillaEcho(compress bool) http.Handler {
+	up := gorilla.Upgrader{
+		ReadBufferSize: 4096, WriteBufferSize: 4096,
+		WriteBufferPool:   &sync.Pool{},
+		EnableCompression: compress,
+		CheckOrigin:       func(*http.Request) bool { return true },
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadLimit(maxMessage)
+		for {
+			op, rd, err := c.NextReader()
+			if err != nil {
+				return
+			}
+			wr, err := c.NextWriter(op)
+			if err != nil {
+				return
+			}
+			if copyMessage(wr, rd) != nil {
+				return
+			}
+		}
+	})
+}
+
+func coderEcho(compress bool) http.Handler {
+	mode := websocket.CompressionDisabled
+	if compress {
+		mode = websocket.CompressionContextTakeover
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: mode, InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(maxMessage)
+		ctx := context.Background()
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			wr, err := c.Writer(ctx, typ)
+			if err != nil {
+				return
+			}
+			if copyMessage(wr, rd) != nil {
+				return
+			}
+		}
+	})
+}
+
+// gobwasEcho is the low-level loop gobwas/ws recommends: headers and
+// payloads read into a reused buffer, unmasked in place, written back.
+// It answers pings and closes and checks UTF-8 as the others do.
+func gobwasEcho() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _, err := ws.UpgradeHTTP(r, w)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 0, 4096)
+		var msg []byte
+		var msgOp ws.OpCode
+		for {
+			h, err := ws.ReadHeader(conn)
+			if err != nil || h.Length > maxMessage {
+				return
+			}
+			if int(h.Length) > cap(buf) {
+				buf = make([]byte, h.Length)
+			}
+			p := buf[:h.Length]
+			if _, err := io.ReadFull(conn, p); err != nil {
+				return
+			}
+			if h.Masked {
+				ws.Cipher(p, h.Mask, 0)
+			}
+			switch h.OpCode {
+			case ws.OpPing:
+				ws.WriteFrame(conn, ws.NewPongFrame(p))
+				continue
+			case ws.OpPong:
+				continue
+			case ws.OpClose:
+				ws.WriteFrame(conn, ws.NewCloseFrame(p))
+				return
+			case ws.OpText, ws.OpBinary:
+				msgOp, msg = h.OpCode, msg[:0]
+			}
+			msg = append(msg, p...)
+			if !h.Fin {
+				continue
+			}
+			if msgOp == ws.OpText && !utf8.Valid(msg) {
+				return
+			}
+			if ws.WriteHeader(conn, ws.Header{Fin: true, OpCode: msgOp, Length: int64(len(msg))}) != nil {
+				return
+			}
+			if _, err := conn.Write(msg); err != nil {
+				return
+			}
+		}
+	})
+}
+
+type gwsHandler struct{ gws.BuiltinEventHandler }
+
+func (gwsHandler) OnMessage(socket *gws.Conn, message *gws.Message) {
+	socket.WriteMessage(message.Opcode, message.Bytes())
+	message.Close()
+}
+
+func gwsEcho(compress bool) http.Handler {
+	up := gws.NewUpgrader(gwsHandler{}, &gws.ServerOption{
+		ReadMaxPayloadSize: maxMessage,
+		PermessageDeflate:  gws.PermessageDeflate{Enabled: compress, ServerContextTakeover: true, ClientContextTakeover: true},
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		socket, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		socket.ReadLoop()
+	})
+}
+
+// Serve runs lib's echo server on ln until ctx ends.
+func Serve(ctx context.Context, ln net.Listener, lib string, compress bool) error {
+	srv := &http.Server{Handler: Handler(lib, compress)}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
