@@ -27,18 +27,7 @@ func TestEchoRoundTrips(t *testing.T) {
 	if resp != nil {
 		t.Fatalf("response on success: %v", resp)
 	}
-	for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
-		for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
-			msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
-			if err := c.Write(ctx, op, msg); err != nil {
-				t.Fatal(err)
-			}
-			gop, got, err := c.Read(ctx)
-			if err != nil || gop != op || !bytes.Equal(got, msg) {
-				t.Fatalf("%v %d: got %v %d bytes, %v", op, n, gop, len(got), err)
-			}
-		}
-	}
+	echoSizes(t, ctx, c)
 	rtt, err := c.Ping(ctx)
 	if err != nil || rtt <= 0 {
 		t.Fatalf("ping: %v %v", rtt, err)

@@ -1,7 +1,11 @@
 package adapters_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -138,4 +143,31 @@ func (c *fakeClock) Advance(d time.Duration) {
 	for _, t := range due {
 		t.f()
 	}
+}
+
+// echoSizes sends text and binary messages of 0 B, 125 B, 64 KiB and 4 MiB
+// through an echo peer and checks every echo.
+func echoSizes(t *testing.T, ctx context.Context, c *adapters.Conn) {
+	t.Helper()
+	for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
+		for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
+			msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
+			if err := c.Write(ctx, op, msg); err != nil {
+				t.Fatal(err)
+			}
+			gop, got, err := c.Read(ctx)
+			if err != nil || gop != op || !bytes.Equal(got, msg) {
+				t.Fatalf("%v %d: got %v %d bytes, %v", op, n, gop, len(got), err)
+			}
+		}
+	}
+}
+
+// write101 answers a handshake request by hand, for peers that misbehave
+// after it.
+func write101(w io.Writer, key string) error {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	_, err := io.WriteString(w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+		base64.StdEncoding.EncodeToString(h[:])+"\r\n\r\n")
+	return err
 }

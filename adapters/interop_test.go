@@ -258,18 +258,7 @@ func peerServerScenarios(t *testing.T, p peer, compression bool, extra []string)
 	if c.Compressed() != compression {
 		t.Fatalf("compressed %v", c.Compressed())
 	}
-	for _, n := range []int{0, 125, 64 << 10, 4 << 20} {
-		for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
-			msg := bytes.Repeat([]byte("wsengine "), n/9+1)[:n]
-			if err := c.Write(ctx, op, msg); err != nil {
-				t.Fatal(err)
-			}
-			gop, got, err := c.Read(ctx)
-			if err != nil || gop != op || !bytes.Equal(got, msg) {
-				t.Fatalf("%v %d: %v %d bytes %v", op, n, gop, len(got), err)
-			}
-		}
-	}
+	echoSizes(t, ctx, c)
 	if _, err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)
 	}

@@ -180,8 +180,7 @@ func silentPeerAfterHandshake(t *testing.T) string {
 		if err != nil {
 			return
 		}
-		io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
-			acceptKey(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+		write101(nc, req.Header.Get("Sec-WebSocket-Key"))
 		io.Copy(io.Discard, br) // reads the pings, answers nothing
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
@@ -240,8 +239,7 @@ func abruptServer(t *testing.T) string {
 		if err != nil {
 			return
 		}
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
+		write101(brw, r.Header.Get("Sec-WebSocket-Key"))
 		brw.Flush()
 		nc.Close()
 	}))

@@ -27,17 +27,7 @@ func fuzzConfig() protocol.Config {
 
 // encode builds a frame as role from would send it.
 func encode(from protocol.Role, op frame.Opcode, rsv uint8, fin bool, p []byte) []byte {
-	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: uint64(len(p))}
-	if from == protocol.RoleClient {
-		h.Masked, h.Mask = true, key
-	}
-	b := frame.AppendHeader(nil, h)
-	n := len(b)
-	b = append(b, p...)
-	if h.Masked {
-		frame.Mask(b[n:], key, 0)
-	}
-	return b
+	return protocoltest.EncodeFrame(from, key, op, rsv, fin, p)
 }
 
 // streamGen draws a byte stream a peer of role from might send: mostly

@@ -37,17 +37,7 @@ func wireFrame(from protocol.Role, op frame.Opcode, fin bool, payload []byte) []
 }
 
 func wireFrameRsv(from protocol.Role, op frame.Opcode, rsv uint8, fin bool, payload []byte) []byte {
-	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: uint64(len(payload))}
-	if from == protocol.RoleClient {
-		h.Masked, h.Mask = true, key
-	}
-	b := frame.AppendHeader(nil, h)
-	start := len(b)
-	b = append(b, payload...)
-	if h.Masked {
-		frame.Mask(b[start:], key, 0)
-	}
-	return b
+	return protocoltest.EncodeFrame(from, key, op, rsv, fin, payload)
 }
 
 func closePayload(code frame.CloseCode, reason string) []byte {
@@ -60,16 +50,7 @@ func closePayload(code frame.CloseCode, reason string) []byte {
 
 // drain takes every output of c: the outgoing bytes and the events, with
 // Data copied.
-func drain(c *protocol.Conn) ([]byte, []protocol.Event) {
-	out := bytes.Clone(c.Outgoing())
-	c.Advance(len(out))
-	var evs []protocol.Event
-	for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
-		ev.Data = bytes.Clone(ev.Data)
-		evs = append(evs, ev)
-	}
-	return out, evs
-}
+func drain(c *protocol.Conn) ([]byte, []protocol.Event) { return protocoltest.Take(c) }
 
 func kinds(evs []protocol.Event) []protocol.EventKind {
 	k := make([]protocol.EventKind, len(evs))

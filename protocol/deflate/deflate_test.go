@@ -46,16 +46,7 @@ func pair(t testing.TB, client, server deflate.Config, maxMessage int64) (*proto
 	return c, s, ext
 }
 
-func drain(c *protocol.Conn) ([]byte, []protocol.Event) {
-	out := bytes.Clone(c.Outgoing())
-	c.Advance(len(out))
-	var evs []protocol.Event
-	for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
-		ev.Data = bytes.Clone(ev.Data)
-		evs = append(evs, ev)
-	}
-	return out, evs
-}
+func drain(c *protocol.Conn) ([]byte, []protocol.Event) { return protocoltest.Take(c) }
 
 // message joins the data events of one message.
 func message(evs []protocol.Event) string {

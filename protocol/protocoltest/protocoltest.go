@@ -227,3 +227,32 @@ type Message struct {
 	Opcode frame.Opcode
 	Data   []byte
 }
+
+// EncodeFrame builds a frame as a peer of role from sends it: masked with
+// key by a client, unmasked by a server.
+func EncodeFrame(from protocol.Role, key [4]byte, op frame.Opcode, rsv uint8, fin bool, payload []byte) []byte {
+	h := frame.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: uint64(len(payload))}
+	if from == protocol.RoleClient {
+		h.Masked, h.Mask = true, key
+	}
+	b := frame.AppendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	if h.Masked {
+		frame.Mask(b[start:], key, 0)
+	}
+	return b
+}
+
+// Take drains c's outputs: the outgoing bytes (advanced past) and every
+// pending event, with Data copied.
+func Take(c *protocol.Conn) ([]byte, []protocol.Event) {
+	out := bytes.Clone(c.Outgoing())
+	c.Advance(len(out))
+	var evs []protocol.Event
+	for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+		ev.Data = bytes.Clone(ev.Data)
+		evs = append(evs, ev)
+	}
+	return out, evs
+}
