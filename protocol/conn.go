@@ -21,9 +21,16 @@ import (
 //   - HandleTimeout(now): Deadline has passed (extra calls are no-ops).
 //
 // Commands, what the application wants:
-//   - Send(now, op, p, fin), Ping(now, p), Pong(now, p).
+//   - Send(now, op, p, fin), SendWith (per-message options), SendMessage,
+//     Ping(now, p), Pong(now, p).
 //   - Close(now, code, reason): start the close handshake.
 //   - Fail(now, code, reason): send a close frame and drop the connection.
+//   - AcceptHandshake, RejectHandshake: answer a request held by
+//     ServerOptions.ManualAccept.
+//
+// Constructors: NewClient (emits the request at once), NewServer (waits for
+// one), NewServerFromRequest (a request net/http already read),
+// NewEstablished (handshake done elsewhere).
 //
 // Outputs, to drain after every input or command, in this order:
 //  1. Outgoing: write these bytes to the transport, then Advance(n) by what
