@@ -51,6 +51,21 @@ type Conn struct {
 
 	subprotocol string
 	closeWait   time.Duration
+
+	// With Options.OnMessage: messages gathered under mu, delivered by the
+	// read goroutine after it lets mu go and before its next Receive.
+	onMessage func(*Conn, frame.Opcode, []byte)
+	msgOp     frame.Opcode
+	inMsg     bool
+	msgBuf    []byte     // a fragmented message being gathered
+	spareBuf  []byte     // a delivered message's buffer, for the next one
+	ready     []readyMsg // complete messages to deliver
+}
+
+type readyMsg struct {
+	op       frame.Opcode
+	data     []byte
+	gathered bool // data is a gathered buffer that may be reused
 }
 
 type pingWaiter struct {
@@ -69,6 +84,7 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 		readDone:    make(chan struct{}),
 		subprotocol: eng.Subprotocol(),
 		closeWait:   cfg.CloseTimeout,
+		onMessage:   opts.OnMessage,
 	}
 	if c.closeWait <= 0 {
 		c.closeWait = protocol.DefaultCloseTimeout
@@ -86,7 +102,9 @@ func (c *Conn) afterEngine() {
 	for ev := c.eng.NextEvent(); ev.Kind != protocol.EventNone; ev = c.eng.NextEvent() {
 		switch ev.Kind {
 		case protocol.EventData:
-			if err := c.q.PushEvent(ev); err != nil && !c.closed {
+			if c.onMessage != nil {
+				c.gather(ev)
+			} else if err := c.q.PushEvent(ev); err != nil && !c.closed {
 				c.eng.Fail(c.clock.Now(), frame.CloseInternalError, "")
 			}
 		case protocol.EventPong:
@@ -99,6 +117,54 @@ func (c *Conn) afterEngine() {
 	}
 	c.armTimer()
 }
+
+// gather joins data events into messages for OnMessage. c.mu held. A
+// message in one event is handed over as the engine's data, without a
+// copy: it stays valid until the next Receive, which only the read
+// goroutine calls, after delivering.
+func (c *Conn) gather(ev protocol.Event) {
+	if !c.inMsg && ev.Fin {
+		c.ready = append(c.ready, readyMsg{op: ev.Opcode, data: ev.Data})
+		return
+	}
+	if !c.inMsg {
+		c.msgOp, c.inMsg = ev.Opcode, true
+		c.msgBuf, c.spareBuf = c.spareBuf[:0], nil
+	}
+	c.msgBuf = append(c.msgBuf, ev.Data...)
+	if ev.Fin {
+		c.ready = append(c.ready, readyMsg{c.msgOp, c.msgBuf, true})
+		c.msgBuf, c.inMsg = nil, false
+	}
+}
+
+// deliver hands gathered messages to OnMessage, in the read goroutine,
+// without holding c.mu.
+func (c *Conn) deliver() {
+	c.mu.Lock()
+	ready := c.ready
+	c.ready = nil
+	c.mu.Unlock()
+	var spare []byte
+	for i, m := range ready {
+		c.onMessage(c, m.op, m.data)
+		if m.gathered && cap(m.data) <= maxRetainedMessage {
+			spare = m.data[:0]
+		}
+		ready[i] = readyMsg{}
+	}
+	c.mu.Lock()
+	if c.ready == nil {
+		c.ready = ready[:0]
+	}
+	if spare != nil && c.spareBuf == nil {
+		c.spareBuf = spare
+	}
+	c.mu.Unlock()
+}
+
+// maxRetainedMessage is the largest gathered buffer kept for reuse.
+const maxRetainedMessage = 256 << 10
 
 // answerPings wakes the Ping call whose payload came back, and every
 // earlier one (the engine counts a pong for all earlier pings).
@@ -217,6 +283,9 @@ func (c *Conn) closeTransport() {
 // readLoop feeds the engine everything the socket reads.
 func (c *Conn) readLoop() {
 	defer close(c.readDone)
+	if c.onMessage != nil {
+		c.deliver() // messages that came with the handshake
+	}
 	buf := make([]byte, minReadBuffer)
 	for {
 		if c.q.Paused() {
@@ -237,6 +306,9 @@ func (c *Conn) readLoop() {
 		c.afterEngine()
 		c.mu.Unlock()
 		c.flush(false)
+		if c.onMessage != nil {
+			c.deliver()
+		}
 		if err != nil {
 			c.closeTransport()
 			c.mu.Lock()

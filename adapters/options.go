@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/wsengine/ws/assembler"
+	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/deflate"
 )
@@ -27,6 +28,13 @@ type Options struct {
 	Compression *deflate.Config
 	// DisableCompression neither offers nor accepts permessage-deflate.
 	DisableCompression bool
+	// OnMessage, when set, receives every message in the connection's read
+	// goroutine instead of the queue (Read and Reader then return only the
+	// close error). It saves a goroutine hand-off per message, the model of
+	// event-driven servers; p is valid until it returns. It may call Write,
+	// but while it runs nothing is read: a Write blocked on a peer that does
+	// not read stalls keepalive and the close handshake until it returns.
+	OnMessage func(c *Conn, op frame.Opcode, p []byte)
 }
 
 // DialOptions configure Dial.

@@ -6,9 +6,9 @@
 // connection are measured alone; one fixed client, gorilla's, drives every
 // server, so only the server differs. Each server uses its library the way
 // its documentation recommends for production:
-//   - wsengine: adapters.Accept, Conn.Reader/Writer and io.CopyBuffer with a
-//     reused buffer (Read/Write, the whole-message API, allocates the copy
-//     it hands to the application).
+//   - wsengine: adapters.Accept with Options.OnMessage echoing in the read
+//     goroutine (the event model gws uses; Reader/Writer and Read/Write cost
+//     a goroutine hand-off per message, see the README).
 //   - gorilla: Upgrader with a WriteBufferPool, NextReader/NextWriter and
 //     io.CopyBuffer with a reused buffer, EnableCompression for deflate.
 //   - coder: Accept, Reader/Writer and io.CopyBuffer with a reused buffer,

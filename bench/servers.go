@@ -50,27 +50,17 @@ func wsengineEcho(compress bool) http.Handler {
 	cfg := protocol.DefaultConfig()
 	cfg.MaxMessageSize = maxMessage
 	opts := &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !compress,
-		Compression: &deflate.Config{}}}
+		Compression: &deflate.Config{},
+		// Echo in the read goroutine: no hand-off per message.
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
+			c.Write(context.Background(), op, p)
+		}}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := adapters.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
-		ctx := context.Background()
-		for {
-			op, rd, err := c.Reader(ctx)
-			if err != nil {
-				break
-			}
-			wr, err := c.Writer(ctx, op)
-			if err != nil {
-				break
-			}
-			if copyMessage(wr, rd) != nil {
-				break
-			}
-		}
-		c.Close(frame.CloseNormal, "")
+		<-c.Done()
 	})
 }
 

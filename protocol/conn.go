@@ -147,8 +147,7 @@ func (c *Conn) appendOut() []byte {
 }
 
 // NextEvent returns the next event, or one of kind EventNone when there is
-// none. Its Data is valid until the first call on c that takes now after
-// this one.
+// none. Its Data is valid until the next Receive (see Event).
 func (c *Conn) NextEvent() Event {
 	if c.evHead == len(c.events) {
 		c.events = c.events[:0]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wsengine/ws/frame"
@@ -305,5 +306,24 @@ func TestUnsolicitedPongIgnored(t *testing.T) {
 	out, evs := drain(s)
 	if len(out) != 0 || len(evs) != 1 || evs[0].Kind != protocol.EventPong || evs[0].Latency != 0 {
 		t.Fatalf("out % x events %+v", out, evs)
+	}
+}
+
+// Event data stays valid until the next Receive, whatever else is called in
+// between: adapters deliver it without copying.
+func TestEventDataValidUntilNextReceive(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	s.Receive(t0, concat(wireFrame(protocol.RoleClient, frame.OpText, true, []byte("first")),
+		wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte("second"))))
+	var held [][]byte
+	for ev := s.NextEvent(); ev.Kind != protocol.EventNone; ev = s.NextEvent() {
+		held = append(held, ev.Data)
+	}
+	s.SendMessage(at(time.Second), frame.OpText, bytes.Repeat([]byte("x"), 70000))
+	s.Ping(at(time.Second), []byte("p"))
+	s.HandleTimeout(at(time.Hour))
+	s.Advance(len(s.Outgoing()))
+	if string(held[0]) != "first" || string(held[1]) != "second" {
+		t.Fatalf("data changed: %q %q", held[0], held[1])
 	}
 }

@@ -1,0 +1,77 @@
+package adapters_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// OnMessage delivers whole messages (fragmented ones joined) in the read
+// goroutine, and may write from there; Read returns only the close error.
+func TestOnMessageEcho(t *testing.T) {
+	checkLeaks(t)
+	serverConns := make(chan *adapters.Conn, 1)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig(),
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
+			c.Write(context.Background(), op, p)
+		}}}, func(c *adapters.Conn) {
+		serverConns <- c
+		<-c.Done()
+	})
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{Options: adapters.Options{Config: bigConfig()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoSizes(t, ctx, c)
+	// A fragmented message arrives whole.
+	w, _ := c.Writer(ctx, frame.OpText)
+	w.Write(bytes.Repeat([]byte("κ"), 40000)) // 80,000 bytes: three fragments
+	w.Close()
+	if op, p, err := c.Read(ctx); err != nil || op != frame.OpText || !bytes.Equal(p, bytes.Repeat([]byte("κ"), 40000)) {
+		t.Fatalf("fragmented: %v %d %v", op, len(p), err)
+	}
+	s := <-serverConns
+	readErr := make(chan error, 1)
+	go func() { _, _, err := s.Read(context.Background()); readErr <- err }()
+	c.Close(4002, "done")
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, &protocol.CloseError{Code: 4002}) {
+			t.Fatalf("server Read: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server Read did not return the close")
+	}
+}
+
+// A message sent right after the handshake (in the 101's segment or not)
+// reaches OnMessage.
+func TestOnMessageRightAfterHandshake(t *testing.T) {
+	checkLeaks(t)
+	got := make(chan string, 1)
+	url := server(t, nil, func(c *adapters.Conn) {
+		c.Write(context.Background(), frame.OpText, []byte("welcome"))
+		c.Read(context.Background())
+	})
+	c, _, err := adapters.Dial(ctxT(t), url, &adapters.DialOptions{Options: adapters.Options{
+		OnMessage: func(_ *adapters.Conn, _ frame.Opcode, p []byte) { got <- string(p) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "welcome" {
+			t.Fatalf("got %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
+	}
+	c.Close(1000, "")
+}
