@@ -208,14 +208,17 @@ func (c *Conn) onTimer() {
 	c.timer, c.timerAt = nil, time.Time{}
 	c.eng.HandleTimeout(c.clock.Now())
 	c.afterEngine()
+	pending := c.pendingOutput()
 	c.mu.Unlock()
-	c.flush(false)
+	if pending {
+		c.flush(false)
+	}
 }
 
 // flush writes what the engine has queued. block false returns at once if
 // another goroutine is writing: that writer picks up these bytes when its
 // write is done. When the engine asks, the transport is closed after the
-// last byte.
+// last byte, while the write lock is held so no write is cut short.
 func (c *Conn) flush(block bool) error {
 	for {
 		if block {
@@ -226,37 +229,41 @@ func (c *Conn) flush(block bool) error {
 		c.mu.Lock()
 		c.wbuf = append(c.wbuf[:0], c.eng.Outgoing()...)
 		c.eng.Advance(len(c.wbuf))
-		closeTransport := c.eng.ShouldCloseTransport()
 		c.mu.Unlock()
-		n := len(c.wbuf)
 		var err error
-		if n > 0 {
+		if len(c.wbuf) > 0 {
 			_, err = c.nc.Write(c.wbuf)
 			if cap(c.wbuf) > maxWriteBuf {
 				c.wbuf = nil
 			}
 		}
+		c.mu.Lock()
+		more, closeTransport := len(c.eng.Outgoing()) > 0, c.eng.ShouldCloseTransport()
+		c.mu.Unlock()
+		if err != nil || !more && closeTransport {
+			c.closeTransport()
+		}
 		c.writeMu.Unlock()
 		if err != nil {
-			c.closeTransport()
 			return err
 		}
-		if n > 0 {
-			continue
+		if !more {
+			// Bytes queued by a goroutine whose TryLock failed just before
+			// the unlock above are this one's to write.
+			c.mu.Lock()
+			more = len(c.eng.Outgoing()) > 0
+			c.mu.Unlock()
 		}
-		// Bytes queued by a goroutine whose TryLock failed while this one
-		// held the lock are this one's to write.
-		c.mu.Lock()
-		more := len(c.eng.Outgoing()) > 0
-		c.mu.Unlock()
-		if more {
-			continue
+		if !more {
+			return nil
 		}
-		if closeTransport {
-			c.closeTransport()
-		}
-		return nil
 	}
+}
+
+// pendingOutput reports whether a flush has work: bytes to write or a
+// transport to close. c.mu held.
+func (c *Conn) pendingOutput() bool {
+	return len(c.eng.Outgoing()) > 0 || c.eng.ShouldCloseTransport()
 }
 
 // flushContext is a blocking flush bounded by ctx. A write interrupted by
@@ -304,8 +311,11 @@ func (c *Conn) readLoop() {
 			c.eng.ReceiveEOF(now)
 		}
 		c.afterEngine()
+		pending := c.pendingOutput()
 		c.mu.Unlock()
-		c.flush(false)
+		if pending { // pongs, close replies: most reads queue nothing
+			c.flush(false)
+		}
 		if c.onMessage != nil {
 			c.deliver()
 		}
