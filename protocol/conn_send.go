@@ -107,14 +107,7 @@ func (c *Conn) SendMessage(now time.Time, op frame.Opcode, p []byte) error {
 // same payload is reported with its latency.
 func (c *Conn) Ping(now time.Time, p []byte) error {
 	c.tick(now)
-	if len(p) > frame.MaxControlPayload {
-		return ErrControlTooLong
-	}
-	if err := c.canSend(); err != nil {
-		return err
-	}
-	if err := c.writeFrame(frame.OpPing, 0, true, p); err != nil {
-		c.failInternal(err)
+	if err := c.sendControl(frame.OpPing, p); err != nil {
 		return err
 	}
 	c.alive.record(string(p), c.now, false)
@@ -126,13 +119,18 @@ func (c *Conn) Ping(now time.Time, p []byte) error {
 // Pings are answered by the engine itself.
 func (c *Conn) Pong(now time.Time, p []byte) error {
 	c.tick(now)
+	return c.sendControl(frame.OpPong, p)
+}
+
+// sendControl queues a ping or pong the application asked for.
+func (c *Conn) sendControl(op frame.Opcode, p []byte) error {
 	if len(p) > frame.MaxControlPayload {
 		return ErrControlTooLong
 	}
 	if err := c.canSend(); err != nil {
 		return err
 	}
-	if err := c.writeFrame(frame.OpPong, 0, true, p); err != nil {
+	if err := c.writeFrame(op, 0, true, p); err != nil {
 		c.failInternal(err)
 		return err
 	}

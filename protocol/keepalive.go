@@ -3,6 +3,8 @@ package protocol
 import (
 	"encoding/binary"
 	"time"
+
+	"github.com/wsengine/ws/frame"
 )
 
 // maxPings bounds the pings remembered while waiting for pongs.
@@ -66,7 +68,7 @@ func (c *Conn) sendKeepalive() {
 	c.alive.seq++
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], c.alive.seq)
-	if err := c.writeFrame(0x9, 0, true, p[:]); err != nil {
+	if err := c.writeFrame(frame.OpPing, 0, true, p[:]); err != nil {
 		c.failInternal(err)
 		return
 	}
