@@ -12,6 +12,7 @@ import (
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // Read buffer sizes: small while idle, grown when reads fill it, so a
@@ -528,12 +529,7 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Compressed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range c.eng.Extensions() {
-		if e.Rsv() == frame.Rsv1 {
-			return true
-		}
-	}
-	return false
+	return deflate.Negotiated(c.eng.Extensions())
 }
 
 // WriteWith is Write with per-message options, such as sending one message

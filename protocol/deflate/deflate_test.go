@@ -38,6 +38,9 @@ func pair(t testing.TB, client, server deflate.Config, maxMessage int64) (*proto
 	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen {
 		t.Fatalf("not open: %v %v", c.CloseStatus().Err, s.CloseStatus().Err)
 	}
+	if !deflate.Negotiated(c.Extensions()) || !deflate.Negotiated(s.Extensions()) {
+		t.Fatal("deflate not negotiated")
+	}
 	i := bytes.Index(p.Server.Wire, []byte("Sec-WebSocket-Extensions: "))
 	ext := ""
 	if i >= 0 {
@@ -232,6 +235,12 @@ func TestCompressionBomb(t *testing.T) {
 	}
 	if st := c.CloseStatus(); st.Code != frame.CloseTooBig {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestNegotiatedIgnoresOtherExtensions(t *testing.T) {
+	if deflate.Negotiated(nil) {
+		t.Fatal("nothing negotiated reported as deflate")
 	}
 }
 

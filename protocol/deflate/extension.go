@@ -215,4 +215,15 @@ func (e *extension) remember(out []byte) {
 	e.history = append(e.history, out...)
 }
 
+// Negotiated reports whether permessage-deflate is among exts, the
+// extensions a connection negotiated (protocol.Conn.Extensions).
+func Negotiated(exts []protocol.Extension) bool {
+	for _, e := range exts {
+		if _, ok := e.(*extension); ok {
+			return true
+		}
+	}
+	return false
+}
+
 var _ protocol.Extension = (*extension)(nil)
