@@ -86,26 +86,23 @@ func Handler(logf func(format string, args ...any)) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" && r.URL.Path != "/echo" {
-			http.NotFound(w, r)
-			return
-		}
-		EchoHandler(logf).ServeHTTP(w, r)
-	})
+	echo := EchoHandler(logf)
+	mux.Handle("/{$}", echo)
+	mux.Handle("/echo", echo)
 	return mux
 }
 
 // EchoHandler upgrades every request and echoes its messages.
 func EchoHandler(logf func(format string, args ...any)) http.Handler {
+	cfg := protocol.DefaultConfig()
+	cfg.MaxMessageSize = MaxMessageSize
+	opts := &adapters.AcceptOptions{
+		Options: adapters.Options{Config: &cfg},
+		// A demo: any page may connect.
+		Server: protocol.ServerOptions{AllowedOrigins: []string{"*"}},
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cfg := protocol.DefaultConfig()
-		cfg.MaxMessageSize = MaxMessageSize
-		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{
-			Options: adapters.Options{Config: &cfg},
-			// A demo: any page may connect.
-			Server: protocol.ServerOptions{AllowedOrigins: []string{"*"}},
-		})
+		c, err := adapters.Accept(w, r, opts)
 		if err != nil {
 			return // the rejection was written
 		}

@@ -52,6 +52,15 @@ func TestEchoServer(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`location.protocol === "https:" ? "wss:" : "ws:"`)) {
 		t.Fatalf("page: %d %q", resp.StatusCode, body[:min(len(body), 200)])
 	}
+	// Other paths are not WebSocket endpoints.
+	resp, err = http.Get(srv.URL + "/elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/elsewhere: %d", resp.StatusCode)
+	}
 	// A plain GET of the echo endpoint is refused with 426.
 	resp, err = http.Get(srv.URL + "/echo")
 	if err != nil {
