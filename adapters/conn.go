@@ -294,7 +294,7 @@ func (c *Conn) readLoop() {
 	if c.onMessage != nil {
 		c.deliver() // messages that came with the handshake
 	}
-	buf := make([]byte, minReadBuffer)
+	want := minReadBuffer
 	for {
 		if c.q.Paused() {
 			select {
@@ -302,11 +302,17 @@ func (c *Conn) readLoop() {
 			case <-c.closing:
 			}
 		}
+		// The socket is read straight into the engine's buffer: no copy,
+		// and no read buffer of our own. Only this goroutine calls
+		// Receive*, so the buffer stays ours while the lock is free.
+		c.mu.Lock()
+		buf := c.eng.ReadBuffer(want)
+		c.mu.Unlock()
 		n, err := c.nc.Read(buf)
 		c.mu.Lock()
 		now := c.clock.Now()
 		if n > 0 {
-			c.eng.Receive(now, buf[:n]) // a violation shows in the state
+			c.eng.ReceiveBuffered(now, n) // a violation shows in the state
 		}
 		if err != nil {
 			c.eng.ReceiveEOF(now)
@@ -330,8 +336,8 @@ func (c *Conn) readLoop() {
 			c.mu.Unlock()
 			return
 		}
-		if n == len(buf) && len(buf) < maxReadBuffer {
-			buf = make([]byte, 2*len(buf))
+		if n >= want && want < maxReadBuffer {
+			want *= 2
 		}
 	}
 }

@@ -90,12 +90,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock
 		return nil, errors.Join(ctx.Err(), err)
 	}
 	eng.Advance(len(eng.Outgoing()))
-	buf := make([]byte, minReadBuffer)
 	var herr error
 	for eng.State() == protocol.StateConnecting {
-		n, err := nc.Read(buf)
+		n, err := nc.Read(eng.ReadBuffer(minReadBuffer))
 		if n > 0 {
-			if e := eng.Receive(clock.Now(), buf[:n]); e != nil {
+			if e := eng.ReceiveBuffered(clock.Now(), n); e != nil {
 				herr = e
 			}
 		}

@@ -82,8 +82,10 @@ type outcome struct {
 // feed gives c the stream cut at cuts and merges the pieces of each data
 // frame into one event. It drains the outputs after a call only where
 // drainAt says so (always when nil) and after the last: events left pending
-// across Receive calls must keep their data.
-func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool) outcome {
+// across Receive calls must keep their data. A piece whose buffered entry
+// is true goes in through ReadBuffer and ReceiveBuffered instead of Receive,
+// with slack extra bytes asked for.
+func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool, buffered ...[]bool) outcome {
 	var o outcome
 	prev := 0
 	pieces := append(append([]int{}, cuts...), len(stream))
@@ -91,7 +93,18 @@ func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool) outcome {
 		if cut < prev {
 			continue
 		}
-		if err := c.Receive(protocoltest.Epoch, stream[prev:cut]); err != nil && o.Err == "" {
+		var err error
+		if len(buffered) > 0 && i < len(buffered[0]) && buffered[0][i] {
+			buf := c.ReadBuffer(cut - prev)
+			if len(buf) < cut-prev {
+				panic(fmt.Sprintf("ReadBuffer(%d) returned %d bytes", cut-prev, len(buf)))
+			}
+			n := copy(buf, stream[prev:cut])
+			err = c.ReceiveBuffered(protocoltest.Epoch, n)
+		} else {
+			err = c.Receive(protocoltest.Epoch, stream[prev:cut])
+		}
+		if err != nil && o.Err == "" {
 			o.Err = err.Error()
 		}
 		prev = cut
@@ -134,12 +147,13 @@ func TestAnySplitSameOutcome(t *testing.T) {
 		stream := streamGen(peer, 300).Draw(t, "stream")
 		cuts := rapid.SliceOfN(rapid.IntRange(0, len(stream)), 0, 12).Draw(t, "cuts")
 		drainAt := rapid.SliceOfN(rapid.Bool(), len(cuts), len(cuts)).Draw(t, "drainAt")
+		buffered := rapid.SliceOfN(rapid.Bool(), len(cuts)+1, len(cuts)+1).Draw(t, "buffered")
 		whole, err1 := protocol.NewEstablished(role, fuzzConfig(), protocoltest.Epoch)
 		split, err2 := protocol.NewEstablished(role, fuzzConfig(), protocoltest.Epoch)
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}
-		a, b := feed(whole, stream, nil, nil), feed(split, stream, cuts, drainAt)
+		a, b := feed(whole, stream, nil, nil), feed(split, stream, cuts, drainAt, buffered)
 		if diff := cmp.Diff(a, b); diff != "" {
 			t.Fatalf("split %v changed the outcome (-whole +split):\n%s", cuts, diff)
 		}
@@ -159,9 +173,10 @@ func TestAnySplitSameOutcomeLargeFrames(t *testing.T) {
 		}
 		cuts := rapid.SliceOfN(rapid.IntRange(0, len(stream)), 0, 20).Draw(t, "cuts")
 		drainAt := rapid.SliceOfN(rapid.Bool(), len(cuts), len(cuts)).Draw(t, "drainAt")
+		buffered := rapid.SliceOfN(rapid.Bool(), len(cuts)+1, len(cuts)+1).Draw(t, "buffered")
 		whole, _ := protocol.NewEstablished(protocol.RoleServer, fuzzConfig(), protocoltest.Epoch)
 		split, _ := protocol.NewEstablished(protocol.RoleServer, fuzzConfig(), protocoltest.Epoch)
-		a, b := feed(whole, stream, nil, nil), feed(split, stream, cuts, drainAt)
+		a, b := feed(whole, stream, nil, nil), feed(split, stream, cuts, drainAt, buffered)
 		if a.Err != "" {
 			t.Fatalf("valid stream failed: %s", a.Err)
 		}

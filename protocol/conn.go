@@ -162,6 +162,12 @@ func (c *Conn) NextEvent() Event {
 
 func (c *Conn) emit(ev Event) { c.events = append(c.events, ev) }
 
+// emitted appends a zero event and returns it, for the caller to fill in.
+func (c *Conn) emitted() *Event {
+	c.events = append(c.events, Event{})
+	return &c.events[len(c.events)-1]
+}
+
 func (c *Conn) eventsPending() bool { return c.evHead < len(c.events) }
 
 // ShouldCloseTransport reports that the transport must be closed once

@@ -62,21 +62,76 @@ func (c *Conn) Receive(now time.Time, data []byte) error {
 	return err
 }
 
-// bufferInput appends data to the receive buffer. While events are pending
-// their Data points into the buffers, so they are compacted only when every
-// event was taken.
-func (c *Conn) bufferInput(data []byte) {
+// ReadBuffer returns free space at the end of the engine's receive buffer,
+// at least min bytes, for a driver that reads the transport straight into
+// the engine: read into it, then call ReceiveBuffered with the count read.
+// That saves the copy Receive makes of its argument, and the driver needs
+// no read buffer of its own.
+//
+// The slice belongs to the engine. It stays valid until the next
+// ReceiveBuffered or Receive; other calls (Send, HandleTimeout, NextEvent
+// and the rest) leave it alone, so a driver may read into it without
+// holding the lock it uses for the engine's other calls. Data of events
+// not yet taken is kept intact.
+func (c *Conn) ReadBuffer(min int) []byte {
 	r := &c.recv
-	if !c.eventsPending() {
-		n := copy(r.in, r.in[r.inPos:])
-		r.in = r.in[:n]
-		r.inPos = 0
-		r.dec = r.dec[:0]
-		if n == 0 && cap(r.in) > maxRetainedBuffer {
-			r.in = nil
-		}
+	c.compactInput()
+	if free := cap(r.in) - len(r.in); free < max(min, 1) {
+		// While events are pending, their Data points into the old array,
+		// which they keep alive; the unconsumed bytes move to a new one.
+		grown := make([]byte, len(r.in)-r.inPos, max(2*cap(r.in), len(r.in)-r.inPos+min))
+		copy(grown, r.in[r.inPos:])
+		r.in, r.inPos = grown, 0
 	}
-	r.in = append(r.in, data...)
+	return r.in[len(r.in):cap(r.in)]
+}
+
+// ReceiveBuffered is Receive for n bytes the driver read into the slice
+// ReadBuffer returned. It returns ErrInvalidState (and changes nothing) if
+// n is negative or larger than that slice.
+func (c *Conn) ReceiveBuffered(now time.Time, n int) error {
+	r := &c.recv
+	if n < 0 || n > cap(r.in)-len(r.in) {
+		return ErrInvalidState
+	}
+	if c.state != StateOpen && c.state != StateClosing {
+		// The handshake keeps its own buffer; Receive copies out of ours.
+		return c.Receive(now, r.in[len(r.in):len(r.in)+n])
+	}
+	c.tick(now)
+	if c.closer.recv {
+		return nil
+	}
+	if n > 0 {
+		r.lastRecv = c.now
+	}
+	r.in = r.in[:len(r.in)+n]
+	err := c.readFrames()
+	c.updateTimers()
+	return err
+}
+
+// bufferInput appends data to the receive buffer.
+func (c *Conn) bufferInput(data []byte) {
+	c.compactInput()
+	c.recv.in = append(c.recv.in, data...)
+}
+
+// compactInput moves unconsumed input to the front of the receive buffer.
+// While events are pending their Data points into the buffers, so they are
+// compacted only when every event was taken.
+func (c *Conn) compactInput() {
+	r := &c.recv
+	if c.eventsPending() || r.inPos == 0 && len(r.dec) == 0 {
+		return
+	}
+	n := copy(r.in, r.in[r.inPos:])
+	r.in = r.in[:n]
+	r.inPos = 0
+	r.dec = r.dec[:0]
+	if n == 0 && cap(r.in) > maxRetainedBuffer {
+		r.in = nil
+	}
 }
 
 // readFrames consumes every complete frame (and the available part of a
@@ -181,17 +236,12 @@ func (c *Conn) extensionFor(rsv uint8) Extension {
 // deliverData validates and emits one piece of a data frame.
 func (c *Conn) deliverData(payload []byte, last bool) error {
 	r := &c.recv
-	ev := Event{Kind: EventData, Opcode: frame.OpContinuation, More: !last, FrameLength: r.hdr.Length}
-	if !r.started {
-		ev.Opcode, ev.Rsv = r.hdr.Opcode, r.hdr.Rsv
-		r.started = true
-	}
-	ev.Fin = last && r.hdr.Fin
+	fin := last && r.hdr.Fin
 	data := payload
 	if r.ext != nil {
 		start := len(r.dec)
 		var err error
-		r.dec, err = r.ext.Decode(r.dec, payload, r.op, r.rsv, ev.Fin, c.cfg.maxMessage()-r.size)
+		r.dec, err = r.ext.Decode(r.dec, payload, r.op, r.rsv, fin, c.cfg.maxMessage()-r.size)
 		if err != nil {
 			return err
 		}
@@ -207,17 +257,23 @@ func (c *Conn) deliverData(payload []byte, last bool) error {
 		if err := r.utf8.Write(data); err != nil {
 			return err
 		}
-		if ev.Fin {
+		if fin {
 			if err := r.utf8.Done(); err != nil {
 				return err
 			}
 		}
 	}
-	if ev.Fin {
+	if fin {
 		r.inMsg = false
 	}
-	ev.Data = data
-	c.emit(ev)
+	// Built in place: one frame is one event, and copying a whole Event
+	// per small frame showed in profiles.
+	ev := c.emitted()
+	ev.Kind, ev.Opcode, ev.Fin, ev.More, ev.Data, ev.FrameLength = EventData, frame.OpContinuation, fin, !last, data, r.hdr.Length
+	if !r.started {
+		ev.Opcode, ev.Rsv = r.hdr.Opcode, r.hdr.Rsv
+		r.started = true
+	}
 	return nil
 }
 

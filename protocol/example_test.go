@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wsengine/ws/frame"
@@ -73,4 +74,23 @@ func ExampleNewEstablished() {
 	c, err := protocol.NewEstablished(protocol.RoleClient, protocol.DefaultConfig(), time.Now())
 	fmt.Println(c.State(), c.Role(), err)
 	// Output: open client <nil>
+}
+
+// A driver that reads the transport straight into the engine's buffer,
+// with no read buffer of its own and no copy. Here the transport is a
+// strings.Reader.
+func ExampleConn_ReadBuffer() {
+	server, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), protocoltest.Epoch)
+	transport := strings.NewReader("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58")
+	for {
+		n, err := transport.Read(server.ReadBuffer(4096))
+		server.ReceiveBuffered(protocoltest.Epoch, n)
+		for ev := server.NextEvent(); ev.Kind != protocol.EventNone; ev = server.NextEvent() {
+			fmt.Printf("%v %q\n", ev.Kind, ev.Data)
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Output: data "Hello"
 }
