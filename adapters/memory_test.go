@@ -76,8 +76,8 @@ func TestIdleMemory(t *testing.T) {
 	after := heapAndStacks()
 	perEnd := float64(after-before) / float64(2*n)
 	t.Logf("idle memory: %.1f KiB per connection end (heap + goroutine stack, %d ends, sockets included)", perEnd/1024, 2*n)
-	if perEnd > 24<<10 {
-		t.Errorf("idle connection costs %.1f KiB, budget 24 KiB", perEnd/1024)
+	if perEnd > 16<<10 {
+		t.Errorf("idle connection costs %.1f KiB, budget 16 KiB", perEnd/1024)
 	}
 	for i := 0; i < len(conns); i += 2 {
 		go conns[i].Close(1000, "")
