@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,10 @@ func BenchmarkEcho(b *testing.B) {
 							b.Fatal(err)
 						}
 						defer closeAll(cs)
+						// Every connection once, so buffers have grown.
+						if _, err := Echo(s, cs, size, conns); err != nil {
+							b.Fatal(err)
+						}
 						b.ResetTimer()
 						r, err := Echo(s, cs, size, max(b.N, conns))
 						if err != nil {
@@ -121,12 +126,51 @@ func TestReportWellFormed(t *testing.T) {
 	var md, svg strings.Builder
 	r.WriteMarkdown(&md)
 	r.WriteSVG(&svg, 64)
-	for _, want := range []string{"| 16B | gobwas | 50 | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | 2.00 |", "| gws | 10 | 2.0 | 2.00 |"} {
+	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 |", "| gws | 10 | 2.0 | 2.00 |",
+		"| echo 16B, 64 conns | gorilla | 0.50 | – | – |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
 	}
 	if !strings.HasPrefix(svg.String(), "<svg") || !strings.Contains(svg.String(), "gorilla 16B: 20 msgs/s") {
 		t.Errorf("svg: %s", svg.String())
+	}
+}
+
+// A row is the median run, with its own latencies, and the spread of all.
+func TestMedianEcho(t *testing.T) {
+	runs := []EchoResult{
+		{Lib: "x", Messages: 10, Elapsed: 1e9, P50: 1},
+		{Lib: "x", Messages: 30, Elapsed: 1e9, P50: 3},
+		{Lib: "x", Messages: 20, Elapsed: 1e9, P50: 2},
+	}
+	m := MedianEcho(runs)
+	if m.Messages != 20 || m.P50 != 2 || m.Runs != 3 || m.Spread != 1 {
+		t.Fatalf("median %+v, want the 20-message run with spread 1", m)
+	}
+	if m := MedianEcho(runs[:2]); m.Messages != 10 || m.Spread != 2 {
+		t.Fatalf("even count: %+v, want the lower middle run, spread 2", m)
+	}
+}
+
+// Behind finds the rows more than 10% behind, throughput and memory, and
+// nothing else.
+func TestBehind(t *testing.T) {
+	r := &Report{
+		Frames: []FrameResult{{Lib: "wsengine", Size: 16, MBPerSec: 95}, {Lib: "gobwas", Size: 16, MBPerSec: 100},
+			{Lib: "wsengine", Size: 1024, MBPerSec: 80}, {Lib: "gobwas", Size: 1024, MBPerSec: 100}},
+		Echo: []EchoResult{{Lib: "wsengine", Size: 16, Conns: 1, Messages: 100, Elapsed: 1e9},
+			{Lib: "gws", Size: 16, Conns: 1, Messages: 150, Elapsed: 1e9},
+			{Lib: "wsengine", Compress: true, Size: 16, Conns: 1, Messages: 100, Elapsed: 1e9},
+			{Lib: "gws", Size: 16, Conns: 1, Compress: true, Messages: 105, Elapsed: 1e9}},
+		Idle: []IdleResult{{Lib: "wsengine", BytesConn: 2000}, {Lib: "gobwas", BytesConn: 1000}},
+	}
+	var got []string
+	for _, g := range r.Behind(0.9) {
+		got = append(got, fmt.Sprintf("%s/%s/%.2f", g.Row, g.Fastest, g.Ratio))
+	}
+	want := []string{"frame 1KiB/gobwas/0.80", "echo 16B, 1 conns/gws/0.67", "idle memory/gobwas/0.50"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Behind = %q, want %q", got, want)
 	}
 }

@@ -22,6 +22,10 @@ type EchoResult struct {
 	P50, P99  time.Duration
 	AllocsMsg float64 // server allocations per message
 	BytesMsg  float64 // server bytes allocated per message
+	// Runs and Spread are set by MedianEcho: how many runs the row is the
+	// median of, and their msgs/s range as a fraction of the median.
+	Runs   int
+	Spread float64
 }
 
 // MsgsPerSec is the completed round trips per second.

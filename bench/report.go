@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +16,50 @@ type FrameResult struct {
 	MBPerSec     float64
 	AllocsPerOp  int64
 	NsPerFrameOp float64
+	Runs         int     // set by MedianFrame
+	Spread       float64 // (max-min)/median MB/s over the runs
+}
+
+// MedianEcho returns the run with the median msgs/s (its latencies and
+// allocations come with it, from the same run), with Runs and Spread set.
+// The machine's noise is larger than many of the differences measured, so
+// rows are medians of runs made in rotating order.
+func MedianEcho(runs []EchoResult) EchoResult {
+	m, spread := median(runs, EchoResult.MsgsPerSec)
+	m.Runs, m.Spread = len(runs), spread
+	return m
+}
+
+// MedianFrame is MedianEcho for frame-level runs.
+func MedianFrame(runs []FrameResult) FrameResult {
+	m, spread := median(runs, func(f FrameResult) float64 { return f.MBPerSec })
+	m.Runs, m.Spread = len(runs), spread
+	return m
+}
+
+// median returns the element with the median value (the lower middle one
+// for an even count) and the spread (max-min)/median.
+func median[T any](runs []T, value func(T) float64) (T, float64) {
+	if len(runs) == 0 {
+		var zero T
+		return zero, 0
+	}
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b T) int { return cmp.Compare(value(a), value(b)) })
+	m := sorted[(len(sorted)-1)/2]
+	lo, hi := value(sorted[0]), value(sorted[len(sorted)-1])
+	if value(m) == 0 {
+		return m, 0
+	}
+	return m, (hi - lo) / value(m)
+}
+
+// spread formats a spread as ±half of it, the way benchstat shows a range.
+func spread(s float64, runs int) string {
+	if runs < 2 {
+		return "–"
+	}
+	return fmt.Sprintf("±%.0f%%", 50*s)
 }
 
 // Report is everything one run measured.
@@ -25,15 +71,17 @@ type Report struct {
 }
 
 // WriteMarkdown writes the tables, with every number also as a ratio to
-// wsengine's on the same row (above 1.00 means more than wsengine).
+// wsengine's on the same row (above 1.00 means more than wsengine), and the
+// list of rows where wsengine is more than 10% behind the fastest.
 func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "# wsengine vs gorilla, coder, gobwas, gws\n\n%s on %s, with `%s`.\n\n", r.Date, r.Machine, r.Command)
-	fmt.Fprintf(w, "Ratios are to wsengine on the same row: for msgs/s and MB/s above 1.00 means faster than wsengine; for latency, allocations and memory above 1.00 means more.\n\n")
+	fmt.Fprintf(w, "Ratios are to wsengine on the same row: for msgs/s and MB/s above 1.00 means faster than wsengine; for latency, allocations and memory above 1.00 means more. ")
+	fmt.Fprintf(w, "Each row is the median of its runs (libraries in rotating order each round); ± is half the range of those runs, the machine's noise on that row.\n\n")
 
-	fmt.Fprintf(w, "## Frame level: parse + unmask + UTF-8 check, from memory\n\n| payload | library | MB/s | ratio | allocs/op |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "## Frame level: parse + unmask + UTF-8 check, from memory\n\n| payload | library | MB/s | ± | ratio | allocs/op |\n|---|---|---|---|---|---|\n")
 	for _, f := range r.Frames {
 		base := r.frame("wsengine", f.Size)
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %d |\n", SizeName(f.Size), f.Lib, f.MBPerSec, ratio(f.MBPerSec, base.MBPerSec), f.AllocsPerOp)
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %d |\n", SizeName(f.Size), f.Lib, f.MBPerSec, spread(f.Spread, f.Runs), ratio(f.MBPerSec, base.MBPerSec), f.AllocsPerOp)
 	}
 	for _, compress := range []bool{false, true} {
 		title := "Loopback echo"
@@ -41,14 +89,14 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			title += " with permessage-deflate"
 		}
 		fmt.Fprintf(w, "\n## %s (fixed client: gorilla; text messages)\n\n", title)
-		fmt.Fprintf(w, "| size | conns | library | msgs/s | ratio | p50 µs | p99 µs | server allocs/msg | server B/msg |\n|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "| size | conns | library | msgs/s | ± | ratio | p50 µs | p99 µs | server allocs/msg | server B/msg |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range r.Echo {
 			if e.Compress != compress {
 				continue
 			}
 			base := r.echo("wsengine", compress, e.Size, e.Conns)
-			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %d | %d | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, e.Lib,
-				e.MsgsPerSec(), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(), e.AllocsMsg, e.BytesMsg)
+			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %d | %d | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, e.Lib,
+				e.MsgsPerSec(), spread(e.Spread, e.Runs), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(), e.AllocsMsg, e.BytesMsg)
 		}
 	}
 	fmt.Fprintf(w, "\n## Memory per idle connection (server process, heap + goroutine stacks, after GC)\n\n| library | connections | KiB/conn | ratio |\n|---|---|---|---|\n")
@@ -56,6 +104,70 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		base := r.idle("wsengine")
 		fmt.Fprintf(w, "| %s | %d | %.1f | %s |\n", i.Lib, i.Conns, i.BytesConn/1024, ratio(i.BytesConn, base.BytesConn))
 	}
+	behind := r.Behind(0.9)
+	fmt.Fprintf(w, "\n## Rows where wsengine is more than 10%% behind the fastest\n\n")
+	if len(behind) == 0 {
+		fmt.Fprintf(w, "None.\n")
+		return
+	}
+	fmt.Fprintf(w, "| row | best | wsengine vs best (throughput: wsengine ÷ best; memory: best ÷ wsengine) | ± wsengine | ± best |\n|---|---|---|---|---|\n")
+	for _, b := range behind {
+		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s |\n", b.Row, b.Fastest, b.Ratio, spread(b.Spread, b.Runs), spread(b.FastestSpread, b.Runs))
+	}
+}
+
+// Gap is a row where wsengine is behind the fastest library.
+type Gap struct {
+	Row, Fastest          string
+	Ratio                 float64 // wsengine / fastest
+	Spread, FastestSpread float64
+	Runs                  int
+}
+
+// Behind lists the rows (frame level, echo, idle memory) where wsengine's
+// throughput is below within times the fastest's, or its idle memory above
+// 1/within times the smallest.
+func (r *Report) Behind(within float64) []Gap {
+	var gaps []Gap
+	for _, size := range FrameSizes {
+		base := r.frame("wsengine", size)
+		best := base
+		for _, f := range r.Frames {
+			if f.Size == size && f.MBPerSec > best.MBPerSec {
+				best = f
+			}
+		}
+		if base.MBPerSec > 0 && base.MBPerSec < within*best.MBPerSec {
+			gaps = append(gaps, Gap{Row: "frame " + SizeName(size), Fastest: best.Lib, Ratio: base.MBPerSec / best.MBPerSec,
+				Spread: base.Spread, FastestSpread: best.Spread, Runs: base.Runs})
+		}
+	}
+	for _, e := range r.Echo {
+		if e.Lib != "wsengine" {
+			continue
+		}
+		best := e
+		for _, o := range r.Echo {
+			if o.Compress == e.Compress && o.Size == e.Size && o.Conns == e.Conns && o.MsgsPerSec() > best.MsgsPerSec() {
+				best = o
+			}
+		}
+		if e.MsgsPerSec() < within*best.MsgsPerSec() {
+			row := fmt.Sprintf("echo %s, %d conns", SizeName(e.Size), e.Conns)
+			if e.Compress {
+				row += ", deflate"
+			}
+			gaps = append(gaps, Gap{Row: row, Fastest: best.Lib, Ratio: e.MsgsPerSec() / best.MsgsPerSec(),
+				Spread: e.Spread, FastestSpread: best.Spread, Runs: e.Runs})
+		}
+	}
+	base := r.idle("wsengine")
+	for _, i := range r.Idle {
+		if base.BytesConn > 0 && i.BytesConn > 0 && i.BytesConn < within*base.BytesConn {
+			gaps = append(gaps, Gap{Row: "idle memory", Fastest: i.Lib, Ratio: i.BytesConn / base.BytesConn, Runs: 1})
+		}
+	}
+	return gaps
 }
 
 func ratio(v, base float64) string {

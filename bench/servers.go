@@ -56,11 +56,9 @@ func wsengineEcho(compress bool) http.Handler {
 			c.Write(context.Background(), op, p)
 		}}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := adapters.Accept(w, r, opts)
-		if err != nil {
-			return
-		}
-		<-c.Done()
+		// With OnMessage the connection runs on its own read goroutine; the
+		// handler returns, and net/http's goroutine and request go with it.
+		adapters.Accept(w, r, opts)
 	})
 }
 

@@ -3,6 +3,10 @@
 //
 //	cd bench && go run ./cmd/report -short   # under 5 minutes on 2 cores
 //	cd bench && go run ./cmd/report          # the full run (1,000 connections, 10,000 idle)
+//
+// Every row is run several times (-rounds), libraries in a rotated order
+// each round, and reported as the median run with the range of all runs.
+// -only frame,echo,idle picks sections, for profiling one of them.
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,58 +30,101 @@ func main() {
 	testing.Init()
 	short := flag.Bool("short", false, "a quicker run: fewer messages, up to 64 connections, 1,000 idle")
 	out := flag.String("out", "results", "directory for RESULTS.md and echo.svg")
+	rounds := flag.Int("rounds", 0, "runs of every row, reported as the median (default 5, 3 with -short)")
+	only := flag.String("only", "frame,echo,idle", "sections to run, comma-separated (for profiling one part)")
 	flag.Parse()
+	run := func(section string) bool { return slices.Contains(strings.Split(*only, ","), section) }
 
 	cmd := "cd bench && go run ./cmd/report"
 	if *short {
 		cmd += " -short"
 	}
+	if *rounds != 0 {
+		cmd += fmt.Sprintf(" -rounds %d", *rounds)
+	} else if *rounds = 5; *short {
+		*rounds = 3
+	}
+	if *only != "frame,echo,idle" {
+		cmd += " -only " + *only
+	}
 	r := &bench.Report{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), Command: cmd}
 	start := time.Now()
-
-	for _, lib := range []string{"wsengine", "gobwas"} {
-		for _, size := range bench.FrameSizes {
-			res := testing.Benchmark(bench.FrameBench(lib, size))
-			r.Frames = append(r.Frames, bench.FrameResult{Lib: lib, Size: size,
-				MBPerSec: float64(res.Bytes) * float64(res.N) / res.T.Seconds() / 1e6, AllocsPerOp: res.AllocsPerOp()})
-			log.Printf("frame %s %s: %s", lib, bench.SizeName(size), res)
-		}
-	}
 
 	connSets := []int{1, 64, 1000}
 	if *short {
 		connSets = []int{1, 64}
 	}
-	for _, compress := range []bool{false, true} {
-		for _, lib := range bench.Libraries {
-			if compress && !bench.SupportsDeflate(lib) {
-				continue
+	// Rounds: every row is measured once per round, libraries in a rotated
+	// order each time, and reported as the median; the machine's drift then
+	// lands on every library alike.
+	frames := map[string][]bench.FrameResult{}
+	echoes := map[string][]bench.EchoResult{}
+	for round := range *rounds {
+		if run("frame") {
+			for _, lib := range rotate([]string{"wsengine", "gobwas"}, round) {
+				for _, size := range bench.FrameSizes {
+					res := testing.Benchmark(bench.FrameBench(lib, size))
+					k := fmt.Sprint(lib, size)
+					frames[k] = append(frames[k], bench.FrameResult{Lib: lib, Size: size,
+						MBPerSec: float64(res.Bytes) * float64(res.N) / res.T.Seconds() / 1e6, AllocsPerOp: res.AllocsPerOp()})
+					log.Printf("round %d frame %s %s: %s", round+1, lib, bench.SizeName(size), res)
+				}
 			}
-			s, err := bench.StartServer(lib, compress)
-			if err != nil {
-				log.Fatal(err)
-			}
-			for _, conns := range connSets {
-				cs, err := bench.Dial(s, conns)
+		}
+		if !run("echo") {
+			continue
+		}
+		for _, compress := range []bool{false, true} {
+			for _, lib := range rotate(bench.Libraries, round) {
+				if compress && !bench.SupportsDeflate(lib) {
+					continue
+				}
+				s, err := bench.StartServer(lib, compress)
 				if err != nil {
 					log.Fatal(err)
 				}
-				for _, size := range bench.EchoSizes {
-					n := messages(size, conns, *short)
-					bench.Echo(s, cs, size, min(n, 200)) // warm up
-					e, err := bench.Echo(s, cs, size, n)
+				for _, conns := range connSets {
+					cs, err := bench.Dial(s, conns)
 					if err != nil {
 						log.Fatal(err)
 					}
-					r.Echo = append(r.Echo, e)
-					log.Printf("echo deflate=%v %s %s conns=%d: %.0f msgs/s p50 %v p99 %v %.1f allocs/msg",
-						compress, lib, bench.SizeName(size), conns, e.MsgsPerSec(), e.P50, e.P99, e.AllocsMsg)
+					for _, size := range bench.EchoSizes {
+						n := messages(size, conns, *short)
+						bench.Echo(s, cs, size, max(min(n, 200), conns)) // warm up every connection
+						e, err := bench.Echo(s, cs, size, n)
+						if err != nil {
+							log.Fatal(err)
+						}
+						k := fmt.Sprint(lib, compress, size, conns)
+						echoes[k] = append(echoes[k], e)
+						log.Printf("round %d echo deflate=%v %s %s conns=%d: %.0f msgs/s p50 %v p99 %v %.1f allocs/msg",
+							round+1, compress, lib, bench.SizeName(size), conns, e.MsgsPerSec(), e.P50, e.P99, e.AllocsMsg)
+					}
+					for _, c := range cs {
+						c.Close()
+					}
 				}
-				for _, c := range cs {
-					c.Close()
+				s.Stop()
+			}
+		}
+	}
+	// Rows in a fixed order: library, then conns, then size.
+	for _, lib := range []string{"wsengine", "gobwas"} {
+		for _, size := range bench.FrameSizes {
+			if runs := frames[fmt.Sprint(lib, size)]; len(runs) > 0 {
+				r.Frames = append(r.Frames, bench.MedianFrame(runs))
+			}
+		}
+	}
+	for _, compress := range []bool{false, true} {
+		for _, lib := range bench.Libraries {
+			for _, conns := range connSets {
+				for _, size := range bench.EchoSizes {
+					if runs := echoes[fmt.Sprint(lib, compress, size, conns)]; len(runs) > 0 {
+						r.Echo = append(r.Echo, bench.MedianEcho(runs))
+					}
 				}
 			}
-			s.Stop()
 		}
 	}
 
@@ -87,6 +135,9 @@ func main() {
 	// Both ends live on this machine: each needs a file descriptor.
 	idle = min(idle, int(bench.FileLimit())/2-200)
 	for _, lib := range bench.Libraries {
+		if !run("idle") {
+			break
+		}
 		s, err := bench.StartServer(lib, false)
 		if err != nil {
 			log.Fatal(err)
@@ -116,6 +167,12 @@ func main() {
 	r.WriteSVG(svg, 64)
 	svg.Close()
 	fmt.Printf("wrote %s and %s in %v\n", md.Name(), svg.Name(), time.Since(start).Round(time.Second))
+}
+
+// rotate returns libs starting at index round (mod len).
+func rotate(libs []string, round int) []string {
+	k := round % len(libs)
+	return append(slices.Clone(libs[k:]), libs[:k]...)
 }
 
 // messages per echo run: enough for stable rates, fewer for large messages
