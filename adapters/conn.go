@@ -39,7 +39,7 @@ type Conn struct {
 	closed  bool // EventClosed seen
 
 	writeMu sync.Mutex // serialises socket writes; never taken while mu is held
-	wbuf    []byte     // guarded by writeMu
+	wbuf    []byte     // written output, for the engine to reuse; guarded by writeMu
 
 	msgSem chan struct{} // one outgoing message at a time
 	writer messageWriter // reused by Writer; guarded by msgSem
@@ -227,15 +227,19 @@ func (c *Conn) flush(block bool) error {
 		} else if !c.writeMu.TryLock() {
 			return nil
 		}
+		// The engine's output is taken, not copied; the buffer written last
+		// time goes back to the engine for its next output.
 		c.mu.Lock()
-		c.wbuf = append(c.wbuf[:0], c.eng.Outgoing()...)
-		c.eng.Advance(len(c.wbuf))
+		w := c.eng.TakeOutgoing(c.wbuf)
+		if w != nil {
+			c.wbuf = nil
+		}
 		c.mu.Unlock()
 		var err error
-		if len(c.wbuf) > 0 {
-			_, err = c.nc.Write(c.wbuf)
-			if cap(c.wbuf) > maxWriteBuf {
-				c.wbuf = nil
+		if len(w) > 0 {
+			_, err = c.nc.Write(w)
+			if cap(w) <= maxWriteBuf {
+				c.wbuf = w[:0]
 			}
 		}
 		c.mu.Lock()

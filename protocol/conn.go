@@ -16,7 +16,8 @@ import (
 // Its methods come in three groups.
 //
 // Inputs, what happened outside:
-//   - Receive(now, bytes): bytes read from the transport.
+//   - Receive(now, bytes): bytes read from the transport. Or, without the
+//     copy: read into ReadBuffer(n), then ReceiveBuffered(now, count).
 //   - ReceiveEOF(now): the transport's read side ended.
 //   - HandleTimeout(now): Deadline has passed (extra calls are no-ops).
 //
@@ -130,6 +131,25 @@ func (c *Conn) Advance(n int) {
 			c.out = nil
 		}
 	}
+}
+
+// TakeOutgoing returns Outgoing and hands its memory to the caller: the
+// engine never touches it again and starts a new output buffer, reusing
+// spare (a slice an earlier TakeOutgoing returned, now written) when one is
+// given. A driver that writes while other goroutines call Send under its
+// lock can so write without holding the lock and without copying. It
+// returns nil, and leaves spare to the caller, when there is nothing to
+// write.
+func (c *Conn) TakeOutgoing(spare []byte) []byte {
+	out := c.out[c.outStart:]
+	if len(out) == 0 {
+		return nil
+	}
+	c.out, c.outStart = spare[:0], 0
+	if cap(spare) > maxRetainedBuffer {
+		c.out = nil
+	}
+	return out
 }
 
 // maxRetainedBuffer is the largest buffer kept once it is empty.
