@@ -28,9 +28,10 @@
 //
 // A driver (the adapters, a test, or an event loop of your own) repeats:
 //
-//  1. Feed input: Receive(now, bytes) for what the socket read, ReceiveEOF(now)
-//     when it ended, HandleTimeout(now) when Deadline() has passed; or issue a
-//     command (Send, Ping, Close).
+//  1. Feed input: Receive(now, bytes) for what the socket read (or read
+//     straight into ReadBuffer(n) and call ReceiveBuffered(now, read), which
+//     saves the copy), ReceiveEOF(now) when it ended, HandleTimeout(now) when
+//     Deadline() has passed; or issue a command (Send, Ping, Close).
 //  2. Drain the outputs in this order: write Outgoing() to the socket and
 //     Advance by what was written; take every NextEvent() until it reports
 //     none; close the socket if ShouldCloseTransport(); arm a timer for

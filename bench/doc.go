@@ -6,9 +6,11 @@
 // connection are measured alone; one fixed client, gorilla's, drives every
 // server, so only the server differs. Each server uses its library the way
 // its documentation recommends for production:
-//   - wsengine: adapters.Accept with Options.OnMessage echoing in the read
-//     goroutine (the event model gws uses; Reader/Writer and Read/Write cost
-//     a goroutine hand-off per message, see the README).
+//   - wsengine: adapters.Accept with Options.OnMessage echoing in the
+//     connection's read goroutine (the event model gws uses); the handler
+//     returns after Accept, so net/http's goroutine does not wait beside it.
+//     Reader/Writer and Read/Write cost a goroutine hand-off per message,
+//     see the README.
 //   - gorilla: Upgrader with a WriteBufferPool, NextReader/NextWriter and
 //     io.CopyBuffer with a reused buffer, EnableCompression for deflate.
 //   - coder: Accept, Reader/Writer and io.CopyBuffer with a reused buffer,
