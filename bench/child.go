@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -18,14 +20,16 @@ import (
 
 const childEnv = "WSENGINE_BENCH_SERVER"
 
-// RunChildIfAsked runs an echo server and never returns when this process
-// was started as a benchmark child; otherwise it returns at once. Call it
-// first in TestMain and in main.
+// RunChildIfAsked runs an echo server and exits when this process was
+// started as a benchmark child; otherwise it returns at once. Call it first
+// in TestMain and in main.
 func RunChildIfAsked() {
 	spec := os.Getenv(childEnv)
 	if spec == "" {
 		return
 	}
+	exit := 1
+	defer func() { os.Exit(exit) }() // after the profile is written
 	lib, compress, _ := strings.Cut(spec, ",")
 	raiseFileLimit()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -44,9 +48,17 @@ func RunChildIfAsked() {
 		bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop us
 		cancel()
 	}()
+	// WSENGINE_BENCH_CPUPROFILE=dir: each server child writes
+	// dir/<lib>-<mode>-<pid>.cpu.pprof, for `go tool pprof`.
+	if dir := os.Getenv("WSENGINE_BENCH_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.cpu.pprof", lib, compress, os.Getpid())))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	fmt.Println("ADDR", ln.Addr(), stats.Addr())
 	Serve(ctx, ln, lib, compress == "deflate")
-	os.Exit(0)
+	exit = 0
 }
 
 // Stats is a child's memory and allocation counters.
