@@ -56,6 +56,17 @@ func RunChildIfAsked() {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
+	// WSENGINE_BENCH_MEMPROFILE=dir: every allocation is sampled and
+	// dir/<lib>-<mode>-<pid>.mem.pprof written at exit (-sample_index=alloc_space).
+	if dir := os.Getenv("WSENGINE_BENCH_MEMPROFILE"); dir != "" {
+		runtime.MemProfileRate = 1
+		defer func() {
+			if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.mem.pprof", lib, compress, os.Getpid()))); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	fmt.Println("ADDR", ln.Addr(), stats.Addr())
 	Serve(ctx, ln, lib, compress == "deflate")
 	exit = 0

@@ -20,4 +20,8 @@
 //     (No permessage-deflate here: gobwas/ws needs its wsflate add-on.)
 //   - gws: Upgrader with ReadLoop and OnMessage echoing message.Bytes(),
 //     PermessageDeflate{Enabled: true} for deflate.
+//
+// To profile a server, set WSENGINE_BENCH_CPUPROFILE=dir or
+// WSENGINE_BENCH_MEMPROFILE=dir: each server child writes its profile
+// there when it stops, for `go tool pprof`.
 package bench
