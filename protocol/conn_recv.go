@@ -71,8 +71,9 @@ func (c *Conn) Receive(now time.Time, data []byte) error {
 // The slice belongs to the engine. It stays valid until the next
 // ReceiveBuffered or Receive; other calls (Send, HandleTimeout, NextEvent
 // and the rest) leave it alone, so a driver may read into it without
-// holding the lock it uses for the engine's other calls. Data of events
-// not yet taken is kept intact.
+// holding the lock it uses for the engine's other calls. ReadBuffer may
+// move the bytes under events already taken (as Receive may): finish with
+// their Data first. Data of events not yet taken is kept intact.
 func (c *Conn) ReadBuffer(min int) []byte {
 	r := &c.recv
 	c.compactInput()
@@ -94,27 +95,19 @@ func (c *Conn) ReceiveBuffered(now time.Time, n int) error {
 	if n < 0 || n > cap(r.in)-len(r.in) {
 		return ErrInvalidState
 	}
-	if c.state != StateOpen && c.state != StateClosing {
-		// The handshake keeps its own buffer; Receive copies out of ours.
-		return c.Receive(now, r.in[len(r.in):len(r.in)+n])
-	}
-	c.tick(now)
-	if c.closer.recv {
-		return nil
-	}
-	if n > 0 {
-		r.lastRecv = c.now
-	}
-	r.in = r.in[:len(r.in)+n]
-	err := c.readFrames()
-	c.updateTimers()
-	return err
+	return c.Receive(now, r.in[len(r.in):len(r.in)+n])
 }
 
-// bufferInput appends data to the receive buffer.
+// bufferInput appends data to the receive buffer. Bytes read into
+// ReadBuffer's slice are there already: the buffer only grows over them.
 func (c *Conn) bufferInput(data []byte) {
+	r := &c.recv
+	if len(data) > 0 && len(data) <= cap(r.in)-len(r.in) && &r.in[:len(r.in)+1][len(r.in)] == &data[0] {
+		r.in = r.in[:len(r.in)+len(data)]
+		return
+	}
 	c.compactInput()
-	c.recv.in = append(c.recv.in, data...)
+	r.in = append(r.in, data...)
 }
 
 // compactInput moves unconsumed input to the front of the receive buffer.

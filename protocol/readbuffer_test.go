@@ -182,3 +182,27 @@ func TestReceiveBufferedZeroAllocs(t *testing.T) {
 		t.Errorf("%v allocs per read", allocs)
 	}
 }
+
+// Bytes read into ReadBuffer are parsed where they lie: the event's data is
+// the very memory the driver read into, even when input consumed earlier
+// could have been compacted away in between.
+func TestReceiveBufferedDoesNotCopy(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	first := wireFrame(protocol.RoleClient, frame.OpText, true, []byte("first"))
+	if err := c.ReceiveBuffered(t0, copy(c.ReadBuffer(4096), first)); err != nil {
+		t.Fatal(err)
+	}
+	buf := c.ReadBuffer(64) // the first event is still pending here
+	drain(c)
+	f := wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte("second"))
+	if err := c.ReceiveBuffered(t0, copy(buf, f)); err != nil {
+		t.Fatal(err)
+	}
+	ev := c.NextEvent()
+	if string(ev.Data) != "second" {
+		t.Fatalf("event %+v", ev)
+	}
+	if &ev.Data[0] != &buf[len(f)-len("second")] {
+		t.Error("the payload was copied out of the read buffer")
+	}
+}
