@@ -121,7 +121,7 @@ func (c *Conn) afterEngine() {
 
 // gather joins data events into messages for OnMessage. c.mu held. A
 // message in one event is handed over as the engine's data, without a
-// copy: it stays valid until the next Receive, which only the read
+// copy: it stays valid until the next ReadBuffer, which only the read
 // goroutine calls, after delivering.
 func (c *Conn) gather(ev protocol.Event) {
 	if !c.inMsg && ev.Fin {

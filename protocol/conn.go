@@ -167,7 +167,8 @@ func (c *Conn) appendOut() []byte {
 }
 
 // NextEvent returns the next event, or one of kind EventNone when there is
-// none. Its Data is valid until the next Receive (see Event).
+// none. Its Data is valid until the next Receive, ReceiveBuffered or
+// ReadBuffer (see Event).
 func (c *Conn) NextEvent() Event {
 	if c.evHead == len(c.events) {
 		c.events = c.events[:0]

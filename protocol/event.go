@@ -61,9 +61,10 @@ func (k EventKind) String() string {
 
 // Event is one output of the engine, in the style of crypto/tls.QUICEvent: a
 // flat struct whose Kind says which fields are set. Data points into the
-// engine's receive buffers, which only Receive reuses: it stays valid until
-// the next Receive call (any other call, Send and HandleTimeout included,
-// leaves it alone); copy what you keep longer.
+// engine's receive buffers, which only the receive calls reuse: it stays
+// valid until the next Receive, ReceiveBuffered or ReadBuffer call (any
+// other call, Send and HandleTimeout included, leaves it alone); copy what
+// you keep longer.
 //
 // Data events follow frames, not messages, so a proxy can forward frames as
 // they come: one event per frame, or several for a frame larger than 16 KiB
