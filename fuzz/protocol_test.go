@@ -115,18 +115,13 @@ func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool, buffered 
 		c.Advance(len(c.Outgoing()))
 		for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
 			ev.Data = bytes.Clone(ev.Data)
-			if n := len(o.Events); n > 0 && o.Events[n-1].Kind == protocol.EventData && o.Events[n-1].More {
-				last := &o.Events[n-1]
-				last.Data = append(last.Data, ev.Data...)
-				last.More, last.Fin = ev.More, ev.Fin
-				continue
-			}
 			if ev.Data == nil {
 				ev.Data = []byte{}
 			}
 			o.Events = append(o.Events, ev)
 		}
 	}
+	o.Events = protocoltest.MergePieces(o.Events)
 	o.State = c.State()
 	if err := c.CloseStatus().Err; err != nil {
 		o.Status = err.Error()

@@ -83,26 +83,11 @@ func TestReceiveBufferedMatchesReceive(t *testing.T) {
 			if diff := cmp.Diff(wantOut, out); diff != "" {
 				t.Errorf("outgoing bytes differ (-Receive +ReceiveBuffered):\n%s", diff)
 			}
-			if diff := cmp.Diff(mergeData(wantEvents), mergeData(events)); diff != "" {
+			if diff := cmp.Diff(protocoltest.MergePieces(wantEvents), protocoltest.MergePieces(events)); diff != "" {
 				t.Errorf("events differ (-Receive +ReceiveBuffered):\n%s", diff)
 			}
 		})
 	}
-}
-
-// mergeData joins the pieces of each streamed frame, which depend on how
-// the bytes were split.
-func mergeData(evs []protocol.Event) []protocol.Event {
-	var out []protocol.Event
-	for _, ev := range evs {
-		if n := len(out); n > 0 && out[n-1].Kind == protocol.EventData && out[n-1].More {
-			out[n-1].Data = append(out[n-1].Data, ev.Data...)
-			out[n-1].More, out[n-1].Fin = ev.More, ev.Fin
-			continue
-		}
-		out = append(out, ev)
-	}
-	return out
 }
 
 func TestReceiveBufferedRejectsBadCounts(t *testing.T) {

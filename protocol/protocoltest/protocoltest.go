@@ -7,6 +7,7 @@ package protocoltest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wsengine/ws/frame"
@@ -255,4 +256,21 @@ func Take(c *protocol.Conn) ([]byte, []protocol.Event) {
 		evs = append(evs, ev)
 	}
 	return out, evs
+}
+
+// MergePieces joins the data events of each frame delivered in pieces
+// (More set) into one event, so event lists can be compared whatever the
+// byte split. The merged Data is a new slice; evs is not changed.
+func MergePieces(evs []protocol.Event) []protocol.Event {
+	var out []protocol.Event
+	for _, ev := range evs {
+		if n := len(out); n > 0 && out[n-1].Kind == protocol.EventData && out[n-1].More {
+			last := &out[n-1]
+			last.Data = append(slices.Clip(last.Data), ev.Data...)
+			last.More, last.Fin = ev.More, ev.Fin
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
 }
