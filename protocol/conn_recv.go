@@ -19,6 +19,13 @@ type recvState struct {
 	lastRecv   time.Time
 	allowedRsv uint8
 
+	// Flow control (conn_flow.go).
+	paused           bool
+	resumedAt        time.Time
+	stopAfterMessage bool
+	stopped          bool // readFrames stopped after a message with input left
+	msgEnded         bool // this readFrames call delivered a message's end
+
 	// The frame being read.
 	hdr     frame.Header
 	inFrame bool
@@ -131,7 +138,12 @@ func (c *Conn) compactInput() {
 // large data frame) from the receive buffer.
 func (c *Conn) readFrames() error {
 	r := &c.recv
+	r.stopped, r.msgEnded = false, false
 	for c.state != StateClosed && !c.closer.recv {
+		if r.msgEnded && r.stopAfterMessage {
+			r.stopped = r.inPos < len(r.in)
+			return nil
+		}
 		if !r.inFrame {
 			h, n, err := frame.ParseHeader(r.in[r.inPos:])
 			if err != nil {
@@ -258,6 +270,7 @@ func (c *Conn) deliverData(payload []byte, last bool) error {
 	}
 	if fin {
 		r.inMsg = false
+		r.msgEnded = true
 	}
 	// Built in place: one frame is one event, and copying a whole Event
 	// per small frame showed in profiles.

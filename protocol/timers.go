@@ -58,17 +58,26 @@ func (c *Conn) HandleTimeout(now time.Time) {
 // and close timers are set where their clocks start.
 func (c *Conn) updateTimers() {
 	c.timers[timerPing], c.timers[timerPong] = time.Time{}, time.Time{}
-	if c.state != StateOpen || c.closer.sent {
+	if c.state != StateOpen || c.closer.sent || c.recv.paused {
+		// While reading is paused, a pong could not be read: no keepalive.
 		return
 	}
+	// A pause ended at resumedAt counts as hearing from the peer then.
 	sent := c.alive.oldestKeepalive()
 	switch {
 	case !sent.IsZero() && c.cfg.PongTimeout > 0:
-		c.timers[timerPong] = sent.Add(c.cfg.PongTimeout)
+		c.timers[timerPong] = later(sent, c.recv.resumedAt).Add(c.cfg.PongTimeout)
 	case sent.IsZero() && c.cfg.PingInterval > 0:
 		// Pings go after a quiet interval, not on a fixed beat: any byte
 		// received already proves the peer is there, so a busy connection
 		// sends no pings at all.
-		c.timers[timerPing] = c.recv.lastRecv.Add(c.cfg.PingInterval)
+		c.timers[timerPing] = later(c.recv.lastRecv, c.recv.resumedAt).Add(c.cfg.PingInterval)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -1,0 +1,79 @@
+package protocol
+
+import (
+	"errors"
+	"time"
+)
+
+// Inputs for a driver that does not read the transport all the time: one
+// that pauses reading while its application is behind (flow control), or
+// hands each message to the application before reading on.
+
+// PauseReading tells the engine that the driver stopped reading the
+// transport because the application is behind, not because the peer went
+// quiet. While reading is paused the engine sends no keepalive ping and runs
+// no pong timer: a pong that sits unread in the transport is not the peer's
+// fault, and failing the connection with 1011 would blame a healthy peer for
+// a slow reader. The close and open timers still run.
+//
+// Next: call ResumeReading when the driver reads again.
+func (c *Conn) PauseReading(now time.Time) {
+	c.tick(now)
+	c.recv.paused = true
+	c.updateTimers()
+}
+
+// ResumeReading ends a pause. Keepalive starts again as if the peer had just
+// been heard from: the next ping is due PingInterval from now, and a ping
+// sent before the pause and still unanswered gets a full PongTimeout from
+// now.
+func (c *Conn) ResumeReading(now time.Time) {
+	c.tick(now)
+	if c.recv.paused {
+		c.recv.paused = false
+		c.recv.resumedAt = c.now
+	}
+	c.updateTimers()
+}
+
+// ReadingPaused reports whether PauseReading is in force.
+func (c *Conn) ReadingPaused() bool { return c.recv.paused }
+
+// SetStopAfterMessage makes Receive stop parsing after each complete data
+// message, leaving the bytes after it in the engine; InputPending then
+// reports them and Receive(now, nil) goes on. A driver that hands every
+// message to an application before reading further uses it so that the
+// application's reply to a message goes out before whatever the following
+// bytes cause: a close frame for a protocol violation, for example, is then
+// written after the reply rather than before it (as a peer that reads frame
+// by frame would behave).
+func (c *Conn) SetStopAfterMessage(on bool) { c.recv.stopAfterMessage = on }
+
+// InputPending reports that Receive stopped after a message (see
+// SetStopAfterMessage) with received bytes not yet parsed: call
+// Receive(now, nil) before reading the transport again.
+func (c *Conn) InputPending() bool {
+	return c.recv.stopped && c.state != StateClosed && !c.closer.recv
+}
+
+// ErrAborted is the cause of a connection that Abort ended without a cause.
+var ErrAborted = errors.New("transport dropped by this side")
+
+// Abort ends the connection at once, without a close frame: the driver
+// dropped the transport (an application that asked to close without the
+// handshake, or a write cut short in the middle of a frame, after which no
+// frame can follow on the wire). Output not yet written is discarded. The
+// status is 1006, wrapping cause (ErrAborted when nil).
+//
+// Next: close the transport.
+func (c *Conn) Abort(now time.Time, cause error) {
+	c.tick(now)
+	if c.state == StateClosed {
+		return
+	}
+	if cause == nil {
+		cause = ErrAborted
+	}
+	c.out, c.outStart = c.out[:0], 0
+	c.finish(cause)
+}

@@ -1,0 +1,168 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// While reading is paused no keepalive ping goes out and an unanswered ping
+// does not fail the connection; after the resume the peer gets a full
+// interval and a full pong timeout, and a missing pong then is the peer's.
+func TestPauseReadingSuspendsKeepalive(t *testing.T) {
+	tests := []struct {
+		name       string
+		pingFirst  bool          // a keepalive ping is out before the pause
+		pause      time.Duration // when reading pauses
+		resume     time.Duration // when it resumes
+		wantPingAt time.Duration // first keepalive ping after the resume (0: already sent)
+		wantFailAt time.Duration // 1011 if no pong
+	}{
+		{"pause before the ping", false, 5 * time.Second, 100 * time.Second, 120 * time.Second, 140 * time.Second},
+		{"pause while a ping is out", true, 25 * time.Second, 300 * time.Second, 0, 320 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := established(t, protocol.RoleServer, testConfig())
+			if tt.pingFirst {
+				s.HandleTimeout(at(20 * time.Second))
+				if out, _ := drain(s); !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpPing, true, keepalivePayload(1))) {
+					t.Fatalf("ping % x", out)
+				}
+			}
+			s.PauseReading(at(tt.pause))
+			if !s.ReadingPaused() || !s.Deadline().IsZero() {
+				t.Fatalf("paused: %v, deadline %v", s.ReadingPaused(), s.Deadline())
+			}
+			// Long after any keepalive deadline: nothing happens.
+			s.HandleTimeout(at(tt.resume - time.Nanosecond))
+			if out, evs := drain(s); len(out) != 0 || len(evs) != 0 || s.State() != protocol.StateOpen {
+				t.Fatalf("while paused: out % x, events %v, state %v", out, kinds(evs), s.State())
+			}
+			s.ResumeReading(at(tt.resume))
+			if s.ReadingPaused() {
+				t.Fatal("still paused")
+			}
+			if tt.wantPingAt != 0 {
+				if d := s.Deadline(); !d.Equal(at(tt.wantPingAt)) {
+					t.Fatalf("ping due %v, want %v", d.Sub(t0), tt.wantPingAt)
+				}
+				s.HandleTimeout(at(tt.wantPingAt))
+				if out, _ := drain(s); !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpPing, true, keepalivePayload(1))) {
+					t.Fatalf("ping after resume % x", out)
+				}
+			}
+			if d := s.Deadline(); !d.Equal(at(tt.wantFailAt)) {
+				t.Fatalf("pong due %v, want %v", d.Sub(t0), tt.wantFailAt)
+			}
+			s.HandleTimeout(at(tt.wantFailAt))
+			if st := s.CloseStatus(); !errors.Is(st.Err, protocol.ErrKeepaliveTimeout) || st.Code != frame.CloseInternalError {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
+// The close timer is not flow control's business: it runs while paused.
+func TestPauseReadingKeepsCloseTimer(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	s.PauseReading(at(time.Second))
+	s.Close(at(2*time.Second), frame.CloseNormal, "")
+	drain(s)
+	if d := s.Deadline(); !d.Equal(at(12 * time.Second)) {
+		t.Fatalf("close deadline %v", d.Sub(t0))
+	}
+	s.HandleTimeout(at(12 * time.Second))
+	if st := s.CloseStatus(); !errors.Is(st.Err, protocol.ErrCloseTimeout) {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// With SetStopAfterMessage, Receive stops after each complete message and
+// a violation behind it is seen only when the driver goes on: the reply to
+// the message can be sent before the close frame.
+func TestStopAfterMessage(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	s.SetStopAfterMessage(true)
+	in := concat(
+		wireFrame(protocol.RoleClient, frame.OpText, false, []byte("he")),
+		wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("p")),
+		wireFrame(protocol.RoleClient, frame.OpContinuation, true, []byte("llo")),
+		wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte{1}),
+		wireFrameRsv(protocol.RoleClient, frame.OpText, 4, true, []byte("bad")),
+	)
+	if err := s.Receive(at(time.Second), in); err != nil {
+		t.Fatal(err)
+	}
+	out, evs := drain(s)
+	if got := kinds(evs); len(got) != 3 || got[0] != protocol.EventData || got[1] != protocol.EventPing || got[2] != protocol.EventData || string(evs[2].Data) != "llo" {
+		t.Fatalf("first round %v", got)
+	}
+	if !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("p"))) || !s.InputPending() {
+		t.Fatalf("out % x, pending %v", out, s.InputPending())
+	}
+	// The application answers "hello"; the engine goes on.
+	s.Send(at(time.Second), frame.OpText, []byte("hello"), true)
+	if err := s.Receive(at(time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
+	out, evs = drain(s)
+	if len(evs) != 1 || !bytes.Equal(evs[0].Data, []byte{1}) || !s.InputPending() {
+		t.Fatalf("second round %v pending %v", kinds(evs), s.InputPending())
+	}
+	if !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpText, true, []byte("hello"))) {
+		t.Fatalf("reply % x", out)
+	}
+	err := s.Receive(at(time.Second), nil)
+	if !errors.Is(err, protocol.ErrReservedBits) {
+		t.Fatalf("err %v", err)
+	}
+	out, _ = drain(s)
+	if want := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseProtocolError, protocol.ErrReservedBits.Reason)); !bytes.Equal(out, want) || s.InputPending() {
+		t.Fatalf("close % x pending %v", out, s.InputPending())
+	}
+	// Without the option the same bytes fail in one Receive.
+	s2 := established(t, protocol.RoleServer, testConfig())
+	if err := s2.Receive(at(time.Second), in); !errors.Is(err, protocol.ErrReservedBits) || s2.InputPending() {
+		t.Fatalf("without stopping: %v", err)
+	}
+}
+
+// A message that ends exactly where the input ends leaves nothing pending.
+func TestStopAfterMessageNothingLeft(t *testing.T) {
+	s := established(t, protocol.RoleServer, testConfig())
+	s.SetStopAfterMessage(true)
+	s.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpText, true, []byte("x")))
+	if _, evs := drain(s); len(evs) != 1 || s.InputPending() {
+		t.Fatalf("events %v pending %v", kinds(evs), s.InputPending())
+	}
+}
+
+// Abort ends the connection without a close frame and drops unwritten
+// output: 1006, with the cause.
+func TestAbort(t *testing.T) {
+	cause := errors.New("write cut short")
+	for _, tt := range []struct {
+		cause, want error
+	}{{cause, cause}, {nil, protocol.ErrAborted}} {
+		c := established(t, protocol.RoleServer, testConfig())
+		c.Send(at(0), frame.OpText, []byte("never written"), true)
+		c.Abort(at(time.Second), tt.cause)
+		out, evs := drain(c)
+		st := c.CloseStatus()
+		if len(out) != 0 || len(evs) != 1 || evs[0].Kind != protocol.EventClosed || !c.ShouldCloseTransport() {
+			t.Fatalf("out % x events %v", out, kinds(evs))
+		}
+		if st.Code != frame.CloseAbnormal || st.Sent || !errors.Is(st.Err, tt.want) {
+			t.Fatalf("status %+v", st)
+		}
+		c.Abort(at(2*time.Second), nil) // no-op once closed
+		if c.CloseStatus().Err != st.Err {
+			t.Fatal("second Abort changed the status")
+		}
+	}
+}
