@@ -58,6 +58,9 @@ var (
 	ErrMessageOpen = errors.New("assembler: new message before the previous one finished")
 	// ErrBadOpcode: an opcode that is not text, binary or continuation.
 	ErrBadOpcode = errors.New("assembler: opcode is not a data opcode")
+	// ErrStaleReader: Read on a Reader after a later NextReader call took
+	// over the stream. It never touches another message's bytes.
+	ErrStaleReader = errors.New("assembler: Reader used after a later NextReader call")
 )
 
 type entry struct {
@@ -86,9 +89,13 @@ type Queue struct {
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
-	streaming bool // entries[head] belongs to the Reader
-	reader    Reader
+	streaming bool   // entries[head] belongs to the Reader of generation streamGen
+	streamGen uint64 // the generation of the newest Reader handed out
+	readers   []Reader // Readers not yet handed out
+	slab      int      // size of the last slab of Readers
 	spare     []byte // a streamed message's buffer, for the next message
+
+	fill func(ctx context.Context) error
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -104,10 +111,17 @@ func New(cfg Config) *Queue {
 	if cfg.LowWater <= 0 || cfg.LowWater > cfg.HighWater {
 		cfg.LowWater = cfg.HighWater / 4
 	}
-	q := &Queue{cfg: cfg, changed: make(chan struct{})}
-	q.reader.q = q
-	return q
+	return &Queue{cfg: cfg, changed: make(chan struct{})}
 }
+
+// SetFill makes the queue's consumer its producer too: a call that would
+// wait for a message (Next, NextReader, a Reader's Read) calls fill instead,
+// without the queue's lock, and looks again when it returns. fill should
+// push what it can get (an adapter reads the transport in the caller's
+// goroutine, saving a goroutine hand-off per message) or wait until another
+// producer may have pushed, and return ctx's error when ctx ends. Set it
+// before the queue is used.
+func (q *Queue) SetFill(fill func(ctx context.Context) error) { q.fill = fill }
 
 // Push adds one piece of a message: op OpText or OpBinary starts one,
 // OpContinuation continues it, fin ends it. data is copied. After Close it
@@ -350,6 +364,10 @@ func (q *Queue) notify() {
 // wait releases the lock (held on entry) until the state changes or ctx
 // ends.
 func (q *Queue) wait(ctx context.Context) error {
+	if q.fill != nil {
+		q.mu.Unlock()
+		return q.fill(ctx)
+	}
 	ch := q.changed
 	q.waiters++
 	q.mu.Unlock()
@@ -364,8 +382,8 @@ func (q *Queue) wait(ctx context.Context) error {
 // NextReader returns the oldest message as a stream, as soon as its first
 // piece is queued: Read returns its bytes as they arrive and io.EOF at its
 // end. A message whose stream was not read to the end is continued. After
-// Close, see Next. The Reader is reused: it is valid until the next
-// NextReader call.
+// Close, see Next. A Reader is valid until the next NextReader call: after
+// it, Read returns ErrStaleReader.
 func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
 	for {
 		q.mu.Lock()
@@ -373,9 +391,9 @@ func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
 			q.streaming = true
 			q.updatePause()
 			op := q.entries[q.head].op
-			q.reader.ctx = ctx
+			r := q.newReader(ctx)
 			q.mu.Unlock()
-			return op, &q.reader, nil
+			return op, r, nil
 		}
 		if q.closed {
 			err := q.err
@@ -388,10 +406,27 @@ func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
 	}
 }
 
+// newReader hands out a Reader of a new generation. q.mu held. Readers
+// are never reused, so a stale one can always be told from the current one;
+// they come from small slabs so that streaming allocates (amortised)
+// nothing.
+func (q *Queue) newReader(ctx context.Context) *Reader {
+	if len(q.readers) == 0 {
+		q.slab = min(max(2*q.slab, 4), 64)
+		q.readers = make([]Reader, q.slab)
+	}
+	r := &q.readers[0]
+	q.readers = q.readers[1:]
+	q.streamGen++
+	*r = Reader{q: q, ctx: ctx, gen: q.streamGen}
+	return r
+}
+
 // Reader streams one message of a Queue.
 type Reader struct {
 	q   *Queue
 	ctx context.Context
+	gen uint64
 }
 
 // Read reads the streamed message, waiting for more of it under the
@@ -407,6 +442,10 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 	q := r.q
 	for {
 		q.mu.Lock()
+		if r.gen != q.streamGen {
+			q.mu.Unlock()
+			return 0, ErrStaleReader
+		}
 		if !q.streaming {
 			q.mu.Unlock()
 			return 0, io.EOF

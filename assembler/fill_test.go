@@ -1,0 +1,122 @@
+package assembler_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/wsengine/ws/assembler"
+	"github.com/wsengine/ws/frame"
+)
+
+// With SetFill, a consumer with nothing to take produces in its own
+// goroutine: Next, NextReader and a Reader's Read call fill and look again.
+func TestFillFeedsTheWaitingCaller(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	script := []func(){
+		func() { q.Push(frame.OpText, []byte("he"), false) },
+		func() { q.Push(frame.OpContinuation, []byte("llo"), true) },
+		func() { q.Push(frame.OpBinary, []byte("ab"), false) },
+		func() { q.Push(frame.OpContinuation, []byte("cd"), true) },
+		func() { q.Close(errPeerClosed) },
+	}
+	calls := 0
+	q.SetFill(func(ctx context.Context) error {
+		if calls == len(script) {
+			t.Fatal("fill called after the queue closed")
+		}
+		script[calls]()
+		calls++
+		return nil
+	})
+	ctx := context.Background()
+	m, err := q.Next(ctx)
+	if err != nil || string(m.Data) != "hello" || calls != 2 {
+		t.Fatalf("Next: %q %v after %d fills", m.Data, err, calls)
+	}
+	op, r, err := q.NextReader(ctx)
+	if err != nil || op != frame.OpBinary {
+		t.Fatal(op, err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil || string(b) != "abcd" || calls != 4 {
+		t.Fatalf("stream %q %v after %d fills", b, err, calls)
+	}
+	if _, err := q.Next(ctx); !errors.Is(err, errPeerClosed) || calls != 5 {
+		t.Fatalf("after close: %v after %d fills", err, calls)
+	}
+}
+
+// fill's error (its ctx's) ends the call and leaves the queue as it was.
+func TestFillError(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	q.SetFill(func(ctx context.Context) error { return context.Canceled })
+	if _, err := q.Next(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	q.Push(frame.OpText, []byte("x"), false)
+	_, r, _ := q.NextReader(context.Background())
+	if n, err := r.Read(make([]byte, 8)); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	if _, err := r.Read(make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
+
+// A Reader taken over by a later NextReader fails with ErrStaleReader and
+// never reads another message's bytes; one that reached io.EOF keeps
+// returning io.EOF until then.
+func TestStaleReader(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	ctx := context.Background()
+	q.Push(frame.OpText, []byte("one"), true)
+	q.Push(frame.OpText, []byte("two"), true)
+	_, r1, _ := q.NextReader(ctx)
+	if b, err := io.ReadAll(r1); string(b) != "one" || err != nil {
+		t.Fatal(string(b), err)
+	}
+	if n, err := r1.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("after EOF: %d %v", n, err)
+	}
+	_, r2, _ := q.NextReader(ctx)
+	buf := make([]byte, 8)
+	if n, err := r1.Read(buf); n != 0 || !errors.Is(err, assembler.ErrStaleReader) {
+		t.Fatalf("stale reader read %q, %v", buf[:n], err)
+	}
+	if b, err := io.ReadAll(r2); string(b) != "two" || err != nil {
+		t.Fatal(string(b), err)
+	}
+	// A stream continued by NextReader: the earlier handle is stale too.
+	q.Push(frame.OpText, []byte("three"), true)
+	_, r3, _ := q.NextReader(ctx)
+	r3.Read(buf[:2])
+	_, r4, _ := q.NextReader(ctx)
+	if _, err := r3.Read(buf); !errors.Is(err, assembler.ErrStaleReader) {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(r4); string(b) != "ree" {
+		t.Fatalf("continued %q", b)
+	}
+}
+
+// Streaming allocates no Reader per message (amortised over slabs).
+func TestNextReaderAllocs(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	buf := make([]byte, 64)
+	msg := []byte("message")
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		q.Push(frame.OpBinary, msg, true)
+		_, r, _ := q.NextReader(ctx)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
+	})
+	if allocs > 0.1 {
+		t.Fatalf("%.2f allocations per streamed message", allocs)
+	}
+}
