@@ -89,11 +89,11 @@ type Queue struct {
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
-	streaming bool   // entries[head] belongs to the Reader of generation streamGen
-	streamGen uint64 // the generation of the newest Reader handed out
+	streaming bool     // entries[head] belongs to the Reader of generation streamGen
+	streamGen uint64   // the generation of the newest Reader handed out
 	readers   []Reader // Readers not yet handed out
 	slab      int      // size of the last slab of Readers
-	spare     []byte // a streamed message's buffer, for the next message
+	spare     []byte   // a streamed message's buffer, for the next message
 
 	fill func(ctx context.Context) error
 }
