@@ -4,15 +4,21 @@ import "time"
 
 // Clock is where a Conn gets time. The default is the real clock; tests
 // inject a fake one to step keepalive and close timeouts deterministically.
+// Every timer of a Conn (keepalive, the close handshake, the background
+// reader's start, the last wait for the peer's EOF) comes from it.
 type Clock interface {
 	Now() time.Time
 	// AfterFunc calls f in its own goroutine after d, like time.AfterFunc.
+	// A Conn creates one timer and resets it from then on.
 	AfterFunc(d time.Duration, f func()) Timer
 }
 
 // Timer is the part of *time.Timer a Conn uses.
 type Timer interface {
 	Stop() bool
+	// Reset makes the timer call its function after d, whether or not it
+	// already did, like (*time.Timer).Reset on an AfterFunc timer.
+	Reset(d time.Duration) bool
 }
 
 type realClock struct{}

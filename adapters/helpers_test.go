@@ -122,6 +122,18 @@ func (t *fakeTimer) Stop() bool {
 	return was
 }
 
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	c := t.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := !t.stopped
+	t.at, t.stopped = c.now.Add(d), false
+	if !was {
+		c.timers = append(c.timers, t)
+	}
+	return was
+}
+
 // Advance moves the clock and runs the timers that came due, in order.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()

@@ -1,0 +1,108 @@
+package adapters
+
+import (
+	"errors"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// ErrClosedNow is the cause in the close status of a connection ended by
+// CloseNow.
+var ErrClosedNow = errors.New("closed by CloseNow")
+
+// shutdownTransport ends the transport once the engine asked and its last
+// bytes are written. If a close frame went out and the peer's EOF was not
+// seen, it follows RFC 6455 §7.1.1: half-close (the peer reads our close
+// frame, then EOF), keep reading until the peer's EOF or the close timeout,
+// then close. Closing at once with unread bytes would make the kernel send
+// a reset, and the peer would lose the close frame still in flight.
+func (c *Conn) shutdownTransport() {
+	c.mu.Lock()
+	cw, canHalfClose := c.nc.(interface{ CloseWrite() error })
+	linger := canHalfClose && c.eng.CloseStatus().Sent && !c.sawEOF && !c.sockClosed && c.writeErr == nil
+	if !linger {
+		c.mu.Unlock()
+		c.closeSocket()
+		return
+	}
+	c.lingerEnd = c.clock.Now().Add(c.closeTimeout)
+	if c.reader == ownerApp {
+		c.interruptRead() // it returns the close error; the background reader drains
+	}
+	c.maybeStartBackground()
+	c.armTimer()
+	c.mu.Unlock()
+	if cw.CloseWrite() != nil {
+		c.closeSocket()
+	}
+}
+
+// closeSocket closes the transport once; every blocked read and write
+// returns. It never waits for either token.
+func (c *Conn) closeSocket() {
+	c.mu.Lock()
+	if c.sockClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.sockClosed = true
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timerAt = c.killAt // zero
+	}
+	c.signal()
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// Close starts the close handshake with code and reason, waits for it to
+// end (the peer's close frame, then the end of the transport), and returns
+// nil if both close frames were exchanged, else the close status's error.
+// It returns within the close timeout, even while another goroutine's Write
+// is blocked on a peer that does not read. Calling it again waits again and
+// returns the same. An invalid code or reason is refused with frame's
+// typed errors and changes nothing.
+//
+// Called inside OnMessage, whose goroutine must return before the peer's
+// close frame can be read, Close sends the close frame and returns nil at
+// once; Done tells when the handshake ended.
+//
+// Close may be called from any goroutine.
+func (c *Conn) Close(code frame.CloseCode, reason string) error {
+	c.mu.Lock()
+	if err := c.eng.Close(c.clock.Now(), code, reason); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.closing = true
+	inCallback := c.inCallback
+	c.needReader++
+	c.maybeStartBackground()
+	c.afterEngine()
+	c.mu.Unlock()
+	c.flushBackground()
+	if !inCallback {
+		<-c.done
+	}
+	c.mu.Lock()
+	c.needReader--
+	st := c.eng.CloseStatus()
+	c.mu.Unlock()
+	if inCallback || st.Sent && st.Received {
+		return nil
+	}
+	return st.Err
+}
+
+// CloseNow drops the connection at once, without the close handshake, like
+// closing the socket: the status is 1006 with ErrClosedNow. Pending calls
+// return the close error. It may be called from any goroutine, OnMessage
+// included.
+func (c *Conn) CloseNow() error {
+	c.mu.Lock()
+	c.eng.Abort(c.clock.Now(), ErrClosedNow)
+	c.afterEngine()
+	c.mu.Unlock()
+	c.closeSocket()
+	return nil
+}

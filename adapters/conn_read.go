@@ -1,0 +1,264 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// The read token. At most one goroutine reads the transport: an
+// application call that needs bytes (Read, a stream Reader, NetConn's Read,
+// all through the queue's fill) reads the socket itself, so a message
+// reaches a waiting reader with no goroutine in between; when no call has
+// read for readGrace, or a call waits for something only reading brings (a
+// pong, the peer's close), or the connection is lingering for the peer's
+// EOF, the background reader does it. An application call that finds the
+// background reader at work interrupts its socket read and takes over: one
+// hand-off when the application comes back, none per message.
+
+var pastTime = time.Unix(1, 0)
+
+// interruptRead makes a socket read in progress (or the next one) return at
+// once with a timeout; whoever takes the token next clears it. c.mu held.
+func (c *Conn) interruptRead() {
+	c.nc.SetReadDeadline(pastTime)
+	c.rdlSet = true
+}
+
+// fill is the queue's producer in the goroutine of an application call
+// that found nothing to take (assembler.Queue.SetFill): it reads the socket
+// once if nobody else does, else waits until the reader made progress. It
+// returns ctx's error if ctx ends first.
+func (c *Conn) fill(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.syncPause()
+	for !c.closed && !c.sockClosed {
+		if c.reader == ownerNone && c.onMessage == nil {
+			return c.readAsApp(ctx)
+		}
+		if c.reader == ownerBackground && c.onMessage == nil && !c.takeover {
+			c.takeover = true
+			c.interruptRead()
+		}
+		ch := c.waitChan()
+		c.mu.Unlock()
+		select {
+		case <-ch:
+			return nil // look at the queue again
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// readAsApp takes the read token for one round. Entered with c.mu held;
+// returns without it.
+func (c *Conn) readAsApp(ctx context.Context) error {
+	c.reader = ownerApp
+	c.readGen++
+	err := c.readRound(ctx, c.readGen)
+	pending := c.afterEngine()
+	c.syncPause()
+	c.reader = ownerNone
+	c.releasedAt = c.clock.Now()
+	c.signal()
+	c.maybeStartBackground()
+	c.armTimer()
+	c.mu.Unlock()
+	if pending {
+		c.flushCall(ctx)
+	}
+	return err
+}
+
+// readRound feeds the engine once: what it kept after the last message,
+// or one socket read. Entered and left with c.mu held; the socket read is
+// done without it. ctx, if not nil, bounds the read.
+func (c *Conn) readRound(ctx context.Context, gen uint64) error {
+	if c.eng.InputPending() {
+		c.eng.Receive(c.clock.Now(), nil)
+		return nil
+	}
+	if c.rdlSet {
+		c.nc.SetReadDeadline(time.Time{})
+		c.rdlSet = false
+	}
+	buf := c.eng.ReadBuffer(c.want)
+	c.mu.Unlock()
+	var stop func() bool
+	if ctx != nil && ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			if c.readGen == gen && c.reader != ownerNone {
+				c.interruptRead()
+			}
+			c.mu.Unlock()
+		})
+	}
+	n, err := c.nc.Read(buf)
+	if stop != nil {
+		stop()
+	}
+	c.mu.Lock()
+	now := c.clock.Now()
+	if n > 0 {
+		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
+		if n >= c.want && c.want < maxReadBuffer {
+			c.want *= 2
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if isTimeout(err) && !c.sockClosed {
+		// One of our interrupts: a takeover, a ctx, the connection's end.
+		if ctx != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return nil
+	}
+	c.sawEOF = true
+	c.eng.ReceiveEOF(now)
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// maybeStartBackground starts the background reader if the token is free
+// and reading is needed now. c.mu held.
+func (c *Conn) maybeStartBackground() {
+	if c.reader != ownerNone || c.sockClosed || c.sawEOF {
+		return
+	}
+	switch {
+	case c.closed:
+		if c.lingerEnd.IsZero() {
+			return // nothing to read for once the connection ended
+		}
+	case c.onMessage != nil:
+	case c.paused && !c.closing:
+		return
+	case c.needReader > 0 || c.closing:
+	case c.clock.Now().Sub(c.releasedAt) >= readGrace:
+	default:
+		return
+	}
+	c.reader = ownerBackground
+	c.readGen++
+	go c.readBackground()
+}
+
+// keepReading says whether the background reader goes on. c.mu held.
+func (c *Conn) keepReading() bool {
+	switch {
+	case c.sockClosed || c.sawEOF:
+		return false
+	case c.closed:
+		return !c.lingerEnd.IsZero() // drain until the peer's EOF
+	case c.takeover:
+		return false
+	case c.onMessage != nil:
+		return true
+	}
+	return !c.paused || c.closing
+}
+
+// readBackground reads while keepReading says so, then gives the token
+// back. With OnMessage it runs for the connection's life and calls the
+// callback after each round.
+func (c *Conn) readBackground() {
+	c.mu.Lock()
+	for c.keepReading() {
+		if len(c.ready) > 0 { // messages that came with the handshake
+			c.mu.Unlock()
+			c.deliver()
+			c.mu.Lock()
+			continue
+		}
+		c.readRound(nil, c.readGen)
+		pending := c.afterEngine()
+		c.syncPause()
+		deliver := len(c.ready) > 0
+		c.mu.Unlock()
+		if pending {
+			c.flushBackground()
+		}
+		if deliver {
+			c.deliver()
+		}
+		c.mu.Lock()
+	}
+	lingerDone := c.closed && !c.lingerEnd.IsZero() && c.sawEOF
+	c.reader = ownerNone
+	c.takeover = false
+	c.releasedAt = c.clock.Now()
+	c.signal()
+	c.armTimer()
+	c.mu.Unlock()
+	if lingerDone {
+		c.closeSocket()
+	}
+}
+
+// syncPause tells the engine when the queue pauses or resumes reading, so
+// that keepalive does not blame the peer for a slow reader. c.mu held.
+func (c *Conn) syncPause() {
+	if c.onMessage != nil || c.closed {
+		return
+	}
+	p := c.q.Paused()
+	if p == c.paused {
+		return
+	}
+	c.paused = p
+	if p {
+		c.eng.PauseReading(c.clock.Now())
+	} else {
+		c.eng.ResumeReading(c.clock.Now())
+	}
+}
+
+// Read returns the next whole message: its type (frame.OpText or
+// frame.OpBinary) and its payload, which the caller owns. A Read that finds
+// no message queued reads the socket itself. ctx bounds the call; when it
+// ends Read returns ctx.Err() and the connection goes on.
+//
+// After the connection ends, Read returns every message received before the
+// peer's close frame, then the *protocol.CloseError (errors.Is with
+// protocol.ErrKeepaliveTimeout, &protocol.CloseError{Code: ...} and so on).
+// With Options.OnMessage, messages go to the callback and Read returns only
+// the close error.
+//
+// Read may be called from any goroutine; concurrent Reads get distinct
+// messages.
+func (c *Conn) Read(ctx context.Context) (frame.Opcode, []byte, error) {
+	m, err := c.q.Next(ctx)
+	return m.Opcode, m.Data, err
+}
+
+// Reader returns the next message as a stream, readable as it arrives. Its
+// reads are bounded by ctx. It is valid until the next Reader call; after
+// that its Read returns assembler.ErrStaleReader and never touches another
+// message. A message whose stream was not read to the end is continued by
+// the next Reader call.
+//
+// Reader may be called from any goroutine, one stream at a time.
+func (c *Conn) Reader(ctx context.Context) (frame.Opcode, io.Reader, error) {
+	op, r, err := c.q.NextReader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return op, r, nil
+}

@@ -1,0 +1,400 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// The write token. At most one goroutine writes the socket (c.writing).
+// The engine's output is taken, not copied, and written without the lock;
+// whoever holds the token writes until no output is left, so bytes queued
+// by others (pongs, close replies, keepalive pings) go out behind it.
+// Background writers never wait for the token. An application call waits
+// its turn bounded by its own ctx, and only the holder sets a write
+// deadline on the socket, for its own ctx.
+
+// ErrWriterClosed is returned by a message Writer used after its Close, or
+// after a later Writer call replaced it; it never touches another message.
+var ErrWriterClosed = errors.New("adapters: message writer already closed")
+
+// outputPending reports bytes to write or a transport to close. c.mu held.
+func (c *Conn) outputPending() bool {
+	return len(c.rest) > 0 || len(c.eng.Outgoing()) > 0 || c.eng.ShouldCloseTransport() && !c.shutStarted
+}
+
+// mark returns the position, in all bytes ever taken from the engine, of
+// the end of its current output. c.mu held.
+func (c *Conn) mark() int64 { return c.taken + int64(len(c.eng.Outgoing())) }
+
+// flushBackground writes pending output unless another goroutine is
+// writing (it then writes these bytes too). It never waits for the token;
+// its writes have no deadline, but the connection's end closes the socket
+// under them (killGrace).
+func (c *Conn) flushBackground() {
+	c.mu.Lock()
+	if c.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writeGen++
+	c.writeLoop(nil, true)
+}
+
+// flushCall is flushBackground for an application call: ctx bounds its
+// writes, and a write it cuts leaves the rest of the frame for the next
+// writer.
+func (c *Conn) flushCall(ctx context.Context) {
+	c.mu.Lock()
+	if c.writing || ctx.Err() != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writeGen++
+	c.writeLoop(ctx, true)
+}
+
+// flushTo returns once every byte up to mark was written, by this call or
+// by the goroutine already writing. ctx bounds the wait and the writes.
+// keepRest says what a write cut by ctx leaves: the rest of its frame for
+// the next writer (true), or a failed connection (false).
+func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) error {
+	c.mu.Lock()
+	for c.written < mark {
+		switch {
+		case c.writeErr != nil || !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0:
+			// The transport failed, or the engine dropped the bytes.
+			c.mu.Unlock()
+			return c.closeErr()
+		case !c.writing:
+			c.writing = true
+			c.writeGen++
+			if err := c.writeLoop(ctx, keepRest); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			continue
+		}
+		if c.writeIdle == nil {
+			c.writeIdle = make(chan struct{})
+		}
+		ch := c.writeIdle
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// writeLoop writes until no output is left, then gives the token back and,
+// if the engine asks, ends the transport. Entered with c.mu held and the
+// token taken; returns without the lock.
+func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
+	gen := c.writeGen
+	for {
+		w, fromEngine := c.rest, false
+		c.rest = nil
+		if w == nil && c.writeErr == nil {
+			if w = c.eng.TakeOutgoing(c.wbuf); w != nil {
+				c.wbuf, fromEngine = nil, true
+				c.taken += int64(len(w))
+			}
+		}
+		if len(w) == 0 || ctx != nil && ctx.Err() != nil {
+			c.rest = w // a done ctx writes nothing more
+			c.releaseWrite()
+			shut := c.eng.ShouldCloseTransport() && !c.shutStarted && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0
+			if shut {
+				c.shutStarted = true
+			}
+			c.mu.Unlock()
+			if shut {
+				c.shutdownTransport()
+			}
+			if ctx != nil {
+				return ctx.Err()
+			}
+			return nil
+		}
+		c.mu.Unlock()
+		var stop func() bool
+		if ctx != nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() {
+				c.mu.Lock()
+				if c.writing && c.writeGen == gen {
+					c.nc.SetWriteDeadline(pastTime)
+				}
+				c.mu.Unlock()
+			})
+		}
+		n, err := c.nc.Write(w)
+		fired := stop != nil && !stop()
+		c.mu.Lock()
+		c.written += int64(n)
+		if fired {
+			// The deadline may be set, or about to be: a new generation
+			// makes a late callback a no-op, then it is cleared.
+			c.writeGen++
+			gen = c.writeGen
+			c.nc.SetWriteDeadline(time.Time{})
+		}
+		if err != nil {
+			cause := err
+			if fired {
+				cause = ctx.Err()
+				if keepRest && !c.closed {
+					c.rest = w[n:]
+					c.releaseWrite()
+					c.mu.Unlock()
+					return cause
+				}
+			}
+			c.writeErr = err
+			c.releaseWrite()
+			c.eng.Abort(c.clock.Now(), fmt.Errorf("write cut after %d of %d bytes: %w", n, len(w), cause))
+			c.afterEngine()
+			c.mu.Unlock()
+			c.closeSocket()
+			if fired {
+				return cause
+			}
+			return c.closeErr()
+		}
+		if fromEngine && cap(w) <= maxWriteBuf {
+			c.wbuf = w[:0]
+		}
+	}
+}
+
+// releaseWrite gives the write token back. c.mu held.
+func (c *Conn) releaseWrite() {
+	c.writing = false
+	if c.writeIdle != nil {
+		close(c.writeIdle)
+		c.writeIdle = nil
+	}
+}
+
+// abortUnwritten fails the connection if bytes up to mark were not all
+// written: a message that could not go out in its call's time cannot be
+// taken back, and part of it may be on the wire.
+func (c *Conn) abortUnwritten(mark int64, cause error) {
+	c.mu.Lock()
+	if c.written >= mark || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.eng.Abort(c.clock.Now(), fmt.Errorf("message not written before its context ended: %w", cause))
+	c.afterEngine()
+	c.mu.Unlock()
+	c.closeSocket()
+}
+
+func (c *Conn) acquireMessage(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case c.msgSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.closeErr()
+	}
+}
+
+func (c *Conn) releaseMessage() { <-c.msgSem }
+
+// sendFrame queues one frame and writes it. The caller holds msgSem.
+func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {
+	c.mu.Lock()
+	if err := c.eng.SendWith(c.clock.Now(), op, p, fin, o); err != nil {
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return c.closeErr()
+		}
+		return err
+	}
+	mark := c.mark()
+	c.mu.Unlock()
+	err := c.flushTo(ctx, mark, keepRest)
+	if err != nil && !keepRest && ctx.Err() != nil {
+		c.abortUnwritten(mark, ctx.Err())
+	}
+	return err
+}
+
+// Write sends one whole message (op is frame.OpText or frame.OpBinary) and
+// returns once it is written to the socket. ctx bounds the call, the wait
+// for an earlier message included. A message that ctx cuts short fails the
+// connection (part of a frame may be on the wire): this call returns
+// ctx.Err(), every other call the close error.
+//
+// Write may be called from any goroutine, OnMessage included; concurrent
+// messages are serialised whole, never interleaved.
+func (c *Conn) Write(ctx context.Context, op frame.Opcode, p []byte) error {
+	return c.WriteWith(ctx, op, p, protocol.SendOptions{})
+}
+
+// WriteWith is Write with per-message options, such as sending one message
+// uncompressed.
+func (c *Conn) WriteWith(ctx context.Context, op frame.Opcode, p []byte, o protocol.SendOptions) error {
+	if op != frame.OpText && op != frame.OpBinary {
+		return protocol.ErrBadOpcode
+	}
+	if err := c.acquireMessage(ctx); err != nil {
+		return err
+	}
+	defer c.releaseMessage()
+	return c.sendFrame(ctx, op, p, true, o, false)
+}
+
+// writerFrame is the most a Writer gathers before sending a fragment.
+const writerFrame = 32 << 10
+
+// Writer returns a writer for one message: writes are gathered into
+// frames of up to 32 KiB, so a small message goes out as one frame when the
+// writer is closed and a large one streams in fragments. Other messages
+// wait until it is closed. ctx bounds every write and the Close; a write it
+// cuts fails the connection, as with Write. After Close, or once the next
+// Writer call replaced it, the writer returns ErrWriterClosed. It allocates
+// nothing per message (amortised).
+//
+// Writer may be called from any goroutine; the returned writer belongs to
+// one goroutine at a time.
+func (c *Conn) Writer(ctx context.Context, op frame.Opcode) (io.WriteCloser, error) {
+	if op != frame.OpText && op != frame.OpBinary {
+		return nil, protocol.ErrBadOpcode
+	}
+	if err := c.acquireMessage(ctx); err != nil {
+		return nil, err
+	}
+	if len(c.writers) == 0 {
+		c.writerSlab = min(max(2*c.writerSlab, 4), 64)
+		c.writers = make([]messageWriter, c.writerSlab)
+	}
+	w := &c.writers[0]
+	c.writers = c.writers[1:]
+	*w = messageWriter{c: c, ctx: ctx, op: op}
+	c.msgBuf = c.msgBuf[:0]
+	c.curWriter.Store(w)
+	return w, nil
+}
+
+// messageWriter is one message's writer. Writers are never reused, so a
+// stale one is always told apart from the current one.
+type messageWriter struct {
+	c      *Conn
+	ctx    context.Context
+	op     frame.Opcode
+	closed atomic.Bool
+}
+
+func (w *messageWriter) current() bool { return !w.closed.Load() && w.c.curWriter.Load() == w }
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.current() {
+		return 0, ErrWriterClosed
+	}
+	c := w.c
+	n := len(p)
+	for len(p) > 0 {
+		if len(c.msgBuf) == writerFrame {
+			if err := w.flush(false); err != nil {
+				return n - len(p), err
+			}
+		}
+		k := min(len(p), writerFrame-len(c.msgBuf))
+		c.msgBuf = append(c.msgBuf, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// flush sends what is gathered as one frame.
+func (w *messageWriter) flush(fin bool) error {
+	c := w.c
+	if err := c.sendFrame(w.ctx, w.op, c.msgBuf, fin, protocol.SendOptions{}, false); err != nil {
+		return err
+	}
+	w.op, c.msgBuf = frame.OpContinuation, c.msgBuf[:0]
+	return nil
+}
+
+// Close sends the end of the message. Closing again returns
+// ErrWriterClosed.
+func (w *messageWriter) Close() error {
+	if !w.current() || w.closed.Swap(true) {
+		return ErrWriterClosed
+	}
+	defer w.c.releaseMessage()
+	return w.flush(true)
+}
+
+// Ping sends a ping and waits for its pong, returning the round-trip time.
+// ctx bounds the call; if it ends first Ping returns ctx.Err() and the
+// connection goes on (the ping may still go out). Called inside OnMessage
+// the pong cannot be read before the callback returns: Ping then waits
+// for ctx, so give it one with a deadline.
+//
+// Ping may be called from any goroutine.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	ch := make(chan time.Duration, 1)
+	c.mu.Lock()
+	c.pingSeq++
+	payload := "wsengine ping " + strconv.FormatUint(c.pingSeq, 10)
+	if err := c.eng.Ping(c.clock.Now(), []byte(payload)); err != nil {
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return 0, c.closeErr()
+		}
+		return 0, err
+	}
+	c.pings = append(c.pings, pingWaiter{payload, ch})
+	c.needReader++
+	c.maybeStartBackground()
+	mark := c.mark()
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.needReader--
+		for i, p := range c.pings {
+			if p.ch == ch {
+				c.pings = append(c.pings[:i], c.pings[i+1:]...)
+				break
+			}
+		}
+		c.mu.Unlock()
+	}()
+	if err := c.flushTo(ctx, mark, true); err != nil {
+		return 0, err
+	}
+	select {
+	case rtt := <-ch:
+		return rtt, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.done:
+		return 0, c.closeErr()
+	}
+}
