@@ -138,7 +138,12 @@ func isTimeout(err error) bool {
 
 // maybeStartBackground starts the background reader if the token is free
 // and reading is needed now. c.mu held.
-func (c *Conn) maybeStartBackground() {
+func (c *Conn) maybeStartBackground() { c.startBackground(false) }
+
+// startBackground is maybeStartBackground; force starts it even within the
+// read grace (the engine just sent a keepalive ping, whose pong must be
+// read).
+func (c *Conn) startBackground(force bool) {
 	if c.reader != ownerNone || c.sockClosed || c.sawEOF {
 		return
 	}
@@ -150,7 +155,7 @@ func (c *Conn) maybeStartBackground() {
 	case c.onMessage != nil:
 	case c.paused && !c.closing:
 		return
-	case c.needReader > 0 || c.closing:
+	case force || c.needReader > 0 || c.closing || c.eng.AwaitingPong():
 	case c.clock.Now().Sub(c.releasedAt) >= readGrace:
 	default:
 		return

@@ -52,8 +52,8 @@ func (c *Conn) onTimer() {
 	c.eng.HandleTimeout(now)
 	pending := c.afterEngine()
 	c.syncPause()
-	if c.reader == ownerNone && now.Sub(c.releasedAt) >= readGrace {
-		c.maybeStartBackground()
+	if c.reader == ownerNone && (pending || now.Sub(c.releasedAt) >= readGrace) {
+		c.startBackground(pending)
 		if c.reader == ownerNone {
 			c.releasedAt = now // paused: look again after another grace
 		}

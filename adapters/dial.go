@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 )
 
 // Dial opens a WebSocket connection to rawURL (ws://, wss://, http:// or
-// https://). ctx bounds the TCP, TLS and WebSocket handshakes. If the
+// https://). The earlier of ctx and the configuration's OpenTimeout bounds
+// the TCP, TLS and WebSocket handshakes together; when the open timeout
+// ends it, the error wraps protocol.ErrOpenTimeout. If the
 // server answers the handshake with something other than a valid 101, the
 // error is a *protocol.HandshakeError and the response (status, headers,
 // up to 4 KiB of body) is returned too.
@@ -39,6 +42,19 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.OpenTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.OpenTimeout, protocol.ErrOpenTimeout)
+		defer cancel()
+	}
+	c, resp, err := dial(ctx, target, eng, opts, cfg, clock)
+	if err != nil && errors.Is(context.Cause(ctx), protocol.ErrOpenTimeout) && !errors.Is(err, protocol.ErrOpenTimeout) {
+		err = fmt.Errorf("websocket: dial %s: %w after %v", rawURL, protocol.ErrOpenTimeout, cfg.OpenTimeout)
+	}
+	return c, resp, err
+}
+
+func dial(ctx context.Context, target protocol.Target, eng *protocol.Conn, opts *DialOptions, cfg protocol.Config, clock Clock) (*Conn, *http.Response, error) {
 	dial := opts.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
@@ -182,4 +183,8 @@ func write101(w io.Writer, key string) error {
 	_, err := io.WriteString(w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
 		base64.StdEncoding.EncodeToString(h[:])+"\r\n\r\n")
 	return err
+}
+
+func assemblerConfig(high, low int64) assembler.Config {
+	return assembler.Config{HighWater: high, LowWater: low}
 }

@@ -34,8 +34,11 @@ func TestNetConnConformance(t *testing.T) {
 		}
 		ctx := context.Background()
 		stop = func() {
-			ca.CloseNow()
-			cb.CloseNow()
+			// A Close of the test's own may still be finishing its
+			// handshake: end both sides the same way, within the close
+			// timeout.
+			ca.Close(frame.CloseNormal, "")
+			cb.Close(frame.CloseNormal, "")
 		}
 		return ca.NetConn(ctx, frame.OpBinary), cb.NetConn(ctx, frame.OpBinary), stop, nil
 	})

@@ -166,3 +166,25 @@ func TestAbort(t *testing.T) {
 		}
 	}
 }
+
+// AwaitingPong is true from a ping until its pong (or a later one's).
+func TestAwaitingPong(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	if c.AwaitingPong() {
+		t.Fatal("awaiting before any ping")
+	}
+	c.HandleTimeout(at(20 * time.Second))
+	drain(c)
+	if !c.AwaitingPong() {
+		t.Fatal("not awaiting after the keepalive ping")
+	}
+	c.Receive(at(21*time.Second), wireFrame(protocol.RoleServer, frame.OpPong, true, keepalivePayload(1)))
+	drain(c)
+	if c.AwaitingPong() {
+		t.Fatal("awaiting after the pong")
+	}
+	c.Ping(at(22*time.Second), []byte("app"))
+	if !c.AwaitingPong() {
+		t.Fatal("not awaiting after an application ping")
+	}
+}

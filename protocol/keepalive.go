@@ -74,3 +74,8 @@ func (c *Conn) sendKeepalive() {
 	}
 	c.alive.record(string(p[:]), c.now, true)
 }
+
+// AwaitingPong reports that a ping this side sent (keepalive or
+// application) is not answered yet. A driver that reads the transport only
+// when its application asks should read now: the pong's timer is running.
+func (c *Conn) AwaitingPong() bool { return len(c.alive.pings) > 0 && c.state != StateClosed }
