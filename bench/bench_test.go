@@ -58,6 +58,7 @@ func BenchmarkEcho(b *testing.B) {
 						b.ReportMetric(float64(r.P99.Microseconds()), "p99-µs")
 						b.ReportMetric(r.AllocsMsg, "srv-allocs/msg")
 						b.ReportMetric(r.BytesMsg, "srv-B/msg")
+						b.ReportMetric(float64(r.CPUMsg.Nanoseconds())/1e3, "srv-cpu-µs/msg")
 					})
 				}
 			}
@@ -90,7 +91,7 @@ func TestSmoke(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 {
+					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 || r.CPUMsg <= 0 {
 						t.Fatalf("malformed result %+v", r)
 					}
 				}
@@ -119,20 +120,22 @@ func TestFrameBenchRuns(t *testing.T) {
 func TestReportWellFormed(t *testing.T) {
 	r := &Report{Date: "d", Machine: "m", Command: "c",
 		Frames: []FrameResult{{Lib: "wsengine", Size: 16, MBPerSec: 100}, {Lib: "gobwas", Size: 16, MBPerSec: 50}},
-		Echo: []EchoResult{{Lib: "wsengine", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9},
-			{Lib: "gorilla", Size: 16, Conns: 64, Messages: 20, Elapsed: 1e9}},
+		Echo: []EchoResult{{Lib: "wsengine", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9, CPUMsg: 4000},
+			{Lib: "gorilla", Size: 16, Conns: 64, Messages: 20, Elapsed: 1e9, CPUMsg: 2000}},
 		Idle: []IdleResult{{Lib: "wsengine", Conns: 10, BytesConn: 1024}, {Lib: "gws", Conns: 10, BytesConn: 2048}},
 	}
 	var md, svg strings.Builder
 	r.WriteMarkdown(&md)
 	r.WriteSVG(&svg, 64)
-	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 |", "| gws | 10 | 2.0 | 2.00 |",
-		"| echo 16B, 64 conns | gorilla | 0.50 | – | – |"} {
+	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 | 0 | 0 | 2.0 | 0.50 |", "| gws | 10 | 2.0 | 2.00 |",
+		"| echo 16B, 64 conns, wsengine (OnMessage) | gorilla | 0.50 | – | – |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
 	}
-	if !strings.HasPrefix(svg.String(), "<svg") || !strings.Contains(svg.String(), "gorilla 16B: 20 msgs/s") {
+	// Bars with their values, and an axis with labelled ticks (0, 5, 10, ... 20).
+	if !strings.HasPrefix(svg.String(), "<svg") || !strings.Contains(svg.String(), "gorilla 16B: 20 msgs/s") ||
+		!strings.Contains(svg.String(), `text-anchor="end">20</text>`) || !strings.Contains(svg.String(), "wsengine (Read/Write)") {
 		t.Errorf("svg: %s", svg.String())
 	}
 }
@@ -162,14 +165,16 @@ func TestBehind(t *testing.T) {
 		Echo: []EchoResult{{Lib: "wsengine", Size: 16, Conns: 1, Messages: 100, Elapsed: 1e9},
 			{Lib: "gws", Size: 16, Conns: 1, Messages: 150, Elapsed: 1e9},
 			{Lib: "wsengine", Compress: true, Size: 16, Conns: 1, Messages: 100, Elapsed: 1e9},
-			{Lib: "gws", Size: 16, Conns: 1, Compress: true, Messages: 105, Elapsed: 1e9}},
+			{Lib: "gws", Size: 16, Conns: 1, Compress: true, Messages: 105, Elapsed: 1e9},
+			{Lib: "wsengine-rw", Compress: true, Size: 16, Conns: 1, Messages: 90, Elapsed: 1e9}},
 		Idle: []IdleResult{{Lib: "wsengine", BytesConn: 2000}, {Lib: "gobwas", BytesConn: 1000}},
 	}
 	var got []string
 	for _, g := range r.Behind(0.9) {
 		got = append(got, fmt.Sprintf("%s/%s/%.2f", g.Row, g.Fastest, g.Ratio))
 	}
-	want := []string{"frame 1KiB/gobwas/0.80", "echo 16B, 1 conns/gws/0.67", "idle memory/gobwas/0.50"}
+	want := []string{"frame 1KiB/gobwas/0.80", "echo 16B, 1 conns, wsengine (OnMessage)/gws/0.67",
+		"echo 16B, 1 conns, wsengine (Read/Write), deflate/gws/0.86", "idle memory/gobwas/0.50"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Behind = %q, want %q", got, want)
 	}

@@ -20,8 +20,9 @@ type EchoResult struct {
 	Messages  int // completed round trips
 	Elapsed   time.Duration
 	P50, P99  time.Duration
-	AllocsMsg float64 // server allocations per message
-	BytesMsg  float64 // server bytes allocated per message
+	AllocsMsg float64       // server allocations per message
+	BytesMsg  float64       // server bytes allocated per message
+	CPUMsg    time.Duration // server CPU time (user + system) per message
 	// Runs and Spread are set by MedianEcho: how many runs the row is the
 	// median of, and their msgs/s range as a fraction of the median.
 	Runs   int
@@ -119,6 +120,7 @@ func Echo(s *Server, conns []*gorilla.Conn, size, messages int) (EchoResult, err
 		// against thousands of messages.
 		r.AllocsMsg = float64(after.Mallocs-before.Mallocs) / float64(len(all))
 		r.BytesMsg = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(all))
+		r.CPUMsg = (after.CPU - before.CPU) / time.Duration(len(all))
 	}
 	return r, nil
 }

@@ -75,7 +75,7 @@ type Report struct {
 // list of rows where wsengine is more than 10% behind the fastest.
 func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "# wsengine vs gorilla, coder, gobwas, gws\n\n%s on %s, with `%s`.\n\n", r.Date, r.Machine, r.Command)
-	fmt.Fprintf(w, "Ratios are to wsengine on the same row: for msgs/s and MB/s above 1.00 means faster than wsengine; for latency, allocations and memory above 1.00 means more. ")
+	fmt.Fprintf(w, "Ratios are to wsengine (OnMessage) on the same row: for msgs/s and MB/s above 1.00 means faster than wsengine; for latency, allocations and memory above 1.00 means more. ")
 	fmt.Fprintf(w, "Each row is the median of its runs (libraries in rotating order each round); ± is half the range of those runs, the machine's noise on that row.\n\n")
 
 	fmt.Fprintf(w, "## Frame level: parse + unmask + UTF-8 check, from memory\n\n| payload | library | MB/s | ± | ratio | allocs/op |\n|---|---|---|---|---|---|\n")
@@ -89,14 +89,15 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			title += " with permessage-deflate"
 		}
 		fmt.Fprintf(w, "\n## %s (fixed client: gorilla; text messages)\n\n", title)
-		fmt.Fprintf(w, "| size | conns | library | msgs/s | ± | ratio | p50 µs | p99 µs | server allocs/msg | server B/msg |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "| size | conns | library | msgs/s | ± | ratio | p50 µs | p99 µs | server CPU µs/msg | ratio | server allocs/msg | server B/msg |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range r.Echo {
 			if e.Compress != compress {
 				continue
 			}
 			base := r.echo("wsengine", compress, e.Size, e.Conns)
-			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %d | %d | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, e.Lib,
-				e.MsgsPerSec(), spread(e.Spread, e.Runs), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(), e.AllocsMsg, e.BytesMsg)
+			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %d | %d | %.1f | %s | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, libLabel(e.Lib),
+				e.MsgsPerSec(), spread(e.Spread, e.Runs), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(),
+				float64(e.CPUMsg.Nanoseconds())/1e3, ratio(float64(e.CPUMsg), float64(base.CPUMsg)), e.AllocsMsg, e.BytesMsg)
 		}
 	}
 	fmt.Fprintf(w, "\n## Memory per idle connection (server process, heap + goroutine stacks, after GC)\n\n| library | connections | KiB/conn | ratio |\n|---|---|---|---|\n")
@@ -143,7 +144,7 @@ func (r *Report) Behind(within float64) []Gap {
 		}
 	}
 	for _, e := range r.Echo {
-		if e.Lib != "wsengine" {
+		if !strings.HasPrefix(e.Lib, "wsengine") {
 			continue
 		}
 		best := e
@@ -153,7 +154,7 @@ func (r *Report) Behind(within float64) []Gap {
 			}
 		}
 		if e.MsgsPerSec() < within*best.MsgsPerSec() {
-			row := fmt.Sprintf("echo %s, %d conns", SizeName(e.Size), e.Conns)
+			row := fmt.Sprintf("echo %s, %d conns, %s", SizeName(e.Size), e.Conns, libLabel(e.Lib))
 			if e.Compress {
 				row += ", deflate"
 			}
@@ -205,43 +206,83 @@ func (r *Report) idle(lib string) IdleResult {
 }
 
 // WriteSVG draws messages per second of the plain echo at conns
-// connections, grouped by message size, one bar per library.
+// connections: one panel per message size, each with its own axis (the
+// sizes differ by an order of magnitude), one bar per library.
 func (r *Report) WriteSVG(w io.Writer, conns int) {
-	colors := map[string]string{"wsengine": "#1f77b4", "gorilla": "#ff7f0e", "coder": "#2ca02c", "gobwas": "#d62728", "gws": "#9467bd"}
-	const width, height, left, top, bottom = 720, 360, 70, 40, 50
-	var rows [][]EchoResult
-	for _, size := range EchoSizes {
+	colors := map[string]string{"wsengine": "#1f77b4", "wsengine-rw": "#17becf", "wsengine-stream": "#aec7e8",
+		"gorilla": "#ff7f0e", "coder": "#2ca02c", "gobwas": "#d62728", "gws": "#9467bd"}
+	const width, height, top, bottom, axisW = 900, 400, 40, 70, 52
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14">Loopback echo, %d connections, text messages: messages/s (median of rounds)</text>`+"\n", conns)
+	plotH := float64(height - top - bottom)
+	panelW := float64(width-10) / float64(len(EchoSizes))
+	for g, size := range EchoSizes {
 		var row []EchoResult
+		best := 0.0
 		for _, lib := range Libraries {
 			if e := r.echo(lib, false, size, conns); e.Messages > 0 {
 				row = append(row, e)
+				best = math.Max(best, e.MsgsPerSec())
 			}
 		}
-		rows = append(rows, row)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14">Loopback echo, %d connections: messages/s relative to the fastest per size</text>`+"\n", left, conns)
-	plotH := float64(height - top - bottom)
-	groupW := float64(width-left-20) / float64(len(rows))
-	for g, row := range rows {
-		best := 0.0
-		for _, e := range row {
-			best = math.Max(best, e.MsgsPerSec())
+		x0 := 10 + float64(g)*panelW + axisW
+		step := niceStep(best / 4)
+		top2 := step * math.Ceil(best/step)
+		for v := 0.0; v <= top2+step/2; v += step {
+			y := float64(top) + plotH - plotH*v/top2
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n",
+				x0, y, x0+panelW-axisW-10, y, x0-4, y+4, tick(v))
 		}
-		barW := groupW / float64(len(Libraries)+1)
+		barW := (panelW - axisW - 10) / float64(len(Libraries))
 		for i, e := range row {
-			h := plotH * e.MsgsPerSec() / best
-			x := float64(left) + float64(g)*groupW + float64(i)*barW
+			h := plotH * e.MsgsPerSec() / top2
+			x := x0 + float64(i)*barW
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %.0f msgs/s</title></rect>`+"\n",
-				x, float64(top)+plotH-h, barW*0.9, h, colors[e.Lib], e.Lib, SizeName(e.Size), e.MsgsPerSec())
+				x, float64(top)+plotH-h, barW*0.85, h, colors[e.Lib], e.Lib, SizeName(e.Size), e.MsgsPerSec())
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s (best %.0f/s)</text>`+"\n", float64(left)+float64(g)*groupW, height-bottom+18, SizeName(EchoSizes[g]), best)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333"/>`+"\n", x0, top, x0, top+int(plotH))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%s messages</text>`+"\n", x0+10, height-bottom+18, SizeName(size))
 	}
 	for i, lib := range Libraries {
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", left+i*110, height-18, colors[lib], left+i*110+14, height-9, lib)
+		x := 10 + (i%4)*220
+		y := height - 32 + (i/4)*16
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x, y, colors[lib], x+14, y+9, libLabel(lib))
 	}
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>`+"\n", left-5, top+int(plotH), width-10, top+int(plotH))
 	b.WriteString("</svg>\n")
 	io.WriteString(w, b.String())
+}
+
+// libLabel names a library's row for people.
+func libLabel(lib string) string {
+	switch lib {
+	case "wsengine":
+		return "wsengine (OnMessage)"
+	case "wsengine-rw":
+		return "wsengine (Read/Write)"
+	case "wsengine-stream":
+		return "wsengine (Reader/Writer)"
+	}
+	return lib
+}
+
+// niceStep rounds a step up to 1, 2 or 5 times a power of ten.
+func niceStep(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func tick(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.0fk", v/1000)
+	}
+	return fmt.Sprintf("%.0f", v)
 }

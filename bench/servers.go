@@ -20,8 +20,10 @@ import (
 	"github.com/wsengine/ws/protocol/deflate"
 )
 
-// Libraries are the servers compared, wsengine first.
-var Libraries = []string{"wsengine", "gorilla", "coder", "gobwas", "gws"}
+// Libraries are the servers compared, wsengine's first: its event API
+// (OnMessage, the base of every ratio), then the APIs most applications
+// write: a Read/Write loop and a Reader/Writer loop.
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "coder", "gobwas", "gws"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -34,6 +36,10 @@ func Handler(lib string, compress bool) http.Handler {
 	switch lib {
 	case "wsengine":
 		return wsengineEcho(compress)
+	case "wsengine-rw":
+		return wsengineReadWrite(compress)
+	case "wsengine-stream":
+		return wsengineStream(compress)
 	case "gorilla":
 		return gorillaEcho(compress)
 	case "coder":
@@ -59,6 +65,63 @@ func wsengineEcho(compress bool) http.Handler {
 		// With OnMessage the connection runs on its own read goroutine; the
 		// handler returns, and net/http's goroutine and request go with it.
 		adapters.Accept(w, r, opts)
+	})
+}
+
+func wsengineOptions(compress bool) *adapters.AcceptOptions {
+	cfg := protocol.DefaultConfig()
+	cfg.MaxMessageSize = maxMessage
+	return &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !compress,
+		Compression: &deflate.Config{}}}
+}
+
+// wsengineReadWrite is the loop most applications write: Read a message,
+// Write it back, in the handler's goroutine.
+func wsengineReadWrite(compress bool) http.Handler {
+	opts := wsengineOptions(compress)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		for {
+			op, p, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, op, p) != nil {
+				return
+			}
+		}
+	})
+}
+
+// wsengineStream streams every message through Reader and Writer, as the
+// gorilla and coder servers here do.
+func wsengineStream(compress bool) http.Handler {
+	opts := wsengineOptions(compress)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		for {
+			op, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			wr, err := c.Writer(ctx, op)
+			if err != nil {
+				return
+			}
+			if copyMessage(wr, rd) != nil {
+				return
+			}
+		}
 	})
 }
 
