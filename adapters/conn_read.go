@@ -96,13 +96,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	c.mu.Unlock()
 	var stop func() bool
 	if ctx != nil && ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() {
-			c.mu.Lock()
-			if c.readGen == gen && c.reader != ownerNone {
-				c.interruptRead()
-			}
-			c.mu.Unlock()
-		})
+		stop = c.interruptReadWhenDone(ctx, gen)
 	}
 	n, err := c.nc.Read(buf)
 	if stop != nil {
@@ -129,6 +123,19 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	c.sawEOF = true
 	c.eng.ReceiveEOF(now)
 	return nil
+}
+
+// interruptReadWhenDone interrupts the read of token generation gen when
+// ctx ends. (A function of its own, so that its closure's variables are
+// allocated only for a ctx that can end.)
+func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() bool {
+	return context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		if c.readGen == gen && c.reader != ownerNone {
+			c.interruptRead()
+		}
+		c.mu.Unlock()
+	})
 }
 
 func isTimeout(err error) bool {

@@ -133,13 +133,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 		c.mu.Unlock()
 		var stop func() bool
 		if ctx != nil && ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, func() {
-				c.mu.Lock()
-				if c.writing && c.writeGen == gen {
-					c.nc.SetWriteDeadline(pastTime)
-				}
-				c.mu.Unlock()
-			})
+			stop = c.interruptWriteWhenDone(ctx, gen)
 		}
 		n, err := c.nc.Write(w)
 		fired := stop != nil && !stop()
@@ -178,6 +172,19 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			c.wbuf = w[:0]
 		}
 	}
+}
+
+// interruptWriteWhenDone cuts the write of token generation gen when ctx
+// ends. (A function of its own, so that its closure's variables are
+// allocated only for a ctx that can end.)
+func (c *Conn) interruptWriteWhenDone(ctx context.Context, gen uint64) func() bool {
+	return context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		if c.writing && c.writeGen == gen {
+			c.nc.SetWriteDeadline(pastTime)
+		}
+		c.mu.Unlock()
+	})
 }
 
 // releaseWrite gives the write token back. c.mu held.

@@ -1,0 +1,75 @@
+package adapters_test
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Steady-state messages over a real socket allocate nothing but what the
+// API hands over: Read returns a message the caller owns (one allocation);
+// Reader/Writer and OnMessage allocate nothing (Reader and Writer handles
+// come from small slabs, amortised to zero).
+func TestSteadyStateAllocations(t *testing.T) {
+	a, b := tcpPair(t)
+	opts := &adapters.Options{DisableCompression: true}
+	c, _ := adapters.NewConn(a, protocol.RoleClient, opts)
+	s, _ := adapters.NewConn(b, protocol.RoleServer, opts)
+	defer s.CloseNow()
+	defer c.CloseNow()
+	ctx := context.Background()
+	msg := []byte("a small steady-state message")
+	buf := make([]byte, 64)
+	tests := []struct {
+		name string
+		max  float64
+		run  func()
+	}{
+		{"Write+Read", 1, func() {
+			c.Write(ctx, frame.OpText, msg)
+			s.Read(ctx)
+		}},
+		{"Writer+Reader", 0, func() {
+			w, _ := c.Writer(ctx, frame.OpBinary)
+			w.Write(msg)
+			w.Close()
+			_, r, _ := s.Reader(ctx)
+			for {
+				if _, err := r.Read(buf); err == io.EOF {
+					break
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		tt.run() // buffers grow once
+		if got := testing.AllocsPerRun(500, tt.run); got > tt.max {
+			t.Errorf("%s: %.2f allocations per message, want at most %.0f", tt.name, got, tt.max)
+		}
+	}
+}
+
+// OnMessage echoes without allocating: the message is the engine's bytes.
+func TestOnMessageAllocations(t *testing.T) {
+	a, b := tcpPair(t)
+	got := make(chan struct{}, 1)
+	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true,
+		OnMessage: func(*adapters.Conn, frame.Opcode, []byte) { got <- struct{}{} }})
+	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true,
+		OnMessage: func(s *adapters.Conn, op frame.Opcode, p []byte) { s.Write(context.Background(), op, p) }})
+	defer s.CloseNow()
+	defer c.CloseNow()
+	msg := []byte("echo me")
+	run := func() {
+		c.Write(context.Background(), frame.OpText, msg)
+		<-got
+	}
+	run()
+	if n := testing.AllocsPerRun(500, run); n > 0 {
+		t.Errorf("%.2f allocations per echoed message", n)
+	}
+}
