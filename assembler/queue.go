@@ -64,11 +64,12 @@ var (
 )
 
 type entry struct {
-	op   frame.Opcode
-	data []byte // unread bytes start at off
-	off  int
-	size int64 // bytes pushed in all
-	done bool
+	op    frame.Opcode
+	data  []byte // unread bytes start at off
+	off   int
+	size  int64 // bytes pushed in all
+	done  bool
+	spare bool // data is the queue's reusable buffer
 }
 
 // Queue is the message queue. The zero value is not ready; use New.
@@ -93,7 +94,7 @@ type Queue struct {
 	streamGen uint64   // the generation of the newest Reader handed out
 	readers   []Reader // Readers not yet handed out
 	slab      int      // size of the last slab of Readers
-	spare     []byte   // a streamed message's buffer, for the next message
+	spare     []byte   // a buffer for the next message, reused by streams and Next
 
 	fill func(ctx context.Context) error
 }
@@ -150,15 +151,22 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 			return ErrTooBig
 		}
 		var buf []byte
+		spare := false
 		switch {
+		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize):
+			buf = make([]byte, 0, sizeHint) // one allocation, no growth
 		case q.spare != nil:
-			buf, q.spare = q.spare[:0], nil
+			// A stream reads it in place and gives it back; Next hands out
+			// an exact copy. Either way a message arriving in many pieces
+			// grows no new buffer.
+			buf, q.spare, spare = q.spare[:0], nil, true
 		case fin:
 			buf = make([]byte, 0, len(data)) // the one allocation per message
-		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize):
-			buf = make([]byte, 0, sizeHint)
+		default:
+			// The first of many pieces: this buffer becomes the spare.
+			buf, spare = make([]byte, 0, max(len(data), 4096)), true
 		}
-		q.entries = append(q.entries, entry{op: op, data: append(buf, data...), size: int64(len(data)), done: fin})
+		q.entries = append(q.entries, entry{op: op, data: append(buf, data...), size: int64(len(data)), done: fin, spare: spare})
 		q.bytes += int64(len(data)) + messageOverhead
 	case frame.OpContinuation:
 		if open == nil {
@@ -297,6 +305,14 @@ func (q *Queue) tryNext() (Message, bool, error) {
 		e := &q.entries[q.head]
 		if e.done {
 			m := Message{Opcode: e.op, Data: e.data}
+			if e.spare {
+				// The caller owns what Next returns: an exact copy, and
+				// the buffer stays the queue's.
+				m.Data = append(make([]byte, 0, len(e.data)), e.data...)
+				if cap(e.data) <= maxSpare && q.spare == nil {
+					q.spare = e.data[:0]
+				}
+			}
 			q.complete--
 			q.consumed(int64(len(e.data)) + messageOverhead)
 			q.pop()
