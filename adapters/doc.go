@@ -3,18 +3,55 @@
 // ping, close and net.Conn APIs. It moves bytes, time and goroutines; every
 // protocol decision is made in package protocol.
 //
-// Inside a Conn: one read goroutine feeds the engine what the socket reads
-// and hands data events to the queue, pausing while the queue is above its
-// high water mark; one timer, armed at the engine's Deadline, drives
-// keepalive and the close timeout; writes are serialised by a write lock
-// that is never held while the engine is, so a peer that stops reading
-// cannot stall the read goroutine (it only queues its pongs and close
-// replies, which the blocked writer flushes after its own write). When the
-// engine asks, the socket is closed once its last bytes are written. No
-// goroutine or timer outlives a Conn that has closed.
+// # Concurrency
 //
-// Concurrency: Write, Writer, Ping, Close and CloseStatus may be called from
-// any goroutine; concurrent writes are serialised whole messages, never
-// interleaved frames. Reads (Read, Reader, NetConn's Read) are for one
-// goroutine at a time.
+// Every method of a Conn may be called from any goroutine, OnMessage
+// included, at the same time as any other. The rules that make that safe:
+//
+//   - One lock guards the engine and is never held during I/O.
+//   - Reading: at most one goroutine reads the socket, the holder of the read
+//     token. A Read (or a stream Reader's Read, or NetConn's Read) that finds
+//     no message queued takes the token and reads the socket itself, so a
+//     message reaches a waiting reader with no goroutine in between. When no
+//     call has read for a second, a ping is awaiting its pong, Close or Ping
+//     waits for the peer, or the connection waits for the peer's EOF, a
+//     background reader does it, and gives the token back to the first Read
+//     that comes (it interrupts the background reader's socket read). With
+//     Options.OnMessage the background reader runs for the connection's life
+//     and calls the callback between reads.
+//   - Writing: at most one goroutine writes the socket, the holder of the
+//     write token, and it writes until no output is left, so bytes queued by
+//     others (pongs, close replies, keepalive pings) go out behind its own.
+//     Whole messages are serialised; frames never interleave. Background
+//     writers never wait for the token; an application call waits its turn
+//     bounded by its own ctx.
+//   - A ctx bounds only its own call. Only the holder of a token sets a
+//     deadline on the socket, for its own ctx. A message that its ctx cuts
+//     short fails the connection (part of a frame may be on the wire): that
+//     call returns ctx.Err(), every other call the close error. A Ping whose
+//     ctx ends leaves the connection alone.
+//   - One timer per connection, from the injected Clock, created once and
+//     reset: keepalive, the close and open timeouts, the background reader's
+//     start, and the end of the waits below.
+//   - When the engine ends the connection (a close handshake, a failure, a
+//     keepalive timeout), every pending call returns at once with the close
+//     error: a blocked Read is interrupted, and a write blocked on a peer that
+//     does not read gets 100 ms before the socket is closed under it. Closing
+//     the socket never waits for either token.
+//   - The transport ends as RFC 6455 §7.1.1 says: after this side's close
+//     frame is written, the write side is shut (CloseWrite) and the socket is
+//     read until the peer's EOF or the close timeout, then closed, so unread
+//     bytes do not make the kernel reset the connection and destroy the close
+//     frame in flight.
+//   - Flow control: when the queue reaches its high water mark the socket is
+//     not read until the application catches up, and the engine is told
+//     (protocol.Conn.PauseReading), so keepalive neither sends pings whose
+//     pongs could not be read nor fails a healthy peer. Close reads anyway.
+//   - A message's reply goes out before what the bytes after it cause: the
+//     engine stops after each message (protocol.Conn.SetStopAfterMessage), so
+//     an echo of a message received just before a protocol violation is
+//     written before the failure's close frame.
+//   - Inside OnMessage nothing is read until the callback returns: Close there
+//     sends the close frame and returns at once, and Ping waits for its ctx.
+//   - No goroutine, timer or buffer outlives a closed connection.
 package adapters
