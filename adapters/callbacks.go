@@ -59,5 +59,6 @@ func (c *Conn) deliver() {
 	if spare != nil && c.spareBuf == nil {
 		c.spareBuf = spare
 	}
+	c.releaseIfDone()
 	c.mu.Unlock()
 }

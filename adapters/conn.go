@@ -24,8 +24,10 @@ const (
 // readGrace is how long the transport may go unread after an application
 // call stopped reading before the background reader takes over (to answer
 // pings and see the peer's close). An application that calls Read again
-// within it reads the socket itself, with no goroutine in between.
-const readGrace = time.Second
+// within it reads the socket itself, with no goroutine in between. While
+// messages flow the timer fires once per grace to look: a quarter second
+// keeps that negligible and a peer's close or ping unanswered no longer.
+const readGrace = 250 * time.Millisecond
 
 // killGrace is how long a write blocked when the connection ends may go on
 // before the socket is closed under it.

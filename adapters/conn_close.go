@@ -51,8 +51,27 @@ func (c *Conn) closeSocket() {
 		c.timerAt = c.killAt // zero
 	}
 	c.signal()
+	c.releaseIfDone()
 	c.mu.Unlock()
 	c.nc.Close()
+}
+
+// releaseIfDone drops the connection's buffers once it has ended, its
+// socket is closed and no goroutine is reading, writing or in a callback,
+// so a closed Conn the application still refers to holds little more than
+// its status. Messages not yet read stay in the queue. c.mu held.
+func (c *Conn) releaseIfDone() {
+	if !c.sockClosed || !c.closed || c.reader != ownerNone || c.writing || c.inCallback {
+		return
+	}
+	c.eng.Release()
+	c.wbuf, c.rest, c.spareBuf, c.gathered, c.ready, c.writers = nil, nil, nil, nil, nil, nil
+	select {
+	case c.msgSem <- struct{}{}: // no Writer holds the message buffer
+		c.msgBuf = nil
+		<-c.msgSem
+	default:
+	}
 }
 
 // Close starts the close handshake with code and reason, waits for it to

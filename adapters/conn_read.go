@@ -73,6 +73,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	c.signal()
 	c.maybeStartBackground()
 	c.armTimer()
+	c.releaseIfDone()
 	c.mu.Unlock()
 	if pending {
 		c.flushCall(ctx)
@@ -218,6 +219,7 @@ func (c *Conn) readBackground() {
 	c.releasedAt = c.clock.Now()
 	c.signal()
 	c.armTimer()
+	c.releaseIfDone()
 	c.mu.Unlock()
 	if lingerDone {
 		c.closeSocket()

@@ -121,6 +121,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			if shut {
 				c.shutStarted = true
 			}
+			c.releaseIfDone()
 			c.mu.Unlock()
 			if shut {
 				c.shutdownTransport()

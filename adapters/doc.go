@@ -13,7 +13,7 @@
 //     token. A Read (or a stream Reader's Read, or NetConn's Read) that finds
 //     no message queued takes the token and reads the socket itself, so a
 //     message reaches a waiting reader with no goroutine in between. When no
-//     call has read for a second, a ping is awaiting its pong, Close or Ping
+//     call has read for a quarter second, a ping is awaiting its pong, Close or Ping
 //     waits for the peer, or the connection waits for the peer's EOF, a
 //     background reader does it, and gives the token back to the first Read
 //     that comes (it interrupts the background reader's socket read). With

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -85,4 +86,39 @@ func TestIdleMemory(t *testing.T) {
 	for _, c := range conns {
 		<-c.Done()
 	}
+}
+
+// A closed connection the application still refers to releases its
+// buffers: after large messages grew them, 100 closed pairs hold little
+// more than their status.
+func TestClosedConnReleasesBuffers(t *testing.T) {
+	checkLeaks(t)
+	const n = 100
+	raiseFileLimit(t, 4*n+100)
+	big := make([]byte, 200<<10)
+	var conns []*adapters.Conn
+	before := heapAndStacks()
+	for i := 0; i < n; i++ {
+		a, b := tcpPair(t)
+		c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+		s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+		ctx := ctxT(t)
+		for _, dir := range [][2]*adapters.Conn{{c, s}, {s, c}} {
+			go dir[0].Write(ctx, frame.OpBinary, big)
+			if _, _, err := dir[1].Read(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		go s.Close(frame.CloseNormal, "")
+		c.Close(frame.CloseNormal, "")
+		<-s.Done()
+		conns = append(conns, c, s)
+	}
+	time.Sleep(200 * time.Millisecond) // the servers' last waits for EOF end
+	per := float64(heapAndStacks()-before) / float64(len(conns))
+	t.Logf("%.1f KiB per closed connection end (buffers grew to %d KiB messages)", per/1024, len(big)>>10)
+	if per > 8<<10 {
+		t.Errorf("%.1f KiB held per closed connection end", per/1024)
+	}
+	runtime.KeepAlive(conns)
 }

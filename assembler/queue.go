@@ -241,6 +241,8 @@ func (q *Queue) Close(err error) {
 		err = ErrClosed
 	}
 	q.closed, q.err = true, err
+	// Nothing more arrives: the buffers kept for reuse go.
+	q.spare, q.readers = nil, nil
 	q.unpause()
 	q.notify()
 }
@@ -309,7 +311,7 @@ func (q *Queue) tryNext() (Message, bool, error) {
 				// The caller owns what Next returns: an exact copy, and
 				// the buffer stays the queue's.
 				m.Data = append(make([]byte, 0, len(e.data)), e.data...)
-				if cap(e.data) <= maxSpare && q.spare == nil {
+				if cap(e.data) <= maxSpare && q.spare == nil && !q.closed {
 					q.spare = e.data[:0]
 				}
 			}
@@ -479,7 +481,7 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 			return n, nil
 		}
 		if e.done {
-			if cap(e.data) <= maxSpare {
+			if cap(e.data) <= maxSpare && !q.closed {
 				q.spare = e.data[:0]
 			}
 			q.complete--

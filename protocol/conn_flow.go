@@ -77,3 +77,24 @@ func (c *Conn) Abort(now time.Time, cause error) {
 	c.out, c.outStart = c.out[:0], 0
 	c.finish(cause)
 }
+
+// Release drops the engine's buffers once the connection is closed and the
+// driver has written Outgoing and is done with every event's Data, so that
+// a closed connection the application still refers to holds no memory
+// beyond its status. CloseStatus and the other accessors keep working. It
+// does nothing before StateClosed.
+func (c *Conn) Release() {
+	if c.state != StateClosed {
+		return
+	}
+	c.out, c.outStart = nil, 0
+	c.events, c.evHead = nil, 0
+	c.recv.in, c.recv.inPos, c.recv.dec = nil, 0, nil
+	c.alive.pings = nil
+	c.hs = nil
+	for _, e := range c.cfg.Extensions {
+		if r, ok := e.(interface{ Release() }); ok {
+			r.Release()
+		}
+	}
+}

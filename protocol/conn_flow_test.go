@@ -188,3 +188,25 @@ func TestAwaitingPong(t *testing.T) {
 		t.Fatal("not awaiting after an application ping")
 	}
 }
+
+// Release drops the buffers of a closed connection and keeps its status;
+// before the end it does nothing.
+func TestRelease(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	c.Send(at(0), frame.OpBinary, big, true)
+	c.Release() // open: no effect
+	if len(c.Outgoing()) != 100<<10+4 {
+		t.Fatalf("Release before the end dropped output: %d bytes", len(c.Outgoing()))
+	}
+	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
+	drain(c)
+	st := c.CloseStatus()
+	c.Release()
+	if c.CloseStatus().Err != st.Err || len(c.Outgoing()) != 0 || c.State() != protocol.StateClosed {
+		t.Fatal("Release changed the status")
+	}
+	if b := c.ReadBuffer(10); len(b) < 10 {
+		t.Fatal("ReadBuffer after Release")
+	}
+}

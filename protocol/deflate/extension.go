@@ -227,3 +227,14 @@ func Negotiated(exts []protocol.Extension) bool {
 }
 
 var _ protocol.Extension = (*extension)(nil)
+
+// Release gives a kept compressor back to the pool and drops the buffers,
+// once the connection is closed (protocol.Conn.Release calls it).
+func (e *extension) Release() {
+	if e.w != nil {
+		putWriter(e.level, e.w)
+		e.w = nil
+	}
+	e.out.b, e.history, e.in = nil, nil, nil
+	e.compress = false
+}
