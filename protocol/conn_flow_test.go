@@ -195,8 +195,9 @@ func TestRelease(t *testing.T) {
 	c := established(t, protocol.RoleServer, testConfig())
 	big := bytes.Repeat([]byte("x"), 100<<10)
 	c.Send(at(0), frame.OpBinary, big, true)
+	n := len(c.Outgoing())
 	c.Release() // open: no effect
-	if len(c.Outgoing()) != 100<<10+4 {
+	if len(c.Outgoing()) != n || n < 100<<10 {
 		t.Fatalf("Release before the end dropped output: %d bytes", len(c.Outgoing()))
 	}
 	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
