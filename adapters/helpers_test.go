@@ -87,9 +87,10 @@ func bigConfig() *protocol.Config {
 
 // fakeClock is a Clock whose time moves only when a test calls Advance.
 type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
+	mu      sync.Mutex
+	now     time.Time
+	timers  []*fakeTimer
+	created int // timers made by AfterFunc
 }
 
 type fakeTimer struct {
@@ -112,6 +113,7 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) adapters.Timer {
 	defer c.mu.Unlock()
 	t := &fakeTimer{clock: c, at: c.now.Add(d), f: f}
 	c.timers = append(c.timers, t)
+	c.created++
 	return t
 }
 
@@ -187,4 +189,10 @@ func write101(w io.Writer, key string) error {
 
 func assemblerConfig(high, low int64) assembler.Config {
 	return assembler.Config{HighWater: high, LowWater: low}
+}
+
+func (c *fakeClock) Created() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.created
 }

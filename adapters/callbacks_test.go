@@ -12,6 +12,34 @@ import (
 	"github.com/wsengine/ws/protocol"
 )
 
+// Close inside OnMessage sends the close frame and returns at once; the
+// handshake completes after the callback.
+func TestCloseInsideOnMessage(t *testing.T) {
+	checkLeaks(t)
+	closed := make(chan error, 1)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
+			closed <- c.Close(4000, "bye")
+		}}}, func(c *adapters.Conn) { <-c.Done() })
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(ctx, frame.OpText, []byte("close, please"))
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close in the callback: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close inside OnMessage did not return")
+	}
+	if _, _, err := c.Read(ctx); !errors.Is(err, &protocol.CloseError{Code: 4000}) {
+		t.Fatalf("client saw %v", err)
+	}
+}
+
 // OnMessage delivers whole messages (fragmented ones joined) in the read
 // goroutine, and may write from there; Read returns only the close error.
 func TestOnMessageEcho(t *testing.T) {

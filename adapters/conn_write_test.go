@@ -4,14 +4,50 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
+
+// A Ping whose short ctx ends while a long Write holds the socket returns
+// its ctx error; the Write and the connection go on.
+func TestPingContextDoesNotKillWrite(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	go func() { // a slow reader: 4 MiB in about 0.5 s
+		buf := make([]byte, 16<<10)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+	defer c.CloseNow()
+	werr := make(chan error, 1)
+	go func() { werr <- c.Write(context.Background(), frame.OpBinary, make([]byte, 4<<20)) }()
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := c.CloseStatus().Err; err != nil {
+		t.Fatalf("connection ended: %v", err)
+	}
+}
 
 // Writer gathers writes: a small message is one frame, a large one goes in
 // fragments of 32 KiB.

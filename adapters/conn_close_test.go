@@ -1,0 +1,108 @@
+package adapters_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+// Close returns within the close timeout (plus 250 ms) while another
+// goroutine's Write is blocked on a peer that does not read; the Write
+// returns the close error.
+func TestCloseWhileWriteBlocked(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	cfg := protocol.DefaultConfig()
+	cfg.PingInterval, cfg.CloseTimeout = 0, time.Second
+	c, _ := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true})
+	werr := make(chan error, 1)
+	go func() { werr <- c.Write(context.Background(), frame.OpBinary, make([]byte, 16<<20)) }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	err := c.Close(frame.CloseNormal, "")
+	if d := time.Since(start); d > cfg.CloseTimeout+250*time.Millisecond {
+		t.Errorf("Close returned after %v", d)
+	}
+	if !errors.Is(err, protocol.ErrCloseTimeout) {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-werr:
+		if !errors.Is(err, protocol.ErrCloseTimeout) {
+			t.Errorf("Write: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the blocked Write did not return")
+	}
+}
+
+// A connection failed while the peer is still sending keeps the socket open
+// until the peer has its close frame: half-close, drain, then close, so the
+// kernel does not answer the unread bytes with a reset that destroys the
+// close frame in flight.
+func TestFailureCloseFrameSurvivesPeerStillSending(t *testing.T) {
+	checkLeaks(t)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, echo)
+	nc, br := rawDial(t, url)
+	key := [4]byte{9, 8, 7, 6}
+	// A 2 MiB frame: over the 1 MiB limit, refused from its header.
+	hdr := frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Mask: key, Length: 2 << 20})
+	go func() {
+		nc.Write(hdr)
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 32; i++ {
+			if _, err := nc.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(br)
+	want := protocoltest.EncodeFrame(protocol.RoleServer, key, frame.OpClose, 0, true,
+		mustClose(frame.CloseTooBig, protocol.ErrMessageTooBig.Reason))
+	if !bytes.Equal(got, want) || err != nil {
+		t.Fatalf("got % x, %v; want % x then EOF", got, err, want)
+	}
+}
+
+func mustClose(code frame.CloseCode, reason string) []byte {
+	p, err := frame.AppendClose(nil, code, reason)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// rawDial performs a client handshake by hand against url's server and
+// returns the socket and a reader positioned after the 101 response.
+func rawDial(t *testing.T, url string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "ws://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return nc, br
+}

@@ -1,0 +1,178 @@
+package adapters_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+// While an application goroutine waits in Read, it reads the socket itself:
+// there is no background reader to hand messages over.
+func TestWaitingReadReadsTheSocketItself(t *testing.T) {
+	checkLeaks(t)
+	url := server(t, nil, echo)
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(frame.CloseNormal, "")
+	for i := 0; i < 100; i++ {
+		c.Write(ctx, frame.OpText, []byte("ping-pong"))
+		if _, p, err := c.Read(ctx); err != nil || string(p) != "ping-pong" {
+			t.Fatal(p, err)
+		}
+	}
+	// The client waits in Read for a message that does not come; the echo
+	// server waits in Read too.
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if n := strings.Count(stacks, "adapters.(*Conn).readBackground"); n != 0 {
+			t.Errorf("%d background readers while both sides wait in Read", n)
+		}
+		if n := strings.Count(stacks, "adapters.(*Conn).readAsApp"); n != 2 {
+			t.Errorf("%d Read calls reading the socket, want 2", n)
+		}
+	}()
+	if _, _, err := c.Read(rctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+// An application that falls behind pauses reading; the engine is told, and
+// keepalive does not fail a healthy peer whose pongs sit unread. Nothing is
+// lost.
+func TestSlowReaderIsNotAKeepaliveFailure(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	scfg := protocol.DefaultConfig()
+	scfg.PingInterval, scfg.PongTimeout = 100*time.Millisecond, 200*time.Millisecond
+	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{Config: &scfg, DisableCompression: true,
+		Queue: assemblerConfig(64<<10, 16<<10)})
+	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+	ctx := ctxT(t)
+	const n = 40
+	for i := 0; i < n; i++ {
+		msg := bytes.Repeat([]byte{byte(i)}, 8<<10)
+		if err := c.Write(ctx, frame.OpBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second) // the server's application is busy elsewhere
+	for i := 0; i < n; i++ {
+		_, p, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v (status %+v)", i, err, s.CloseStatus())
+		}
+		if len(p) != 8<<10 || p[0] != byte(i) {
+			t.Fatalf("message %d out of order", i)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // keepalive works again
+	if err := s.CloseStatus().Err; err != nil {
+		t.Fatalf("server failed: %v", err)
+	}
+	if err := c.Close(frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-s.Done()
+}
+
+// A message received right before a protocol violation reaches the
+// application, and its reply goes out before the failure's close frame
+// (Autobahn 3.2, 4.1.3–4.2.4, 5.15 strict), with Read/Write and with
+// OnMessage.
+func TestReplyBeforeViolationClose(t *testing.T) {
+	onMessage := &adapters.AcceptOptions{Options: adapters.Options{OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
+		c.Write(context.Background(), op, p)
+	}}}
+	for _, tt := range []struct {
+		name    string
+		opts    *adapters.AcceptOptions
+		handler func(*adapters.Conn)
+	}{
+		{"Read/Write", &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, echo},
+		{"OnMessage", onMessage, func(c *adapters.Conn) { <-c.Done() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			tt.opts.DisableCompression = true
+			url := server(t, tt.opts, tt.handler)
+			nc, br := rawDial(t, url)
+			key := [4]byte{1, 2, 3, 4}
+			nc.Write(append(protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpText, 0, true, []byte("hello")),
+				protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpText, 4, true, []byte("bad"))...))
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, _ := io.ReadAll(br)
+			want := append(protocoltest.EncodeFrame(protocol.RoleServer, key, frame.OpText, 0, true, []byte("hello")),
+				protocoltest.EncodeFrame(protocol.RoleServer, key, frame.OpClose, 0, true,
+					mustClose(frame.CloseProtocolError, protocol.ErrReservedBits.Reason))...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got  % x\nwant % x", got, want)
+			}
+		})
+	}
+}
+
+// Writer and stream Reader handles fail once their message ended and never
+// touch the next one.
+func TestStaleHandles(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	c, _ := adapters.NewConn(a, protocol.RoleClient, nil)
+	s, _ := adapters.NewConn(b, protocol.RoleServer, nil)
+	defer s.CloseNow()
+	defer c.CloseNow()
+	ctx := ctxT(t)
+	w1, _ := c.Writer(ctx, frame.OpText)
+	io.WriteString(w1, "one")
+	w1.Close()
+	w2, _ := c.Writer(ctx, frame.OpText)
+	if _, err := io.WriteString(w1, "STALE"); !errors.Is(err, adapters.ErrWriterClosed) {
+		t.Fatalf("stale Write: %v", err)
+	}
+	if err := w1.Close(); !errors.Is(err, adapters.ErrWriterClosed) {
+		t.Fatalf("stale Close: %v", err)
+	}
+	io.WriteString(w2, "two")
+	w2.Close()
+	for _, want := range []string{"one", "two"} {
+		_, r, err := s.Reader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		if string(got) != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	c.Write(ctx, frame.OpText, []byte("three"))
+	c.Write(ctx, frame.OpText, []byte("four"))
+	_, r3, _ := s.Reader(ctx)
+	buf := make([]byte, 2)
+	r3.Read(buf)
+	_, r4, _ := s.Reader(ctx) // continues "three"
+	if _, err := r3.Read(buf); err == nil {
+		t.Fatal("a replaced stream reader still reads")
+	}
+	if got, _ := io.ReadAll(r4); string(got) != "ree" {
+		t.Fatalf("continued stream %q", got)
+	}
+	if _, p, _ := s.Read(ctx); string(p) != "four" {
+		t.Fatalf("next message %q", p)
+	}
+}
