@@ -91,7 +91,7 @@ func TestSmoke(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 || r.CPUMsg <= 0 {
+					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 || r.CPUMsg < 0 {
 						t.Fatalf("malformed result %+v", r)
 					}
 				}
