@@ -107,7 +107,7 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	c.needReader--
 	st := c.eng.CloseStatus()
 	c.mu.Unlock()
-	if inCallback || st.Sent && st.Received {
+	if inCallback || st.Clean {
 		return nil
 	}
 	return st.Err

@@ -31,7 +31,8 @@ type CloseStatus struct {
 	Reason string
 	// What each side sent: Sent says a close frame went out, Received that
 	// one came in; SentFirst that this side's went first (it initiated).
-	Sent, Received             bool
+	// Clean says both did: the close handshake completed.
+	Sent, Received, Clean      bool
 	SentFirst                  bool
 	SentCode, ReceivedCode     frame.CloseCode
 	SentReason, ReceivedReason string
@@ -200,7 +201,7 @@ func (c *Conn) finish(cause error) {
 	c.timers = [numTimers]time.Time{}
 	cl := &c.closer
 	st := CloseStatus{
-		Sent: cl.sent, Received: cl.recv, SentFirst: cl.sent && cl.sentFirst,
+		Sent: cl.sent, Received: cl.recv, Clean: cl.sent && cl.recv, SentFirst: cl.sent && cl.sentFirst,
 		SentCode: cl.sentCode, ReceivedCode: cl.recvCode,
 		SentReason: cl.sentReason, ReceivedReason: cl.recvReason,
 	}

@@ -184,21 +184,31 @@ func TestDataBeforeCloseGoesFirst(t *testing.T) {
 	if err := c.Send(t0, frame.OpContinuation, []byte("o"), true); !errors.Is(err, protocol.ErrClosing) {
 		t.Fatalf("Send after Close: %v", err)
 	}
-	if err := c.Ping(t0, nil); !errors.Is(err, protocol.ErrClosing) {
+	// Control frames may follow our close: §5.5.1 forbids data frames only.
+	if err := c.Ping(t0, []byte("still there?")); err != nil {
 		t.Fatalf("Ping after Close: %v", err)
 	}
 	out, _ := drain(c)
 	want := concat(wireFrame(protocol.RoleServer, frame.OpText, true, []byte("one")),
 		wireFrame(protocol.RoleServer, frame.OpBinary, false, []byte("tw")),
-		wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
+		wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseNormal, "")),
+		wireFrame(protocol.RoleServer, frame.OpPing, true, []byte("still there?")))
 	if !bytes.Equal(out, want) {
 		t.Fatalf("out % x\nwant % x", out, want)
 	}
-	// A ping after our close is not answered, but still reported.
+	// A ping after our close is answered (§5.5.2: a pong is owed unless a
+	// close was received), and reported.
 	c.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("late")))
 	out, evs := drain(c)
-	if len(out) != 0 || len(evs) != 1 || evs[0].Kind != protocol.EventPing {
+	if !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("late"))) || len(evs) != 1 || evs[0].Kind != protocol.EventPing {
 		t.Fatalf("out % x events %v", out, kinds(evs))
+	}
+	// After the peer's close, nothing is parsed or answered.
+	c.Receive(t0, concat(wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")),
+		wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("after close"))))
+	out, evs = drain(c)
+	if len(out) != 0 || kinds(evs)[0] != protocol.EventClose {
+		t.Fatalf("after the peer's close: out % x events %v", out, kinds(evs))
 	}
 }
 

@@ -211,3 +211,35 @@ func TestRelease(t *testing.T) {
 		t.Fatal("ReadBuffer after Release")
 	}
 }
+
+// Every "the caller misused the API" error is one errors.Is away from
+// ErrInvalidState; the connection's end is not.
+func TestMisuseIsInvalidState(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	c.Send(at(0), frame.OpText, []byte("a"), false)
+	errs := map[string]error{
+		"ErrMessageInProgress": c.Send(at(0), frame.OpBinary, []byte("b"), true),
+	}
+	c.Send(at(0), frame.OpContinuation, nil, true)
+	errs["ErrNoMessage"] = c.Send(at(0), frame.OpContinuation, []byte("c"), true)
+	c.Close(at(0), frame.CloseNormal, "")
+	errs["ErrClosing"] = c.Send(at(0), frame.OpText, []byte("d"), true)
+	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
+	errs["ErrClosed"] = c.Send(at(0), frame.OpText, []byte("e"), true)
+	cl, _ := protocol.NewClient(testConfig(), protocol.ClientOptions{URL: "ws://example.com/"}, t0)
+	errs["ErrNotOpen"] = cl.Send(at(0), frame.OpText, nil, true)
+	for name, err := range errs {
+		if err == nil || !errors.Is(err, protocol.ErrInvalidState) {
+			t.Errorf("%s: %v does not match ErrInvalidState", name, err)
+		}
+	}
+	if st := c.CloseStatus(); !st.Clean || errors.Is(st.Err, protocol.ErrInvalidState) {
+		t.Errorf("status %+v", st)
+	}
+	f := established(t, protocol.RoleServer, testConfig())
+	f.HandleTimeout(at(20 * time.Second))
+	f.HandleTimeout(at(40 * time.Second))
+	if st := f.CloseStatus(); st.Clean || !st.Sent {
+		t.Errorf("a keepalive failure is not clean: %+v", st)
+	}
+}

@@ -289,12 +289,12 @@ func (c *Conn) handleControl(payload []byte) error {
 	case frame.OpPing:
 		c.emit(Event{Kind: EventPing, Opcode: frame.OpPing, Fin: true, Data: payload})
 		// "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
-		// in response, unless it already received a Close frame." After
-		// sending a close we send nothing more either.
-		if !c.closer.sent {
-			if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
-				c.failInternal(err)
-			}
+		// in response, unless it already received a Close frame" (§5.5.2);
+		// frames after a received close are not parsed at all. Having sent
+		// a close does not excuse the pong: only data frames are forbidden
+		// then (§5.5.1).
+		if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
+			c.failInternal(err)
 		}
 	case frame.OpPong:
 		ev := Event{Kind: EventPong, Opcode: frame.OpPong, Fin: true, Data: payload}

@@ -122,12 +122,15 @@ func (c *Conn) Pong(now time.Time, p []byte) error {
 	return c.sendControl(frame.OpPong, p)
 }
 
-// sendControl queues a ping or pong the application asked for.
+// sendControl queues a ping or pong the application asked for. After this
+// side's close frame it still may: "After sending a Close frame, the
+// endpoint MUST NOT send any further data frames" (§5.5.1) forbids data
+// frames only.
 func (c *Conn) sendControl(op frame.Opcode, p []byte) error {
 	if len(p) > frame.MaxControlPayload {
 		return ErrControlTooLong
 	}
-	if err := c.canSend(); err != nil {
+	if err := c.canSend(); err != nil && err != ErrClosing {
 		return err
 	}
 	if err := c.writeFrame(op, 0, true, p); err != nil {

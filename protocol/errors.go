@@ -8,18 +8,27 @@ import (
 )
 
 // API misuse. These say the caller did something the state forbids; nothing
-// was sent or changed.
+// was sent or changed. Each of ErrNotOpen, ErrClosing, ErrClosed,
+// ErrMessageInProgress and ErrNoMessage matches
+// errors.Is(err, ErrInvalidState), one test for "the caller misused the
+// API".
 var (
-	ErrInvalidState      = errors.New("websocket: operation not allowed in this state")
-	ErrNotOpen           = errors.New("websocket: connection is not open yet")
-	ErrClosing           = errors.New("websocket: close frame already sent")
-	ErrClosed            = errors.New("websocket: connection closed")
-	ErrMessageInProgress = errors.New("websocket: a fragmented message is being sent; finish it first")
-	ErrNoMessage         = errors.New("websocket: continuation without a message in progress")
-	ErrBadOpcode         = errors.New("websocket: opcode is not text, binary or continuation")
-	ErrControlTooLong    = errors.New("websocket: control payload over 125 bytes")
-	ErrInvalidText       = errors.New("websocket: text message is not valid UTF-8")
+	ErrInvalidState            = errors.New("websocket: operation not allowed in this state")
+	ErrNotOpen           error = &stateError{"websocket: connection is not open yet"}
+	ErrClosing           error = &stateError{"websocket: close frame already sent"}
+	ErrClosed            error = &stateError{"websocket: connection closed"}
+	ErrMessageInProgress error = &stateError{"websocket: a fragmented message is being sent; finish it first"}
+	ErrNoMessage         error = &stateError{"websocket: continuation without a message in progress"}
+	ErrBadOpcode               = errors.New("websocket: opcode is not text, binary or continuation")
+	ErrControlTooLong          = errors.New("websocket: control payload over 125 bytes")
+	ErrInvalidText             = errors.New("websocket: text message is not valid UTF-8")
 )
+
+// stateError is a misuse error that is also an ErrInvalidState.
+type stateError struct{ msg string }
+
+func (e *stateError) Error() string        { return e.msg }
+func (e *stateError) Is(target error) bool { return target == ErrInvalidState }
 
 // Reasons a connection ended, wrapped by *CloseError.
 var (
