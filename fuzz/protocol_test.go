@@ -321,8 +321,10 @@ func pairProperty(t *rapid.T, p *protocoltest.Pair) {
 	}
 }
 
-// nothingAfterClose parses a side's whole output and checks that no frame
-// follows a close frame (property c).
+// nothingAfterClose parses a side's whole output and checks that no data
+// frame follows a close frame (property c): "After sending a Close frame,
+// the endpoint MUST NOT send any further data frames" (§5.5.1); pings and
+// pongs may follow.
 func nothingAfterClose(wire []byte) error {
 	if bytes.HasPrefix(wire, []byte("GET ")) || bytes.HasPrefix(wire, []byte("HTTP/")) {
 		wire = wire[bytes.Index(wire, []byte("\r\n\r\n"))+4:]
@@ -333,10 +335,10 @@ func nothingAfterClose(wire []byte) error {
 		if err != nil || n == 0 {
 			return fmt.Errorf("unparsable output: %v", err)
 		}
-		if closed {
+		if closed && !h.Opcode.IsControl() || closed && h.Opcode == frame.OpClose {
 			return fmt.Errorf("%v frame after a close frame", h.Opcode)
 		}
-		closed = h.Opcode == frame.OpClose
+		closed = closed || h.Opcode == frame.OpClose
 		wire = wire[n+int(h.Length):]
 	}
 	return nil

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -110,8 +111,35 @@ func (c *Conn) ReceiveEOF(now time.Time) {
 	case c.closer.sent && c.closer.recv:
 		c.finish(nil)
 	default:
-		c.finish(ErrTransportClosed)
+		c.finish(fmt.Errorf("%w %s", ErrTransportClosed, c.whereEOF()))
 	}
+}
+
+// whereEOF says where in the stream the transport ended, so that a cut
+// connection (in the middle of a frame) can be told from an idle one that
+// was dropped (between frames).
+func (c *Conn) whereEOF() string {
+	r := &c.recv
+	switch {
+	case c.state == StateConnecting:
+		return "during the opening handshake"
+	case r.inFrame:
+		got := r.hdr.Length - r.remain + uint64(len(r.in)-r.inPos)
+		return fmt.Sprintf("after %d of %d payload bytes of a %v frame", got, r.hdr.Length, r.hdr.Opcode)
+	case len(r.in) > r.inPos:
+		n := len(r.in) - r.inPos
+		return fmt.Sprintf("%d byte%s into a frame header", n, plural(n))
+	case r.inMsg:
+		return "between frames of a fragmented message"
+	}
+	return "between frames"
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // sendClose queues a close frame once. It fails only if the frame cannot

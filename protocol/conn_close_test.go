@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestEOFWithoutClose(t *testing.T) {
 	if st.Code != frame.CloseAbnormal || st.Sent || st.Received || !errors.Is(st.Err, protocol.ErrTransportClosed) {
 		t.Fatalf("status %+v", st)
 	}
-	if want := "websocket: closed 1006 (abnormal closure): no close frame received or sent: transport closed"; st.Err.Error() != want {
+	if want := "websocket: closed 1006 (abnormal closure): no close frame received or sent: transport closed between frames"; st.Err.Error() != want {
 		t.Fatalf("message %q", st.Err.Error())
 	}
 	if !c.ShouldCloseTransport() {
@@ -273,5 +274,43 @@ func TestClosedIsInert(t *testing.T) {
 	c.ReceiveEOF(at(time.Hour))
 	if out, evs := drain(c); len(out) != 0 || len(evs) != 0 || !c.Deadline().IsZero() {
 		t.Fatalf("out % x events %v deadline %v", out, kinds(evs), c.Deadline())
+	}
+}
+
+// EOF says where the stream ended: a cut in the middle of a frame reads
+// differently from an idle connection dropped between frames.
+func TestEOFSaysWhere(t *testing.T) {
+	big := make([]byte, 65536)
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"between frames", wireFrame(protocol.RoleClient, frame.OpText, true, []byte("hi")),
+			"no close frame received or sent: transport closed between frames"},
+		{"one byte of a header", []byte{0x81},
+			"no close frame received or sent: transport closed 1 byte into a frame header"},
+		{"inside a payload", wireFrame(protocol.RoleClient, frame.OpBinary, true, big)[:14+1200],
+			"no close frame received or sent: transport closed after 1200 of 65536 payload bytes of a binary frame"},
+		{"inside a fragmented message", wireFrame(protocol.RoleClient, frame.OpText, false, []byte("part")),
+			"no close frame received or sent: transport closed between frames of a fragmented message"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := established(t, protocol.RoleServer, testConfig())
+			c.Receive(at(0), tt.in)
+			c.ReceiveEOF(at(time.Second))
+			var ce *protocol.CloseError
+			st := c.CloseStatus()
+			if !errors.As(st.Err, &ce) || ce.Message != tt.want || st.Code != frame.CloseAbnormal || !errors.Is(st.Err, protocol.ErrTransportClosed) {
+				t.Fatalf("got %q (%v), want %q", ce.Message, st.Err, tt.want)
+			}
+		})
+	}
+	cl, _ := protocol.NewClient(testConfig(), protocol.ClientOptions{URL: "ws://example.com/"}, t0)
+	cl.Receive(at(0), []byte("HTTP/1.1 101 Switching"))
+	cl.ReceiveEOF(at(0))
+	if err := cl.CloseStatus().Err; err == nil || !strings.Contains(err.Error(), "transport closed during the opening handshake") {
+		t.Fatalf("handshake EOF: %v", err)
 	}
 }
