@@ -145,7 +145,14 @@ func (c *Conn) readFrames() error {
 			return nil
 		}
 		if !r.inFrame {
-			h, n, err := frame.ParseHeader(r.in[r.inPos:])
+			start := r.in[r.inPos:]
+			if len(start) == 0 {
+				return nil
+			}
+			if err := c.prefixViolation(start); err != nil {
+				return c.failProtocol(err)
+			}
+			h, n, err := frame.ParseHeader(start)
 			if err != nil {
 				return c.failProtocol(err)
 			}
@@ -186,32 +193,69 @@ func (c *Conn) readFrames() error {
 	return nil
 }
 
-// acceptHeader applies the rules that need the connection's state.
-func (c *Conn) acceptHeader(h frame.Header) error {
+// prefixViolation applies every rule that the first bytes of a header
+// decide, in the order of the bytes that prove them: a violation is found at
+// the first byte that proves it, without waiting for the rest of the header,
+// and any split of the same input fails the same way. start holds what has
+// arrived of the header, at least one byte.
+func (c *Conn) prefixViolation(start []byte) error {
 	r := &c.recv
-	// "The server MUST close the connection upon receiving a frame that is
-	// not masked. [...] A client MUST close a connection if it detects a
-	// masked frame." (§5.1)
-	if c.role == RoleServer && !h.Masked {
-		return ErrUnmaskedClientFrame
+	b0 := start[0]
+	fin, rsv, op := b0&0x80 != 0, (b0>>4)&0x7, frame.Opcode(b0&0xF)
+	// "If an unknown opcode is received, the receiving endpoint MUST _Fail
+	// the WebSocket Connection_."
+	if !op.Valid() {
+		return frame.ErrReservedOpcode
 	}
-	if c.role == RoleClient && h.Masked {
-		return ErrMaskedServerFrame
+	// "All control frames [...] MUST NOT be fragmented."
+	if op.IsControl() && !fin {
+		return frame.ErrFragmentedControl
 	}
 	// "MUST be 0 unless an extension is negotiated that defines meanings for
 	// non-zero values." Extensions own bits of a message's first frame only.
-	if h.Rsv != 0 && (h.Opcode.IsControl() || h.Opcode == frame.OpContinuation || h.Rsv&^r.allowedRsv != 0) {
+	if rsv != 0 && (op.IsControl() || op == frame.OpContinuation || rsv&^r.allowedRsv != 0) {
 		return ErrReservedBits
 	}
+	switch {
+	case op.IsControl():
+	case op == frame.OpContinuation && !r.inMsg:
+		return ErrUnexpectedCont
+	case op != frame.OpContinuation && r.inMsg:
+		return ErrExpectedCont
+	}
+	if len(start) < 2 {
+		return nil
+	}
+	b1 := start[1]
+	// "All control frames MUST have a payload length of 125 bytes or less."
+	if op.IsControl() && b1&0x7F > frame.MaxControlPayload {
+		return frame.ErrControlTooLong
+	}
+	// "The server MUST close the connection upon receiving a frame that is
+	// not masked. [...] A client MUST close a connection if it detects a
+	// masked frame." (§5.1)
+	masked := b1&0x80 != 0
+	if c.role == RoleServer && !masked {
+		return ErrUnmaskedClientFrame
+	}
+	if c.role == RoleClient && masked {
+		return ErrMaskedServerFrame
+	}
+	// "the most significant bit MUST be 0"
+	if len(start) > 2 && b1&0x7F == 127 && start[2]&0x80 != 0 {
+		return frame.ErrLengthOverflow
+	}
+	return nil
+}
+
+// acceptHeader starts a frame whose whole header arrived (prefixViolation
+// already passed it) and applies the size limits.
+func (c *Conn) acceptHeader(h frame.Header) error {
+	r := &c.recv
 	if h.Opcode.IsControl() {
 		return nil
 	}
-	switch {
-	case h.Opcode == frame.OpContinuation && !r.inMsg:
-		return ErrUnexpectedCont
-	case h.Opcode != frame.OpContinuation && r.inMsg:
-		return ErrExpectedCont
-	case h.Opcode != frame.OpContinuation:
+	if h.Opcode != frame.OpContinuation {
 		r.inMsg, r.op, r.rsv, r.size, r.ext = true, h.Opcode, h.Rsv, 0, c.extensionFor(h.Rsv)
 		r.utf8.Reset()
 	}

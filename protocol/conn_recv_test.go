@@ -327,3 +327,47 @@ func TestEventDataValidUntilNextReceive(t *testing.T) {
 		t.Fatalf("data changed: %q %q", held[0], held[1])
 	}
 }
+
+// A header violation is decided by the first bytes that prove it: the close
+// frame goes out at once, and an EOF right after is still the peer's
+// violation, not 1006.
+func TestHeaderViolationFromFirstBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		role protocol.Role
+		in   []byte
+		want *frame.ProtocolError
+	}{
+		{"reserved opcode, one byte", protocol.RoleServer, []byte{0x83}, frame.ErrReservedOpcode},
+		{"ff ff", protocol.RoleServer, []byte{0xff, 0xff}, frame.ErrReservedOpcode},
+		{"fragmented ping", protocol.RoleServer, []byte{0x09}, frame.ErrFragmentedControl},
+		{"RSV without extension", protocol.RoleServer, []byte{0xc1}, protocol.ErrReservedBits},
+		{"continuation first", protocol.RoleServer, []byte{0x80}, protocol.ErrUnexpectedCont},
+		{"long ping", protocol.RoleServer, []byte{0x89, 0xfe}, frame.ErrControlTooLong},
+		{"unmasked to a server", protocol.RoleServer, []byte{0x81, 0x7f}, protocol.ErrUnmaskedClientFrame},
+		{"masked to a client", protocol.RoleClient, []byte{0x81, 0xff}, protocol.ErrMaskedServerFrame},
+		{"64-bit length overflow", protocol.RoleServer, []byte{0x82, 0xff, 0x80}, frame.ErrLengthOverflow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := established(t, tt.role, testConfig())
+			err := c.Receive(at(0), tt.in)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Receive: %v, want %v", err, tt.want)
+			}
+			out, _ := drain(c)
+			if want := wireFrame(tt.role, frame.OpClose, true, closePayload(tt.want.Code, tt.want.Reason)); !bytes.Equal(out, want) {
+				t.Fatalf("out % x, want % x", out, want)
+			}
+			c.ReceiveEOF(at(time.Second))
+			if st := c.CloseStatus(); st.Code != frame.CloseProtocolError || !errors.Is(st.Err, tt.want) {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+	// A valid start waits for the rest.
+	c := established(t, protocol.RoleServer, testConfig())
+	if err := c.Receive(at(0), []byte{0x81, 0xfe, 0x01}); err != nil || c.State() != protocol.StateOpen {
+		t.Fatalf("valid prefix: %v %v", err, c.State())
+	}
+}
