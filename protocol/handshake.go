@@ -116,6 +116,12 @@ func (h *handshake) headerEnd() (int, error) {
 			}
 		} else if h.lines++; h.lines > l.MaxCount+1 { // +1: the request or status line
 			return 0, ErrHeaderTooLarge
+		} else if h.lines == 1 && h.server != nil {
+			// A peer that does not speak HTTP is refused at its first
+			// line, not held until a blank line or the open timeout.
+			if rej, ok := checkRequestLine(h.buf[h.lineStart:h.scan]); !ok {
+				return 0, &requestLineError{rej}
+			}
 		}
 		h.lineStart = h.scan + 1
 	}
@@ -145,6 +151,9 @@ func (c *Conn) receiveHandshake(data []byte) error {
 	}
 	h.buf = append(h.buf, data...)
 	end, err := h.headerEnd()
+	if rl, ok := err.(*requestLineError); ok {
+		return c.reject(rl.rej)
+	}
 	if err != nil {
 		if h.server != nil {
 			return c.reject(rejection{status: http.StatusRequestHeaderFieldsTooLarge, body: "request header too large"})

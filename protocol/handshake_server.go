@@ -168,6 +168,57 @@ func (c *Conn) RejectHandshake(now time.Time, status int, body string) error {
 	return nil
 }
 
+// requestLineError carries the answer to a request line refused before the
+// rest of the header block arrived.
+type requestLineError struct{ rej rejection }
+
+func (e *requestLineError) Error() string { return e.rej.body }
+
+// checkRequestLine decides what the first line of a request already proves:
+// "Request-Line = Method SP Request-URI SP HTTP-Version CRLF" (RFC 7230
+// §3.1.1; a bare LF ending is accepted, as §3.5 allows and net/http does).
+// Anything else is not HTTP (400); a method other than GET (405) or a
+// version below 1.1 (505) is refused as validateRequest would refuse it
+// once the headers arrived.
+func checkRequestLine(line []byte) (rejection, bool) {
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	method, rest, ok1 := bytes.Cut(line, []byte(" "))
+	target, version, ok2 := bytes.Cut(rest, []byte(" "))
+	if !ok1 || !ok2 || len(method) == 0 || !isToken(string(method)) || len(target) == 0 ||
+		bytes.ContainsAny(target, " \t") || !bytes.HasPrefix(version, []byte("HTTP/")) {
+		return rejection{status: http.StatusBadRequest, body: "not an HTTP request"}, false
+	}
+	major, minor, ok := http.ParseHTTPVersion(string(version))
+	switch {
+	case !ok:
+		return rejection{status: http.StatusBadRequest, body: "not an HTTP request"}, false
+	case string(method) != http.MethodGet:
+		return methodNotAllowed, false
+	case major != 1 || minor < 1:
+		return versionNotSupported, false
+	}
+	if rej, ok := checkTarget(string(target)); !ok {
+		return rej, false
+	}
+	return rejection{}, true
+}
+
+var (
+	methodNotAllowed    = rejection{status: http.StatusMethodNotAllowed, body: "the WebSocket handshake is a GET request", header: [][2]string{{"Allow", "GET"}}}
+	versionNotSupported = rejection{status: http.StatusHTTPVersionNotSupported, body: "the WebSocket handshake needs HTTP/1.1"}
+)
+
+// checkTarget refuses a request target that cannot name a WebSocket
+// resource: "/resource name" or an absolute URI (RFC 6455 §3, RFC 7230
+// §5.3). "*" (asterisk-form, for OPTIONS) and authority-form (CONNECT)
+// are not.
+func checkTarget(target string) (rejection, bool) {
+	if strings.HasPrefix(target, "/") || strings.Contains(target, "://") {
+		return rejection{}, true
+	}
+	return rejection{status: http.StatusBadRequest, body: "request target is not a resource path"}, false
+}
+
 // validateRequest applies RFC 6455 §4.2.1 to a request.
 func validateRequest(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	bad := func(body string) (rejection, bool) {
@@ -176,10 +227,15 @@ func validateRequest(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	// "The method of the request MUST be GET, and the HTTP version MUST be
 	// at least 1.1."
 	if r.Method != http.MethodGet {
-		return rejection{status: http.StatusMethodNotAllowed, body: "the WebSocket handshake is a GET request", header: [][2]string{{"Allow", "GET"}}}, false
+		return methodNotAllowed, false
 	}
 	if !r.ProtoAtLeast(1, 1) || r.ProtoMajor != 1 {
-		return rejection{status: http.StatusHTTPVersionNotSupported, body: "the WebSocket handshake needs HTTP/1.1"}, false
+		return versionNotSupported, false
+	}
+	if target := r.RequestURI; target != "" {
+		if rej, ok := checkTarget(target); !ok {
+			return rej, false
+		}
 	}
 	if r.Host == "" {
 		return bad("missing Host header")

@@ -356,3 +356,69 @@ func TestOpenTimeout(t *testing.T) {
 		t.Fatalf("state %v status %+v", s.State(), st)
 	}
 }
+
+// The first line decides what it can: a peer that does not speak HTTP, a
+// method other than GET, an old version or a target that names no resource
+// is answered as soon as that line ends, without waiting for a blank line,
+// 16 KiB or the open timeout.
+func TestServerRefusesAtTheRequestLine(t *testing.T) {
+	tests := []struct {
+		line   string
+		status int
+	}{
+		{"HELO relay.invalid\r\n", 400},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n", 400}, // TLS to a plain port
+		{"GET /\r\n", 400},
+		{"GET / HTTP/1.1 extra\r\n", 400},
+		{"GET * HTTP/1.1\r\n", 400},
+		{"GET example.com:443 HTTP/1.1\r\n", 400},
+		{"POST / HTTP/1.1\r\n", 405},
+		{"GET / HTTP/1.0\r\n", 505},
+		{"GET / HTTP/2.0\r\n", 505},
+	}
+	for _, tc := range tests {
+		t.Run(strconv.Quote(tc.line), func(t *testing.T) {
+			s := newServer(t, protocol.ServerOptions{})
+			err := s.Receive(t0, []byte(tc.line))
+			var he *protocol.HandshakeError
+			if !errors.As(err, &he) || he.StatusCode != tc.status {
+				t.Fatalf("Receive = %v, want status %d", err, tc.status)
+			}
+			out, _ := drain(s)
+			checkRejection(t, out, tc.status, nil)
+			if !s.ShouldCloseTransport() {
+				t.Fatal("transport kept open")
+			}
+		})
+	}
+	// A valid request line waits for the headers.
+	s := newServer(t, protocol.ServerOptions{})
+	if err := s.Receive(t0, []byte("GET /chat HTTP/1.1\r\n")); err != nil || s.State() != protocol.StateConnecting {
+		t.Fatalf("valid line: %v %v", err, s.State())
+	}
+}
+
+// Decisions at the edges of HTTP, each on purpose: bare LF line ends are
+// accepted (RFC 7230 §3.5 allows it, net/http does it); any Host value,
+// "0" included, is a host (RFC 6455 asks only for the header); an absolute
+// URI is a valid target.
+func TestServerAcceptsHTTPEdges(t *testing.T) {
+	tests := map[string][]byte{
+		"bare LF":      []byte(strings.ReplaceAll(string(crlf(rfcRequest)), "\r\n", "\n")),
+		"Host: 0":      []byte(strings.Replace(string(crlf(rfcRequest)), "Host: server.example.com", "Host: 0", 1)),
+		"absolute URI": []byte(strings.Replace(string(crlf(rfcRequest)), "GET /chat", "GET ws://server.example.com/chat", 1)),
+	}
+	for name, req := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := newServer(t, protocol.ServerOptions{Subprotocols: []string{"chat"},
+				CheckOrigin: func(string, *http.Request) bool { return true }})
+			if err := s.Receive(t0, req); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := drain(s)
+			if !bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")) || s.State() != protocol.StateOpen {
+				t.Fatalf("answered %q", out)
+			}
+		})
+	}
+}
