@@ -88,8 +88,34 @@ func NewServerFromRequest(cfg Config, opts ServerOptions, r *http.Request, now t
 	if err != nil {
 		return nil, err
 	}
+	if !c.hs.limits.allow(r) {
+		c.reject(rejection{status: http.StatusRequestHeaderFieldsTooLarge, body: "request header too large"})
+		return c, nil
+	}
 	c.serverDecide(r, nil)
 	return c, nil
+}
+
+// allow applies the limits to a request parsed elsewhere (net/http allows
+// 1 MB of headers), counting each header line as it was on the wire.
+func (l HandshakeLimits) allow(r *http.Request) bool {
+	total := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	lines := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n := len(k) + len(v) + 4 // ": " and CRLF
+			if n-2 > l.MaxLine {
+				return false
+			}
+			total += n
+			lines++
+		}
+	}
+	if r.Host != "" && r.Header.Get("Host") == "" { // net/http moves Host out of Header
+		total += len("Host: ") + len(r.Host) + 2
+		lines++
+	}
+	return lines <= l.MaxCount && total+2 <= l.MaxBytes
 }
 
 // rejection is an HTTP answer other than 101.

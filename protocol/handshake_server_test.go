@@ -422,3 +422,44 @@ func TestServerAcceptsHTTPEdges(t *testing.T) {
 		})
 	}
 }
+
+// A request net/http already parsed (it allows 1 MB of headers) is held to
+// the same limits as one the engine reads: 431 beyond them.
+func TestServerFromRequestLimits(t *testing.T) {
+	parse := func(extra string) *http.Request {
+		raw := strings.Replace(string(crlf(rfcRequest)), "\r\n\r\n", "\r\n"+extra+"\r\n\r\n", 1)
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	many := strings.Repeat("X-Filler: 0123456789\r\n", 130)
+	tests := []struct {
+		name   string
+		extra  string
+		status int
+	}{
+		{"40 KB of headers", "X-Big: " + strings.Repeat("a", 8000) + "\r\n" + strings.Repeat("X-More: "+strings.Repeat("b", 8000)+"\r\n", 4), 431},
+		{"130 more header lines", many, 431},
+		{"one line over 8 KiB", "X-Long: " + strings.Repeat("c", 9000) + "\r\n", 431},
+		{"within the limits", "X-Small: 1\r\n", 101},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := protocol.NewServerFromRequest(testConfig(), protocol.ServerOptions{Subprotocols: []string{"chat"},
+				CheckOrigin: func(string, *http.Request) bool { return true }}, parse(strings.TrimSuffix(tt.extra, "\r\n")), t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := drain(s)
+			if tt.status == 101 {
+				if !bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")) {
+					t.Fatalf("answered %q", out)
+				}
+				return
+			}
+			checkRejection(t, out, tt.status, nil)
+		})
+	}
+}
