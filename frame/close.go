@@ -13,7 +13,9 @@ const MaxCloseReason = MaxControlPayload - 2
 // An empty payload means the peer gave no status: the result is
 // CloseNoStatus (1005) with no reason. A one-byte payload or a code not
 // valid on the wire is ErrClosePayloadOneByte or ErrCloseCodeInvalid (1002);
-// a reason that is not UTF-8 is ErrCloseReasonUTF8 (1007).
+// a reason that is not UTF-8 is ErrCloseReasonUTF8 (1007). The reason is
+// a copy, so it outlives p: the only allocation in this package, and only
+// when the reason is not empty.
 func ParseClose(p []byte) (CloseCode, string, error) {
 	switch len(p) {
 	case 0:

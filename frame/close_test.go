@@ -95,3 +95,25 @@ func TestAppendClose(t *testing.T) {
 		})
 	}
 }
+
+// ParseClose allocates only the copy of a non-empty reason, as the package
+// documentation says; errors and empty reasons allocate nothing.
+func TestParseCloseAllocations(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		want    float64
+	}{
+		{"no status", nil, 0},
+		{"code only", []byte{0x03, 0xe8}, 0},
+		{"code and reason", append([]byte{0x03, 0xe8}, "going away"...), 1},
+		{"one byte", []byte{0x03}, 0},
+		{"invalid code", []byte{0x03, 0xed}, 0},
+		{"invalid UTF-8", []byte{0x03, 0xe8, 0xff}, 0},
+	}
+	for _, tt := range tests {
+		if got := testing.AllocsPerRun(100, func() { frame.ParseClose(tt.payload) }); got != tt.want {
+			t.Errorf("%s: %.0f allocations, want %.0f", tt.name, got, tt.want)
+		}
+	}
+}
