@@ -25,6 +25,7 @@ type recvState struct {
 	stopAfterMessage bool
 	stopped          bool // readFrames stopped after a message with input left
 	msgEnded         bool // this readFrames call delivered a message's end
+	checked          int  // payload bytes of the current frame unmasked and checked early
 
 	// The frame being read.
 	hdr     frame.Header
@@ -167,6 +168,9 @@ func (c *Conn) readFrames() error {
 		}
 		avail := uint64(len(r.in) - r.inPos)
 		if avail < r.remain && (r.hdr.Length <= streamThreshold || avail == 0 || r.hdr.Opcode.IsControl()) {
+			if err := c.checkEarly(int(avail)); err != nil {
+				return c.failProtocol(err)
+			}
 			return nil
 		}
 		take := min(avail, r.remain)
@@ -174,7 +178,7 @@ func (c *Conn) readFrames() error {
 		r.inPos += int(take)
 		r.remain -= take
 		if r.hdr.Masked {
-			r.maskPos = frame.Mask(payload, r.hdr.Mask, r.maskPos)
+			r.maskPos = frame.Mask(payload[r.checked:], r.hdr.Mask, r.maskPos)
 		}
 		last := r.remain == 0
 		if last {
@@ -248,6 +252,27 @@ func (c *Conn) prefixViolation(start []byte) error {
 	return nil
 }
 
+// checkEarly unmasks and checks the bytes of a small text frame as they
+// arrive, before the frame is complete and delivered, so that invalid UTF-8
+// fails with 1007 at the first piece that proves it rather than when the
+// last byte of the frame comes ("When an endpoint is to interpret a byte
+// stream as UTF-8 but finds that the byte stream is not, in fact, a valid
+// UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_", §8.1).
+// Nothing is delivered before the frame is complete. avail is how much of
+// the payload has arrived; r.checked how much of it was checked before.
+func (c *Conn) checkEarly(avail int) error {
+	r := &c.recv
+	if r.op != frame.OpText || r.ext != nil || r.hdr.Opcode.IsControl() || avail <= r.checked {
+		return nil
+	}
+	fresh := r.in[r.inPos+r.checked : r.inPos+avail]
+	if r.hdr.Masked {
+		r.maskPos = frame.Mask(fresh, r.hdr.Mask, r.maskPos)
+	}
+	r.checked = avail
+	return r.utf8.Write(fresh)
+}
+
 // acceptHeader starts a frame whose whole header arrived (prefixViolation
 // already passed it) and applies the size limits.
 func (c *Conn) acceptHeader(h frame.Header) error {
@@ -301,9 +326,12 @@ func (c *Conn) deliverData(payload []byte, last bool) error {
 		return ErrMessageTooBig
 	}
 	// Text is checked as it arrives, so invalid UTF-8 fails at the first
-	// piece that proves it (§8.1).
+	// piece that proves it (§8.1); checkEarly may have checked the start of
+	// this piece already.
 	if r.op == frame.OpText {
-		if err := r.utf8.Write(data); err != nil {
+		checked := r.checked
+		r.checked = 0
+		if err := r.utf8.Write(data[checked:]); err != nil {
 			return err
 		}
 		if fin {

@@ -371,3 +371,45 @@ func TestHeaderViolationFromFirstBytes(t *testing.T) {
 		t.Fatalf("valid prefix: %v %v", err, c.State())
 	}
 }
+
+// Invalid UTF-8 in a small text frame fails at the piece that proves it,
+// not when the frame is complete; nothing of the frame is delivered
+// (Autobahn 6.4.3, 6.4.4).
+func TestUTF8FailsBeforeTheFrameIsComplete(t *testing.T) {
+	payload := []byte(strings.Repeat("κόσμε", 10) + "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited" + strings.Repeat("a", 40))
+	wire := wireFrame(protocol.RoleClient, frame.OpText, true, payload)
+	bad := len(wire) - len(payload) + bytes.IndexByte(payload, 0xed) // where the wire proves it
+	c := established(t, protocol.RoleServer, testConfig())
+	pieces := [][]byte{wire[:40], wire[40 : bad+2], wire[bad+2:]}
+	if err := c.Receive(at(0), pieces[0]); err != nil {
+		t.Fatal(err)
+	}
+	if out, evs := drain(c); len(out) != 0 || len(evs) != 0 {
+		t.Fatalf("first piece: out % x events %v", out, kinds(evs))
+	}
+	err := c.Receive(at(time.Second), pieces[1])
+	if !errors.Is(err, frame.ErrInvalidUTF8) {
+		t.Fatalf("second piece: %v", err)
+	}
+	out, evs := drain(c)
+	if want := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseInvalidPayload, frame.ErrInvalidUTF8.Reason)); !bytes.Equal(out, want) {
+		t.Fatalf("out % x", out)
+	}
+	if got := kinds(evs); len(got) != 1 || got[0] != protocol.EventClosed {
+		t.Fatalf("events %v: the partial frame was delivered", got)
+	}
+	// The same frame, valid, in the same pieces: delivered whole, unmasked once.
+	good := wireFrame(protocol.RoleClient, frame.OpText, true, []byte(strings.Repeat("κόσμε", 30)))
+	c = established(t, protocol.RoleServer, testConfig())
+	var got []protocol.Event
+	for _, p := range [][]byte{good[:40], good[40:97], good[97:]} {
+		if err := c.Receive(at(0), p); err != nil {
+			t.Fatal(err)
+		}
+		_, evs := drain(c)
+		got = append(got, evs...)
+	}
+	if len(got) != 1 || string(got[0].Data) != strings.Repeat("κόσμε", 30) {
+		t.Fatalf("valid frame: %v", kinds(got))
+	}
+}
