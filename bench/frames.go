@@ -56,7 +56,13 @@ func FrameBench(lib string, size int) func(b *testing.B) {
 						b.Fatal(err)
 					}
 					p = p[n:]
-					for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+					for {
+						for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+						}
+						if !c.InputPending() {
+							break
+						}
+						c.Receive(now, nil)
 					}
 				}
 			}

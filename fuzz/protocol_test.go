@@ -111,14 +111,22 @@ func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool, buffered 
 		if i < len(drainAt) && !drainAt[i] && i < len(pieces)-1 {
 			continue
 		}
-		o.Out = append(o.Out, c.Outgoing()...)
-		c.Advance(len(c.Outgoing()))
-		for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
-			ev.Data = bytes.Clone(ev.Data)
-			if ev.Data == nil {
-				ev.Data = []byte{}
+		for {
+			o.Out = append(o.Out, c.Outgoing()...)
+			c.Advance(len(c.Outgoing()))
+			for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+				ev.Data = bytes.Clone(ev.Data)
+				if ev.Data == nil {
+					ev.Data = []byte{}
+				}
+				o.Events = append(o.Events, ev)
 			}
-			o.Events = append(o.Events, ev)
+			if !c.InputPending() {
+				break
+			}
+			if err := c.Receive(protocoltest.Epoch, nil); err != nil && o.Err == "" {
+				o.Err = err.Error()
+			}
 		}
 	}
 	o.Events = protocoltest.MergePieces(o.Events)

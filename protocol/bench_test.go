@@ -43,3 +43,45 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTinyFragments: a 64 KiB read of 1-byte fragments of one message
+// (9,362 frames), parsed and drained as a driver would (Receive, drain,
+// Receive(nil) while InputPending). Reports the most events pending at once
+// and the engine's heap per connection after the read, before draining.
+func BenchmarkTinyFragments(b *testing.B) {
+	var burst []byte
+	burst = append(burst, wireFrame(protocol.RoleClient, frame.OpBinary, false, []byte{0})...)
+	for len(burst) < 64<<10-7 {
+		burst = append(burst, wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte{1})...)
+	}
+	cfg := testConfig()
+	cfg.MaxMessageSize = 1 << 40
+	s := established(b, protocol.RoleServer, cfg)
+	b.SetBytes(int64(len(burst)))
+	b.ReportAllocs()
+	most := 0
+	for b.Loop() {
+		copy(s.ReadBuffer(len(burst)), burst)
+		s.ReceiveBuffered(t0, len(burst))
+		for {
+			n := 0
+			for ev := s.NextEvent(); ev.Kind != protocol.EventNone; ev = s.NextEvent() {
+				n++
+			}
+			most = max(most, n)
+			if !s.InputPending() {
+				break
+			}
+			s.Receive(t0, nil)
+		}
+	}
+	b.ReportMetric(float64(most), "max-events/read")
+	conns := make([]*protocol.Conn, 100)
+	before := heapInUse()
+	for i := range conns {
+		conns[i] = established(b, protocol.RoleServer, cfg)
+		copy(conns[i].ReadBuffer(len(burst)), burst)
+		conns[i].ReceiveBuffered(t0, len(burst))
+	}
+	b.ReportMetric(float64(heapInUse()-before)/float64(len(conns)), "heap-B/conn")
+}

@@ -173,6 +173,9 @@ func (c *Conn) NextEvent() Event {
 	if c.evHead == len(c.events) {
 		c.events = c.events[:0]
 		c.evHead = 0
+		if cap(c.events) > 2*maxPendingEvents {
+			c.events = nil // what a burst grew goes
+		}
 		return Event{}
 	}
 	ev := c.events[c.evHead]

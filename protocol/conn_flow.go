@@ -49,9 +49,10 @@ func (c *Conn) ReadingPaused() bool { return c.recv.paused }
 // by frame would behave).
 func (c *Conn) SetStopAfterMessage(on bool) { c.recv.stopAfterMessage = on }
 
-// InputPending reports that Receive stopped after a message (see
-// SetStopAfterMessage) with received bytes not yet parsed: call
-// Receive(now, nil) before reading the transport again.
+// InputPending reports that Receive stopped with received bytes not yet
+// parsed, after a message (see SetStopAfterMessage) or at the bound on
+// pending events: drain the outputs, then call Receive(now, nil) before
+// reading the transport again.
 func (c *Conn) InputPending() bool {
 	return c.recv.stopped && c.state != StateClosed && !c.closer.recv
 }

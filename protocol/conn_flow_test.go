@@ -98,7 +98,7 @@ func TestStopAfterMessage(t *testing.T) {
 	if err := s.Receive(at(time.Second), in); err != nil {
 		t.Fatal(err)
 	}
-	out, evs := drain(s)
+	out, evs := drainRound(s)
 	if got := kinds(evs); len(got) != 3 || got[0] != protocol.EventData || got[1] != protocol.EventPing || got[2] != protocol.EventData || string(evs[2].Data) != "llo" {
 		t.Fatalf("first round %v", got)
 	}
@@ -110,7 +110,7 @@ func TestStopAfterMessage(t *testing.T) {
 	if err := s.Receive(at(time.Second), nil); err != nil {
 		t.Fatal(err)
 	}
-	out, evs = drain(s)
+	out, evs = drainRound(s)
 	if len(evs) != 1 || !bytes.Equal(evs[0].Data, []byte{1}) || !s.InputPending() {
 		t.Fatalf("second round %v pending %v", kinds(evs), s.InputPending())
 	}
@@ -121,7 +121,7 @@ func TestStopAfterMessage(t *testing.T) {
 	if !errors.Is(err, protocol.ErrReservedBits) {
 		t.Fatalf("err %v", err)
 	}
-	out, _ = drain(s)
+	out, _ = drainRound(s)
 	if want := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseProtocolError, protocol.ErrReservedBits.Reason)); !bytes.Equal(out, want) || s.InputPending() {
 		t.Fatalf("close % x pending %v", out, s.InputPending())
 	}

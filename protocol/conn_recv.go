@@ -7,6 +7,10 @@ import (
 	"github.com/wsengine/ws/frame"
 )
 
+// maxPendingEvents bounds the events one Receive leaves pending (about 90
+// bytes each): past it Receive stops with InputPending set.
+const maxPendingEvents = 256
+
 // streamThreshold: a data frame with a payload up to this size is delivered
 // in one event once complete; a larger one in pieces as its bytes arrive, so
 // the engine never buffers a whole large frame.
@@ -50,7 +54,13 @@ type recvState struct {
 // the violation are still delivered. Bytes received once the connection is
 // closed, or after a close frame, are ignored.
 //
-// Next: drain the outputs (see Conn).
+// Receive parses at most until 256 events are pending (a read of tiny
+// frames would otherwise hold an event per frame), or to the end of a
+// message with SetStopAfterMessage; the rest stays in the engine and
+// InputPending reports it.
+//
+// Next: drain the outputs (see Conn); while InputPending, call
+// Receive(now, nil) and drain again before reading the transport.
 func (c *Conn) Receive(now time.Time, data []byte) error {
 	c.tick(now)
 	var err error
@@ -143,6 +153,13 @@ func (c *Conn) readFrames() error {
 	for c.state != StateClosed && !c.closer.recv {
 		if r.msgEnded && r.stopAfterMessage {
 			r.stopped = r.inPos < len(r.in)
+			return nil
+		}
+		// A read of tiny frames would make an event per frame: stop at
+		// maxPendingEvents, so what a read holds is bounded whatever the
+		// peer sends, and go on when the driver calls again.
+		if len(c.events)-c.evHead >= maxPendingEvents && r.inPos < len(r.in) {
+			r.stopped = true
 			return nil
 		}
 		if !r.inFrame {

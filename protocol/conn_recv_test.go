@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -412,4 +413,73 @@ func TestUTF8FailsBeforeTheFrameIsComplete(t *testing.T) {
 	if len(got) != 1 || string(got[0].Data) != strings.Repeat("κόσμε", 30) {
 		t.Fatalf("valid frame: %v", kinds(got))
 	}
+}
+
+// A read of tiny frames leaves at most 256 events pending; the rest waits in
+// the engine (InputPending) and comes with the next Receive(now, nil),
+// nothing lost, and the memory one read holds is bounded.
+func TestPendingEventsBounded(t *testing.T) {
+	var in []byte
+	in = append(in, wireFrame(protocol.RoleClient, frame.OpBinary, false, []byte{0})...)
+	for i := 1; i < 9000; i++ {
+		in = append(in, wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte{byte(i)})...)
+	}
+	in = append(in, wireFrame(protocol.RoleClient, frame.OpContinuation, true, []byte{0xff})...)
+	cfg := testConfig()
+	c := established(t, protocol.RoleServer, cfg)
+	if err := c.Receive(at(0), in); err != nil {
+		t.Fatal(err)
+	}
+	total, rounds := 0, 0
+	for {
+		_, evs := drainRound(c)
+		if len(evs) > 256 {
+			t.Fatalf("%d events pending after one call", len(evs))
+		}
+		total += len(evs)
+		rounds++
+		if !c.InputPending() {
+			break
+		}
+		if err := c.Receive(at(0), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if total != 9001 || rounds < 9001/256 {
+		t.Fatalf("%d events in %d rounds", total, rounds)
+	}
+}
+
+// What 1,000 connections hold after each read a 64 KiB burst of 1-byte
+// fragments, before their drivers drained anything: the read itself and
+// 256 events, not an event per frame (measured ~3.2 MiB each before).
+func TestTinyFragmentsMemoryPerConnection(t *testing.T) {
+	var burst []byte
+	burst = append(burst, wireFrame(protocol.RoleClient, frame.OpBinary, false, []byte{0})...)
+	for len(burst) < 64<<10-7 {
+		burst = append(burst, wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte{1})...)
+	}
+	cfg := testConfig()
+	cfg.MaxMessageSize = 1 << 30
+	const n = 200
+	conns := make([]*protocol.Conn, n)
+	before := heapInUse()
+	for i := range conns {
+		conns[i] = established(t, protocol.RoleServer, cfg)
+		copy(conns[i].ReadBuffer(len(burst)), burst)
+		conns[i].ReceiveBuffered(at(0), len(burst))
+	}
+	per := float64(heapInUse()-before) / n
+	t.Logf("%.0f KiB per connection after a 64 KiB read of 1-byte fragments", per/1024)
+	if per > 160<<10 {
+		t.Fatalf("%.0f KiB per connection", per/1024)
+	}
+	runtime.KeepAlive(conns)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

@@ -63,3 +63,16 @@ func kinds(evs []protocol.Event) []protocol.EventKind {
 func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// drainRound takes c's outputs like drain but does not go on with input
+// the engine kept (InputPending), for tests that step through it.
+func drainRound(c *protocol.Conn) ([]byte, []protocol.Event) {
+	out := bytes.Clone(c.Outgoing())
+	c.Advance(len(out))
+	var evs []protocol.Event
+	for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+		ev.Data = bytes.Clone(ev.Data)
+		evs = append(evs, ev)
+	}
+	return out, evs
+}

@@ -103,6 +103,12 @@ func (p *Pair) deliver(from, to *Side) bool {
 		from.inflight = nil
 		return false
 	}
+	if to.Conn.InputPending() { // what the engine kept from the last chunk
+		if err := to.Conn.Receive(p.Now, nil); err != nil {
+			to.Errs = append(to.Errs, err)
+		}
+		return true
+	}
 	if len(from.inflight) > 0 {
 		n := len(from.inflight)
 		if p.Chunk != nil {
@@ -246,16 +252,23 @@ func EncodeFrame(from protocol.Role, key [4]byte, op frame.Opcode, rsv uint8, fi
 }
 
 // Take drains c's outputs: the outgoing bytes (advanced past) and every
-// pending event, with Data copied.
+// pending event, with Data copied; while the engine kept input
+// (InputPending), it goes on with Receive(nil) and drains again.
 func Take(c *protocol.Conn) ([]byte, []protocol.Event) {
-	out := bytes.Clone(c.Outgoing())
-	c.Advance(len(out))
+	var out []byte
 	var evs []protocol.Event
-	for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
-		ev.Data = bytes.Clone(ev.Data)
-		evs = append(evs, ev)
+	for {
+		out = append(out, c.Outgoing()...)
+		c.Advance(len(c.Outgoing()))
+		for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+			ev.Data = bytes.Clone(ev.Data)
+			evs = append(evs, ev)
+		}
+		if !c.InputPending() {
+			return out, evs
+		}
+		c.Receive(time.Time{}, nil) // an earlier time is taken as the latest seen
 	}
-	return out, evs
 }
 
 // MergePieces joins the data events of each frame delivered in pieces
