@@ -1,6 +1,7 @@
 package protocol_test
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/wsengine/ws/frame"
@@ -51,11 +52,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 func BenchmarkTinyFragments(b *testing.B) {
 	var burst []byte
 	burst = append(burst, wireFrame(protocol.RoleClient, frame.OpBinary, false, []byte{0})...)
-	for len(burst) < 64<<10-7 {
+	for len(burst) < 64<<10-14 {
 		burst = append(burst, wireFrame(protocol.RoleClient, frame.OpContinuation, false, []byte{1})...)
 	}
+	burst = append(burst, wireFrame(protocol.RoleClient, frame.OpContinuation, true, []byte{2})...)
 	cfg := testConfig()
-	cfg.MaxMessageSize = 1 << 40
 	s := established(b, protocol.RoleServer, cfg)
 	b.SetBytes(int64(len(burst)))
 	b.ReportAllocs()
@@ -83,5 +84,9 @@ func BenchmarkTinyFragments(b *testing.B) {
 		copy(conns[i].ReadBuffer(len(burst)), burst)
 		conns[i].ReceiveBuffered(t0, len(burst))
 	}
-	b.ReportMetric(float64(heapInUse()-before)/float64(len(conns)), "heap-B/conn")
+	if s.State() != protocol.StateOpen {
+		b.Fatal(s.CloseStatus().Err)
+	}
+	b.ReportMetric((float64(heapInUse())-float64(before))/float64(len(conns)), "heap-B/conn")
+	runtime.KeepAlive(conns)
 }
