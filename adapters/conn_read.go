@@ -37,13 +37,23 @@ func (c *Conn) fill(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if c.onMessage != nil {
+		// Messages go to the callback: Read waits for the end alone, and
+		// is not woken for every message.
+		select {
+		case <-c.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	c.syncPause()
 	for !c.closed && !c.sockClosed {
-		if c.reader == ownerNone && c.onMessage == nil {
+		if c.reader == ownerNone {
 			return c.readAsApp(ctx)
 		}
-		if c.reader == ownerBackground && c.onMessage == nil && !c.takeover {
+		if c.reader == ownerBackground && !c.takeover {
 			c.takeover = true
 			c.interruptRead()
 		}
