@@ -61,6 +61,7 @@ type Conn struct {
 	reader     owner
 	readGen    uint64    // bumped when the token is taken; stale interrupts check it
 	releasedAt time.Time // when an application call last gave the token back
+	roundAt    time.Time // when the last read round fed the engine
 	takeover   bool      // an application call wants the token from the background reader
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	want       int       // next read size

@@ -79,7 +79,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	pending := c.afterEngine()
 	c.syncPause()
 	c.reader = ownerNone
-	c.releasedAt = c.clock.Now()
+	c.releasedAt = c.roundAt // the time of the round just read
 	c.signal()
 	c.maybeStartBackground()
 	c.armTimer()
@@ -96,7 +96,8 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 // done without it. ctx, if not nil, bounds the read.
 func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	if c.eng.InputPending() {
-		c.eng.Receive(c.clock.Now(), nil)
+		c.roundAt = c.clock.Now()
+		c.eng.Receive(c.roundAt, nil)
 		return nil
 	}
 	if c.rdlSet {
@@ -115,6 +116,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	}
 	c.mu.Lock()
 	now := c.clock.Now()
+	c.roundAt = now
 	if n > 0 {
 		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
 		if n >= c.want && c.want < maxReadBuffer {

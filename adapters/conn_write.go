@@ -69,6 +69,11 @@ func (c *Conn) flushCall(ctx context.Context) {
 // the next writer (true), or a failed connection (false).
 func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) error {
 	c.mu.Lock()
+	return c.flushToLocked(ctx, mark, keepRest)
+}
+
+// flushToLocked is flushTo entered with c.mu held.
+func (c *Conn) flushToLocked(ctx context.Context, mark int64, keepRest bool) error {
 	for c.written < mark {
 		switch {
 		case c.writeErr != nil || !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0:
@@ -217,6 +222,11 @@ func (c *Conn) acquireMessage(ctx context.Context) error {
 		return err
 	}
 	select {
+	case c.msgSem <- struct{}{}: // the common case: nobody else is sending
+		return nil
+	default:
+	}
+	select {
 	case c.msgSem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
@@ -240,8 +250,7 @@ func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin boo
 		return err
 	}
 	mark := c.mark()
-	c.mu.Unlock()
-	err := c.flushTo(ctx, mark, keepRest)
+	err := c.flushToLocked(ctx, mark, keepRest)
 	if err != nil && !keepRest && ctx.Err() != nil {
 		c.abortUnwritten(mark, ctx.Err())
 	}

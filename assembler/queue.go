@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -87,6 +88,7 @@ type Queue struct {
 	changed chan struct{} // closed when state changes while waiters > 0
 
 	paused   bool
+	pausedA  atomic.Bool   // paused, for Paused to read without the lock
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
@@ -199,6 +201,7 @@ func (q *Queue) updatePause() {
 	switch {
 	case !q.paused && !q.closed && progress && q.bytes >= q.cfg.HighWater:
 		q.paused = true
+		q.pausedA.Store(true)
 		q.resumed = make(chan struct{})
 	case q.paused && (q.bytes <= q.cfg.LowWater || !progress):
 		q.unpause()
@@ -251,9 +254,7 @@ func (q *Queue) Close(err error) {
 // reached HighWater and has not drained to LowWater. It is false once
 // closed.
 func (q *Queue) Paused() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.paused
+	return q.pausedA.Load() // checked after every read: no lock
 }
 
 // Resumed returns a channel that is closed when the queue is not paused.
@@ -365,6 +366,7 @@ func (q *Queue) consumed(n int64) {
 func (q *Queue) unpause() {
 	if q.paused {
 		q.paused = false
+		q.pausedA.Store(false)
 		close(q.resumed)
 	}
 }
