@@ -21,6 +21,11 @@ import (
 // its turn bounded by its own ctx, and only the holder sets a write
 // deadline on the socket, for its own ctx.
 
+// ErrWriteCut is the cause in the close status of a connection whose write
+// was cut short (by its call's ctx, or by the transport): no frame can
+// follow a partial one, so the connection ends without a close frame.
+var ErrWriteCut = errors.New("a write was cut short")
+
 // ErrWriterClosed is returned by a message Writer used after its Close, or
 // after a later Writer call replaced it; it never touches another message.
 var ErrWriterClosed = errors.New("adapters: message writer already closed")
@@ -165,7 +170,9 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			}
 			c.writeErr = err
 			c.releaseWrite()
-			c.eng.Abort(c.clock.Now(), fmt.Errorf("write cut after %d of %d bytes: %w", n, len(w), cause))
+			// The cause is told, not wrapped: only this call reports its
+			// ctx's error, the others a close error that is not a timeout.
+			c.eng.Abort(c.clock.Now(), fmt.Errorf("%w after %d of %d bytes (%v)", ErrWriteCut, n, len(w), cause))
 			c.afterEngine()
 			c.mu.Unlock()
 			c.closeSocket()
@@ -211,7 +218,7 @@ func (c *Conn) abortUnwritten(mark int64, cause error) {
 		c.mu.Unlock()
 		return
 	}
-	c.eng.Abort(c.clock.Now(), fmt.Errorf("message not written before its context ended: %w", cause))
+	c.eng.Abort(c.clock.Now(), fmt.Errorf("%w: not written before its call ended (%v)", ErrWriteCut, cause))
 	c.afterEngine()
 	c.mu.Unlock()
 	c.closeSocket()

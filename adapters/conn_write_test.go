@@ -97,3 +97,34 @@ func TestWriterFraming(t *testing.T) {
 	b.Close()
 	<-c.Done()
 }
+
+// A message cut short by its ctx fails the connection (part of a frame may
+// be on the wire): that call returns ctx's error, every other call the
+// close error.
+func TestWriteCutByContextFailsConnection(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+	readErr := make(chan error, 1)
+	go func() { _, _, err := c.Read(context.Background()); readErr <- err }()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.Write(ctx, frame.OpBinary, make([]byte, 8<<20)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Write: %v", err)
+	}
+	select {
+	case err := <-readErr:
+		var ce *protocol.CloseError
+		if !errors.As(err, &ce) || ce.Code != frame.CloseAbnormal || !errors.Is(err, adapters.ErrWriteCut) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Read: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the pending Read did not return")
+	}
+	if err := c.Write(context.Background(), frame.OpText, []byte("after")); !errors.Is(err, &protocol.CloseError{Code: frame.CloseAbnormal}) {
+		t.Fatalf("later Write: %v", err)
+	}
+	<-c.Done()
+}
