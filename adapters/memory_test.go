@@ -73,7 +73,9 @@ func TestIdleMemory(t *testing.T) {
 		s, _ := adapters.NewConn(snc, protocol.RoleServer, opts)
 		conns = append(conns, c, s)
 	}
-	time.Sleep(100 * time.Millisecond) // let every read loop park
+	// Nobody reads: after the read grace (a quarter second) every end has
+	// its background reader parked in the socket.
+	time.Sleep(600 * time.Millisecond)
 	after := heapAndStacks()
 	perEnd := float64(after-before) / float64(2*n)
 	t.Logf("idle memory: %.1f KiB per connection end (heap + goroutine stack, %d ends, sockets included)", perEnd/1024, 2*n)
