@@ -36,6 +36,9 @@
 //     Advance by what was written; take every NextEvent() until it reports
 //     none; close the socket if ShouldCloseTransport(); arm a timer for
 //     Deadline().
+//  3. While InputPending() (Receive stops after 256 pending events, or after
+//     each message with SetStopAfterMessage), call Receive(now, nil) and
+//     drain again before reading the socket.
 //
 // # Time
 //
