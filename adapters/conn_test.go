@@ -24,8 +24,9 @@ func TestEchoRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp != nil {
-		t.Fatalf("response on success: %v", resp)
+	if resp == nil || resp.StatusCode != http.StatusSwitchingProtocols || resp.Status != "101 Switching Protocols" ||
+		resp.Header.Get("Upgrade") != "websocket" || resp.Header.Get("Sec-WebSocket-Accept") == "" {
+		t.Fatalf("101 response: %+v", resp)
 	}
 	echoSizes(t, ctx, c)
 	rtt, err := c.Ping(ctx)
@@ -196,7 +197,7 @@ func TestSubprotocolAndRejection(t *testing.T) {
 	c.Close(1000, "")
 	_, resp, err := adapters.Dial(ctx, url, &adapters.DialOptions{Origin: "https://evil.example"})
 	var he *protocol.HandshakeError
-	if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden || resp == nil || resp.StatusCode != 403 {
+	if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden || resp == nil || resp.StatusCode != 403 || resp.Status != "403 Forbidden" {
 		t.Fatalf("got %v %v", resp, err)
 	}
 	body, _ := io.ReadAll(resp.Body)

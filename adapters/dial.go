@@ -9,15 +9,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/wsengine/ws/protocol"
 )
 
 // Dial opens a WebSocket connection to rawURL (ws://, wss://, http:// or
-// https://). The earlier of ctx and the configuration's OpenTimeout bounds
-// the TCP, TLS and WebSocket handshakes together; when the open timeout
-// ends it, the error wraps protocol.ErrOpenTimeout. If the
+// https://) and returns it with the server's 101 response (its headers and
+// cookies; the body is empty). The earlier of ctx and the configuration's
+// OpenTimeout bounds the TCP, TLS and WebSocket handshakes together; when
+// the open timeout ends it, the error wraps protocol.ErrOpenTimeout. If the
 // server answers the handshake with something other than a valid 101, the
 // error is a *protocol.HandshakeError and the response (status, headers,
 // up to 4 KiB of body) is returned too.
@@ -126,7 +128,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock
 	}
 	nc.SetDeadline(time.Time{})
 	if eng.Opened() {
-		return nil, nil
+		return eng.Response(), nil
 	}
 	var he *protocol.HandshakeError
 	if errors.As(eng.CloseStatus().Err, &he) {
@@ -143,7 +145,7 @@ func rejectedResponse(he *protocol.HandshakeError) *http.Response {
 		return nil
 	}
 	return &http.Response{
-		Status: http.StatusText(he.StatusCode), StatusCode: he.StatusCode,
+		Status: strconv.Itoa(he.StatusCode) + " " + http.StatusText(he.StatusCode), StatusCode: he.StatusCode,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: he.Header, Body: io.NopCloser(bytes.NewReader(he.Body)), ContentLength: int64(len(he.Body)),
 	}

@@ -88,7 +88,8 @@ type handshake struct {
 
 	subprotocol string
 	request     *http.Request
-	pending     *acceptance // a server's decision awaiting AcceptHandshake
+	response    *http.Response // a client's 101
+	pending     *acceptance    // a server's decision awaiting AcceptHandshake
 	rejected    *HandshakeError
 	bodyWant    int
 }
@@ -193,6 +194,16 @@ func (c *Conn) Subprotocol() string {
 		return ""
 	}
 	return c.hs.subprotocol
+}
+
+// Response returns the server's 101 response once a client's handshake
+// succeeded (its Body is empty: the bytes after it are the connection's),
+// or nil. Read it for the server's headers and cookies.
+func (c *Conn) Response() *http.Response {
+	if c.hs == nil {
+		return nil
+	}
+	return c.hs.response
 }
 
 // Extensions returns the negotiated extensions.

@@ -177,6 +177,7 @@ func (c *Conn) clientHandshake(block, rest []byte) error {
 		return fail(reason)
 	}
 	resp.Body = http.NoBody
+	c.hs.response = resp
 	c.emit(Event{Kind: EventResponse, Response: resp})
 	return c.openWith(exts, rest)
 }

@@ -251,11 +251,18 @@ func TestHandshakeEverySplit(t *testing.T) {
 // The pair harness with a real handshake: open, talk, close.
 func TestPairWithHandshake(t *testing.T) {
 	c := newClient(t, protocol.ClientOptions{URL: "ws://127.0.0.1/"})
-	s := newServer(t, protocol.ServerOptions{})
+	s := newServer(t, protocol.ServerOptions{Header: http.Header{"Set-Cookie": {"session=1"}}})
+	if c.Response() != nil {
+		t.Fatal("a response before the handshake")
+	}
 	p := protocoltest.Join(c, s, t0)
 	p.Settle()
 	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen || !c.Opened() || !s.Opened() {
 		t.Fatalf("client %v server %v", c.State(), s.State())
+	}
+	// The 101 is the application's to read: headers and cookies.
+	if r := c.Response(); r == nil || r.StatusCode != 101 || r.Header.Get("Set-Cookie") != "session=1" || r.Body != http.NoBody {
+		t.Fatalf("response %+v", r)
 	}
 	c.SendMessage(p.Now, frame.OpText, []byte("hi"))
 	s.SendMessage(p.Now, frame.OpBinary, []byte{1, 2})
