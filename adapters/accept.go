@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,12 +13,20 @@ import (
 	"github.com/wsengine/ws/protocol"
 )
 
+// ErrHijack: Accept could not take the connection over from net/http. The
+// usual cause is middleware whose http.ResponseWriter wrapper hides the
+// original: the wrapper needs an Unwrap() http.ResponseWriter method (what
+// http.ResponseController looks for) or a Hijack method of its own.
+var ErrHijack = errors.New("adapters: cannot hijack the connection: a ResponseWriter wrapper must have Unwrap() http.ResponseWriter")
+
 // Accept upgrades a net/http request to a WebSocket connection. The engine
 // validates the request and applies opts.Server's policies; a rejection is
 // written through w as a real HTTP response (status, text body) and
 // returned as a *protocol.HandshakeError. On success the connection is
 // hijacked (http.ResponseController) and the 101 response written by the
-// engine, with exactly one Upgrade and one Connection header.
+// engine, with exactly one Upgrade and one Connection header. If the
+// ResponseWriter cannot be hijacked (a middleware wrapper without Unwrap),
+// the client gets a 500 and the error wraps ErrHijack.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -36,12 +45,17 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	if eng.State() == protocol.StateClosed {
 		writeRejection(w, r, eng.Outgoing())
-		return nil, eng.CloseStatus().Err
+		err := eng.CloseStatus().Err
+		var he *protocol.HandshakeError
+		if errors.As(err, &he) {
+			return nil, he // what the documentation promises, not the close status around it
+		}
+		return nil, err
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over this connection", http.StatusInternalServerError)
-		return nil, errors.Join(errors.New("adapters: hijack failed"), err)
+		return nil, fmt.Errorf("%w (%T): %w", ErrHijack, w, err)
 	}
 	// The server's read and write timeouts were for HTTP, not for a
 	// long-lived WebSocket.

@@ -2,11 +2,16 @@ package adapters_test
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/protocol"
 )
 
 // Accept holds a request net/http parsed to the engine's header limits:
@@ -32,3 +37,63 @@ func TestAcceptHeaderLimits(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// Accept's errors are what its documentation says: a refused request is a
+// *protocol.HandshakeError itself, and a ResponseWriter that cannot be
+// hijacked (middleware without Unwrap) gives a 500 and ErrHijack, each on
+// one line.
+func TestAcceptErrors(t *testing.T) {
+	checkLeaks(t)
+	errs := make(chan error, 1)
+	type plainWrapper struct{ http.ResponseWriter } // hides Hijack, no Unwrap
+	wrap := func(kind string, w http.ResponseWriter) http.ResponseWriter {
+		switch kind {
+		case "plain":
+			return plainWrapper{w}
+		case "unwrap":
+			return &unwrapWriter{w}
+		}
+		return w
+	}
+	for _, kind := range []string{"plain", "unwrap"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := adapters.Accept(wrap(kind, w), r, nil)
+			if err == nil {
+				c.CloseNow()
+			}
+			errs <- err
+		}))
+		_, resp, _ := adapters.Dial(ctxT(t), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		err := <-errs
+		srv.Close()
+		switch kind {
+		case "plain":
+			if !errors.Is(err, adapters.ErrHijack) || strings.Contains(err.Error(), "\n") || resp == nil || resp.StatusCode != 500 {
+				t.Fatalf("plain wrapper: %v, %v", err, resp)
+			}
+		case "unwrap":
+			if err != nil {
+				t.Fatalf("wrapper with Unwrap: %v", err)
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := adapters.Accept(w, r, nil)
+		errs <- err
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if he, ok := (<-errs).(*protocol.HandshakeError); !ok || he.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("refusal: %T %v", he, he)
+	}
+}
+
+type unwrapWriter struct{ w http.ResponseWriter }
+
+func (u *unwrapWriter) Header() http.Header         { return u.w.Header() }
+func (u *unwrapWriter) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u *unwrapWriter) WriteHeader(code int)        { u.w.WriteHeader(code) }
+func (u *unwrapWriter) Unwrap() http.ResponseWriter { return u.w }

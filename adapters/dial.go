@@ -105,7 +105,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := nc.Write(eng.Outgoing()); err != nil {
-		return nil, errors.Join(ctx.Err(), err)
+		return nil, joinCtx(ctx, err)
 	}
 	eng.Advance(len(eng.Outgoing()))
 	var herr error
@@ -119,12 +119,12 @@ func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock
 		if err != nil && eng.State() == protocol.StateConnecting {
 			eng.ReceiveEOF(clock.Now())
 			if herr == nil {
-				herr = errors.Join(ctx.Err(), err)
+				herr = joinCtx(ctx, err)
 			}
 		}
 	}
 	if !stop() {
-		return nil, errors.Join(ctx.Err(), herr)
+		return nil, joinCtx(ctx, herr)
 	}
 	nc.SetDeadline(time.Time{})
 	if eng.Opened() {
@@ -149,4 +149,16 @@ func rejectedResponse(he *protocol.HandshakeError) *http.Response {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: he.Header, Body: io.NopCloser(bytes.NewReader(he.Body)), ContentLength: int64(len(he.Body)),
 	}
+}
+
+// joinCtx reports err with ctx's error first when ctx ended (both match
+// errors.Is), on one line.
+func joinCtx(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() == nil:
+		return err
+	case err == nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }

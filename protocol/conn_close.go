@@ -215,7 +215,7 @@ func (c *Conn) fail(code frame.CloseCode, reason string, cause error) {
 
 // failInternal fails with 1011; the details stay local (design §3).
 func (c *Conn) failInternal(err error) {
-	c.fail(frame.CloseInternalError, "", errors.Join(ErrInternal, err))
+	c.fail(frame.CloseInternalError, "", fmt.Errorf("%w: %w", ErrInternal, err))
 }
 
 // finish ends the connection: the status is fixed, the transport is to be

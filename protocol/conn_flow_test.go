@@ -3,6 +3,9 @@ package protocol_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +244,41 @@ func TestMisuseIsInvalidState(t *testing.T) {
 	f.HandleTimeout(at(40 * time.Second))
 	if st := f.CloseStatus(); st.Clean || !st.Sent {
 		t.Errorf("a keepalive failure is not clean: %+v", st)
+	}
+}
+
+// CloseCodeOf tells a connection's end from everything else: 0 for nil or
+// an error of the application's, the code (1006 included) for a close.
+func TestCloseCodeOf(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	c.ReceiveEOF(at(0))
+	for _, tt := range []struct {
+		err  error
+		want frame.CloseCode
+	}{
+		{nil, 0},
+		{errors.New("json: cannot unmarshal"), 0},
+		{c.CloseStatus().Err, frame.CloseAbnormal},
+		{fmt.Errorf("read: %w", &protocol.CloseError{Code: frame.CloseNormal}), frame.CloseNormal},
+	} {
+		if got := protocol.CloseCodeOf(tt.err); got != tt.want {
+			t.Errorf("CloseCodeOf(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// Errors read on one line and still match their sentinel.
+func TestErrorsOnOneLine(t *testing.T) {
+	_, err1 := protocol.NewClient(testConfig(), protocol.ClientOptions{URL: "ws://example.com/",
+		Header: http.Header{"Connection": {"close"}}}, t0)
+	_, err2 := protocol.NewClient(testConfig(), protocol.ClientOptions{URL: "ws://example.com/",
+		Subprotocols: []string{"not a token"}}, t0)
+	_, err3 := protocol.ParseURL("ws://[::1")
+	for _, tt := range []struct {
+		err, sentinel error
+	}{{err1, protocol.ErrReservedHeader}, {err2, protocol.ErrInvalidHeader}, {err3, protocol.ErrBadURL}} {
+		if !errors.Is(tt.err, tt.sentinel) || strings.Contains(tt.err.Error(), "\n") {
+			t.Errorf("%q (want %v, one line)", tt.err, tt.sentinel)
+		}
 	}
 }

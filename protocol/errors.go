@@ -90,14 +90,15 @@ func (e *CloseError) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// CloseCodeOf returns the close code of a *CloseError in err's chain, or
-// CloseAbnormal (1006) if there is none.
+// CloseCodeOf returns the close code of a *CloseError in err's chain, or 0
+// if err is not a close error (nil, a decode error of the application's, a
+// ctx error): a 0 is never a connection's end, and a 1006 always is.
 func CloseCodeOf(err error) frame.CloseCode {
 	var ce *CloseError
 	if errors.As(err, &ce) {
 		return ce.Code
 	}
-	return frame.CloseAbnormal
+	return 0
 }
 
 // ErrInvalidRole: a Role other than RoleClient or RoleServer.

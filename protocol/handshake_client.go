@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -71,11 +71,11 @@ func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
 	}
 	for _, p := range opts.Subprotocols {
 		if !isToken(p) {
-			return nil, errors.Join(ErrInvalidHeader, errors.New("subprotocol "+quoteHeader(p)+" is not a token"))
+			return nil, fmt.Errorf("%w: subprotocol %s is not a token", ErrInvalidHeader, quoteHeader(p))
 		}
 	}
 	if strings.ContainsAny(opts.Origin, "\r\n\x00") {
-		return nil, errors.Join(ErrInvalidHeader, errors.New("Origin has CR, LF or NUL"))
+		return nil, fmt.Errorf("%w: Origin has CR, LF or NUL", ErrInvalidHeader)
 	}
 	c, err := newConn(RoleClient, cfg, now)
 	if err != nil {
@@ -85,7 +85,7 @@ func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
 	// been base64-encoded" (§4.1)
 	var nonce [16]byte
 	if _, err := io.ReadFull(c.rand, nonce[:]); err != nil {
-		return nil, errors.Join(ErrInternal, err)
+		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
 	cs := &clientState{target: t, key: base64.StdEncoding.EncodeToString(nonce[:]),
 		protocols: opts.Subprotocols, extensions: opts.Extensions}

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -21,19 +22,19 @@ func checkExtraHeaders(h http.Header, reserved ...string) error {
 	for name, values := range h {
 		canon := http.CanonicalHeaderKey(name)
 		if !isToken(name) {
-			return errors.Join(ErrInvalidHeader, errors.New("name "+quoteHeader(name)+" is not a token"))
+			return fmt.Errorf("%w: name %s is not a token", ErrInvalidHeader, quoteHeader(name))
 		}
 		if strings.HasPrefix(canon, "Sec-Websocket-") {
-			return errors.Join(ErrReservedHeader, errors.New(canon))
+			return fmt.Errorf("%w: %s", ErrReservedHeader, canon)
 		}
 		for _, r := range reserved {
 			if canon == r {
-				return errors.Join(ErrReservedHeader, errors.New(canon))
+				return fmt.Errorf("%w: %s", ErrReservedHeader, canon)
 			}
 		}
 		for _, v := range values {
 			if strings.ContainsAny(v, "\r\n\x00") {
-				return errors.Join(ErrInvalidHeader, errors.New(canon+" has CR, LF or NUL in its value"))
+				return fmt.Errorf("%w: %s has CR, LF or NUL in its value", ErrInvalidHeader, canon)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -40,7 +41,7 @@ func ParseURL(raw string) (Target, error) {
 		if !strings.Contains(raw, "://") {
 			return Target{}, urlError(raw, "has no scheme; use ws:// or wss://")
 		}
-		return Target{}, errors.Join(ErrBadURL, err)
+		return Target{}, fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
 	var t Target
 	port := "80"
