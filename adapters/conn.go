@@ -125,7 +125,7 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 		msgSem:       make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		subprotocol:  eng.Subprotocol(),
-		closeTimeout: cfg.CloseTimeout,
+		closeTimeout: cfg.CloseTimeoutOrDefault(),
 		onMessage:    opts.OnMessage,
 		want:         minReadBuffer,
 	}
@@ -243,6 +243,18 @@ func (c *Conn) Compressed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return deflate.Negotiated(c.eng.Extensions())
+}
+
+// SetReadLimit sets the largest message this connection accepts from now
+// on (the default is Config.MaxMessageSize, 1 MiB when unset), like
+// gorilla's and coder's SetReadLimit. A larger message fails the connection
+// with 1009 (message too big), decided from the frame header when it can
+// be. Safe from any goroutine.
+func (c *Conn) SetReadLimit(n int64) {
+	c.mu.Lock()
+	c.eng.SetMaxMessageSize(n)
+	c.q.SetMaxMessageSize(n)
+	c.mu.Unlock()
 }
 
 // Subprotocol returns the negotiated subprotocol ("" if none).

@@ -27,7 +27,7 @@ func TestCloseWhileWriteBlocked(t *testing.T) {
 	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
 	b.(*net.TCPConn).SetReadBuffer(16 << 10)
 	cfg := protocol.DefaultConfig()
-	cfg.PingInterval, cfg.CloseTimeout = 0, time.Second
+	cfg.PingInterval, cfg.CloseTimeout = protocol.Disabled, time.Second
 	c, _ := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true})
 	werr := make(chan error, 1)
 	go func() { werr <- c.Write(context.Background(), frame.OpBinary, make([]byte, 16<<20)) }()

@@ -176,3 +176,25 @@ func TestStaleHandles(t *testing.T) {
 		t.Fatalf("next message %q", p)
 	}
 }
+
+// SetReadLimit (gorilla's and coder's name) bounds what comes next: a
+// message over it fails the connection with 1009 on both sides.
+func TestSetReadLimit(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+	ctx := ctxT(t)
+	s.SetReadLimit(10)
+	c.Write(ctx, frame.OpText, []byte("0123456789"))
+	if _, p, err := s.Read(ctx); err != nil || string(p) != "0123456789" {
+		t.Fatalf("at the limit: %q %v", p, err)
+	}
+	c.Write(ctx, frame.OpText, []byte("0123456789a"))
+	if _, _, err := s.Read(ctx); !errors.Is(err, &protocol.CloseError{Code: frame.CloseTooBig}) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if _, _, err := c.Read(ctx); !errors.Is(err, &protocol.CloseError{Code: frame.CloseTooBig}) {
+		t.Fatalf("the peer saw %v", err)
+	}
+}

@@ -44,14 +44,14 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.OpenTimeout > 0 {
+	if d := cfg.OpenTimeoutOrDefault(); d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, cfg.OpenTimeout, protocol.ErrOpenTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, d, protocol.ErrOpenTimeout)
 		defer cancel()
 	}
 	c, resp, err := dial(ctx, target, eng, opts, cfg, clock)
 	if err != nil && errors.Is(context.Cause(ctx), protocol.ErrOpenTimeout) && !errors.Is(err, protocol.ErrOpenTimeout) {
-		err = fmt.Errorf("websocket: dial %s: %w after %v", rawURL, protocol.ErrOpenTimeout, cfg.OpenTimeout)
+		err = fmt.Errorf("websocket: dial %s: %w after %v", rawURL, protocol.ErrOpenTimeout, cfg.OpenTimeoutOrDefault())
 	}
 	return c, resp, err
 }

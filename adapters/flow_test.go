@@ -39,7 +39,7 @@ func TestFlowControlPushesBack(t *testing.T) {
 	cnc.(*net.TCPConn).SetWriteBuffer(16 << 10)
 	snc.(*net.TCPConn).SetReadBuffer(16 << 10)
 	cfg := protocol.DefaultConfig()
-	cfg.PingInterval = 0
+	cfg.PingInterval = protocol.Disabled
 	sender, _ := adapters.NewConn(cnc, protocol.RoleClient, &adapters.Options{Config: &cfg, DisableCompression: true})
 	receiver, _ := adapters.NewConn(snc, protocol.RoleServer, &adapters.Options{Config: &cfg,
 		Queue: assembler.Config{HighWater: 64 << 10, LowWater: 16 << 10}})

@@ -117,6 +117,17 @@ func New(cfg Config) *Queue {
 	return &Queue{cfg: cfg, changed: make(chan struct{})}
 }
 
+// SetMaxMessageSize changes the largest message the queue takes from now
+// on; n <= 0 means the default, 1 MiB.
+func (q *Queue) SetMaxMessageSize(n int64) {
+	if n <= 0 {
+		n = protocol.DefaultMaxMessageSize
+	}
+	q.mu.Lock()
+	q.cfg.MaxMessageSize = n
+	q.mu.Unlock()
+}
+
 // SetFill makes the queue's consumer its producer too: a call that would
 // wait for a message (Next, NextReader, a Reader's Read) calls fill instead,
 // without the queue's lock, and looks again when it returns. fill should

@@ -35,29 +35,37 @@ const (
 	DefaultOpenTimeout    = 10 * time.Second
 )
 
-// Config holds the settings of one connection. Start from DefaultConfig:
-// a zero duration disables its timer, so a zero Config has no keepalive.
-// Size limits of zero mean the default.
+// Disabled, as the value of a Config duration, turns that timer off. (A
+// zero duration means the default: a Config that sets only MaxMessageSize,
+// as a user of other libraries writes it, keeps keepalive and the close and
+// open timeouts, which are what prevent silent 1006 drops.)
+const Disabled time.Duration = -1
+
+// Config holds the settings of one connection. Every zero field means its
+// default, so Config{} is DefaultConfig(); a timer is turned off only by
+// setting it to Disabled (or any negative duration).
 type Config struct {
 	// MaxMessageSize bounds the payload of a received message, after any
-	// extension decoded it. A larger one fails the connection with 1009,
-	// detected from the frame header before the payload is read.
+	// extension decoded it (default 1 MiB). A larger one fails the
+	// connection with 1009, detected from the frame header before the
+	// payload is read.
 	MaxMessageSize int64
 	// MaxFrameSize bounds the payload of one received frame (default:
 	// MaxMessageSize).
 	MaxFrameSize int64
 
 	// PingInterval: after this long without receiving a byte, send a
-	// keepalive ping. Zero disables keepalive.
+	// keepalive ping (default 20 s; Disabled: no keepalive).
 	PingInterval time.Duration
 	// PongTimeout: fail the connection with 1011 if a keepalive ping is not
-	// answered within this time. Zero waits forever.
+	// answered within this time (default 20 s; Disabled: wait forever).
 	PongTimeout time.Duration
 	// CloseTimeout bounds the close handshake: the wait for the peer's close
 	// frame after sending one and, for a client, the wait for the server to
-	// close the transport. Zero waits forever.
+	// close the transport (default 10 s; Disabled: wait forever).
 	CloseTimeout time.Duration
-	// OpenTimeout bounds the opening handshake. Zero waits forever.
+	// OpenTimeout bounds the opening handshake (default 10 s; Disabled:
+	// wait forever).
 	OpenTimeout time.Duration
 
 	// Rand is the source of masking keys and handshake nonces
@@ -80,6 +88,35 @@ func DefaultConfig() Config {
 		CloseTimeout:   DefaultCloseTimeout,
 		OpenTimeout:    DefaultOpenTimeout,
 	}
+}
+
+// orDefault is d, its default when zero, or 0 (off) when negative.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		return 0
+	case d == 0:
+		return def
+	}
+	return d
+}
+
+// PingIntervalOrDefault and the three below are the durations in force:
+// the default for a zero field, 0 for a Disabled one.
+func (c *Config) PingIntervalOrDefault() time.Duration {
+	return orDefault(c.PingInterval, DefaultPingInterval)
+}
+
+func (c *Config) PongTimeoutOrDefault() time.Duration {
+	return orDefault(c.PongTimeout, DefaultPongTimeout)
+}
+
+func (c *Config) CloseTimeoutOrDefault() time.Duration {
+	return orDefault(c.CloseTimeout, DefaultCloseTimeout)
+}
+
+func (c *Config) OpenTimeoutOrDefault() time.Duration {
+	return orDefault(c.OpenTimeout, DefaultOpenTimeout)
 }
 
 func (c *Config) maxMessage() int64 {

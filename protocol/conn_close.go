@@ -72,8 +72,8 @@ func (c *Conn) Close(now time.Time, code frame.CloseCode, reason string) error {
 	}
 	if c.state != StateClosed {
 		c.state = StateClosing
-		if c.cfg.CloseTimeout > 0 {
-			c.timers[timerClose] = c.now.Add(c.cfg.CloseTimeout)
+		if d := c.cfg.CloseTimeoutOrDefault(); d > 0 {
+			c.timers[timerClose] = c.now.Add(d)
 		}
 	}
 	c.updateTimers()
@@ -185,8 +185,8 @@ func (c *Conn) receiveClose(code frame.CloseCode, reason string) {
 		return
 	}
 	c.state = StateClosing
-	if c.cfg.CloseTimeout > 0 && c.timers[timerClose].IsZero() {
-		c.timers[timerClose] = c.now.Add(c.cfg.CloseTimeout)
+	if d := c.cfg.CloseTimeoutOrDefault(); d > 0 && c.timers[timerClose].IsZero() {
+		c.timers[timerClose] = c.now.Add(d)
 	}
 }
 

@@ -99,3 +99,8 @@ func (c *Conn) Release() {
 		}
 	}
 }
+
+// SetMaxMessageSize changes the largest message this side accepts from now
+// on, the message being received included (gorilla's and coder's
+// SetReadLimit); n <= 0 means the default, 1 MiB.
+func (c *Conn) SetMaxMessageSize(n int64) { c.cfg.MaxMessageSize = n }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // While reading is paused no keepalive ping goes out and an unanswered ping
@@ -280,5 +281,46 @@ func TestErrorsOnOneLine(t *testing.T) {
 		if !errors.Is(tt.err, tt.sentinel) || strings.Contains(tt.err.Error(), "\n") {
 			t.Errorf("%q (want %v, one line)", tt.err, tt.sentinel)
 		}
+	}
+}
+
+// A zero Config field means its default: a Config that sets only the
+// message size keeps keepalive and the close timeout. Disabled turns a
+// timer off.
+func TestZeroConfigMeansDefaults(t *testing.T) {
+	c := established(t, protocol.RoleServer, protocol.Config{MaxMessageSize: 4096, Rand: protocoltest.KeyReader(key)})
+	if d := c.Deadline(); !d.Equal(at(protocol.DefaultPingInterval)) {
+		t.Fatalf("keepalive deadline %v", d.Sub(t0))
+	}
+	c.HandleTimeout(at(protocol.DefaultPingInterval))
+	drain(c)
+	if d := c.Deadline(); !d.Equal(at(protocol.DefaultPingInterval + protocol.DefaultPongTimeout)) {
+		t.Fatalf("pong deadline %v", d.Sub(t0))
+	}
+	c.Close(at(21*time.Second), frame.CloseNormal, "")
+	if d := c.Deadline(); !d.Equal(at(21*time.Second + protocol.DefaultCloseTimeout)) {
+		t.Fatalf("close deadline %v", d.Sub(t0))
+	}
+	off := established(t, protocol.RoleServer, protocol.Config{PingInterval: protocol.Disabled, CloseTimeout: protocol.Disabled})
+	off.Close(at(0), frame.CloseNormal, "")
+	if d := off.Deadline(); !d.IsZero() {
+		t.Fatalf("disabled timers: deadline %v", d.Sub(t0))
+	}
+	// The limit of 4096 holds, decided from the header.
+	if err := c.Receive(at(22*time.Second), wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 4097))[:8]); !errors.Is(err, protocol.ErrMessageTooBig) {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
+
+// SetMaxMessageSize changes the limit for what comes next.
+func TestSetMaxMessageSize(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 100)))
+	drain(c)
+	c.SetMaxMessageSize(50)
+	err := c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 51)))
+	out, _ := drain(c)
+	if !errors.Is(err, protocol.ErrMessageTooBig) || !bytes.Equal(out, wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.CloseTooBig, protocol.ErrMessageTooBig.Reason))) {
+		t.Fatalf("err %v out % x", err, out)
 	}
 }

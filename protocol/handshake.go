@@ -210,7 +210,7 @@ func (c *Conn) Response() *http.Response {
 func (c *Conn) Extensions() []Extension { return c.cfg.Extensions }
 
 func (c *Conn) startOpenTimer() {
-	if c.cfg.OpenTimeout > 0 {
-		c.timers[timerOpen] = c.now.Add(c.cfg.OpenTimeout)
+	if d := c.cfg.OpenTimeoutOrDefault(); d > 0 {
+		c.timers[timerOpen] = c.now.Add(d)
 	}
 }

@@ -100,7 +100,7 @@ func TestPongAcknowledgesEarlierPings(t *testing.T) {
 
 func TestKeepaliveDisabled(t *testing.T) {
 	cfg := testConfig()
-	cfg.PingInterval = 0
+	cfg.PingInterval = protocol.Disabled
 	c := established(t, protocol.RoleClient, cfg)
 	if !c.Deadline().IsZero() {
 		t.Fatalf("deadline %v", c.Deadline())

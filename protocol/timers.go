@@ -65,13 +65,13 @@ func (c *Conn) updateTimers() {
 	// A pause ended at resumedAt counts as hearing from the peer then.
 	sent := c.alive.oldestKeepalive()
 	switch {
-	case !sent.IsZero() && c.cfg.PongTimeout > 0:
-		c.timers[timerPong] = later(sent, c.recv.resumedAt).Add(c.cfg.PongTimeout)
-	case sent.IsZero() && c.cfg.PingInterval > 0:
+	case !sent.IsZero() && c.cfg.PongTimeoutOrDefault() > 0:
+		c.timers[timerPong] = later(sent, c.recv.resumedAt).Add(c.cfg.PongTimeoutOrDefault())
+	case sent.IsZero() && c.cfg.PingIntervalOrDefault() > 0:
 		// Pings go after a quiet interval, not on a fixed beat: any byte
 		// received already proves the peer is there, so a busy connection
 		// sends no pings at all.
-		c.timers[timerPing] = later(c.recv.lastRecv, c.recv.resumedAt).Add(c.cfg.PingInterval)
+		c.timers[timerPing] = later(c.recv.lastRecv, c.recv.resumedAt).Add(c.cfg.PingIntervalOrDefault())
 	}
 }
 
