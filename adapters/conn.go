@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,8 @@ type Conn struct {
 	closeTimeout time.Duration
 	subprotocol  string
 	onMessage    func(*Conn, frame.Opcode, []byte)
+	onPing       func(*Conn, []byte)
+	onPong       func(*Conn, []byte, time.Duration)
 
 	mu   sync.Mutex // guards everything below; never held during I/O
 	eng  *protocol.Conn
@@ -127,6 +130,8 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 		subprotocol:  eng.Subprotocol(),
 		closeTimeout: cfg.CloseTimeoutOrDefault(),
 		onMessage:    opts.OnMessage,
+		onPing:       opts.OnPing,
+		onPong:       opts.OnPong,
 		want:         minReadBuffer,
 	}
 	if c.closeTimeout <= 0 {
@@ -159,8 +164,15 @@ func (c *Conn) afterEngine() bool {
 			} else if err := c.q.PushEvent(ev); err != nil && !c.closed {
 				c.eng.Fail(c.clock.Now(), frame.CloseInternalError, "")
 			}
+		case protocol.EventPing:
+			if c.onPing != nil {
+				go c.onPing(c, bytes.Clone(ev.Data))
+			}
 		case protocol.EventPong:
 			c.answerPings(string(ev.Data), ev.Latency)
+			if c.onPong != nil {
+				go c.onPong(c, bytes.Clone(ev.Data), ev.Latency)
+			}
 		case protocol.EventClosed:
 			c.ended()
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
@@ -35,6 +36,16 @@ type Options struct {
 	// but while it runs nothing is read: a Write blocked on a peer that does
 	// not read stalls keepalive and the close handshake until it returns.
 	OnMessage func(c *Conn, op frame.Opcode, p []byte)
+	// OnPing is called for every ping received, after the engine already
+	// queued its pong (gorilla's SetPingHandler, coder's OnPingReceived,
+	// without the duty to answer). OnPong is called for every pong, with
+	// the round-trip time when it answered a ping of ours (keepalive
+	// included), else zero. Each call runs on a goroutine of its own with a
+	// copy of the payload, so a slow hook cannot stall reading, keepalive or
+	// the close handshake; calls are not ordered with each other or with
+	// messages.
+	OnPing func(c *Conn, payload []byte)
+	OnPong func(c *Conn, payload []byte, rtt time.Duration)
 }
 
 // DialOptions configure Dial.

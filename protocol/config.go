@@ -12,7 +12,9 @@ import (
 type Role uint8
 
 const (
+	// RoleClient: the end that opened the connection; it masks every frame.
 	RoleClient Role = iota + 1
+	// RoleServer: the end that accepted it; it never masks.
 	RoleServer
 )
 

@@ -1,0 +1,111 @@
+package adapters
+
+import (
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// What an application needs from the lower packages, so that importing
+// adapters is enough: message types, close codes, the close error and its
+// helpers, the configuration. They are aliases: the types are the same as
+// in frame and protocol, which stay for those who drive the engine
+// themselves.
+
+// Opcode is a message or frame type; applications send OpText and OpBinary.
+type Opcode = frame.Opcode
+
+// Message types.
+const (
+	OpText   = frame.OpText
+	OpBinary = frame.OpBinary
+)
+
+// CloseCode is a close status code (RFC 6455 §7.4).
+type CloseCode = frame.CloseCode
+
+// Close codes an application sends or meets. 1005 and 1006 are never sent:
+// they say no code was given, or no close frame came.
+const (
+	CloseNormal             = frame.CloseNormal
+	CloseGoingAway          = frame.CloseGoingAway
+	CloseProtocolError      = frame.CloseProtocolError
+	CloseUnsupportedData    = frame.CloseUnsupportedData
+	CloseNoStatus           = frame.CloseNoStatus
+	CloseAbnormal           = frame.CloseAbnormal
+	CloseInvalidPayload     = frame.CloseInvalidPayload
+	ClosePolicyViolation    = frame.ClosePolicyViolation
+	CloseTooBig             = frame.CloseTooBig
+	CloseMandatoryExtension = frame.CloseMandatoryExtension
+	CloseInternalError      = frame.CloseInternalError
+	CloseServiceRestart     = frame.CloseServiceRestart
+	CloseTryAgainLater      = frame.CloseTryAgainLater
+	CloseBadGateway         = frame.CloseBadGateway
+)
+
+// CloseError says how a connection ended: every call returns it once the
+// connection is over. errors.Is(err, &CloseError{Code: c}) matches by code.
+type CloseError = protocol.CloseError
+
+// CloseStatus is what Conn.CloseStatus reports: the code, the reason, and
+// which close frames went each way.
+type CloseStatus = protocol.CloseStatus
+
+// HandshakeError is a refused opening handshake (Dial's error for a
+// response other than 101, Accept's for a request it answered with an
+// HTTP error).
+type HandshakeError = protocol.HandshakeError
+
+// Config is a connection's configuration; every zero field means its
+// default, Disabled turns a timer off.
+type Config = protocol.Config
+
+// Disabled, as a Config duration, turns that timer off.
+const Disabled = protocol.Disabled
+
+// DefaultConfig returns the defaults: 1 MiB messages, a keepalive ping after
+// 20 s of silence, 20 s for its pong, 10 s for the close and opening
+// handshakes.
+func DefaultConfig() Config { return protocol.DefaultConfig() }
+
+// Role says which end of a connection NewConn runs: clients mask their
+// frames, servers do not.
+type Role = protocol.Role
+
+// The two roles.
+const (
+	RoleClient = protocol.RoleClient
+	RoleServer = protocol.RoleServer
+)
+
+// SendOptions are per-message options of WriteWith.
+type SendOptions = protocol.SendOptions
+
+// ServerOptions are Accept's handshake policies (AcceptOptions.Server).
+type ServerOptions = protocol.ServerOptions
+
+// Reasons a connection ended, for errors.Is on its close error.
+var (
+	// ErrKeepaliveTimeout: a keepalive ping got no pong in time (1011).
+	ErrKeepaliveTimeout = protocol.ErrKeepaliveTimeout
+	// ErrCloseTimeout: the close handshake did not finish in time.
+	ErrCloseTimeout = protocol.ErrCloseTimeout
+	// ErrOpenTimeout: the opening handshake did not finish in time.
+	ErrOpenTimeout = protocol.ErrOpenTimeout
+	// ErrTransportClosed: the transport ended before the close handshake.
+	ErrTransportClosed = protocol.ErrTransportClosed
+	// ErrInvalidState: the call is not allowed now (after the close, say).
+	ErrInvalidState = protocol.ErrInvalidState
+)
+
+// CloseCodeOf returns the close code of a *CloseError in err's chain, or 0
+// if err is not a close error: 1000 and 1001 are clean ends, 1006 a dropped
+// connection, 1011 a keepalive timeout or an internal error.
+func CloseCodeOf(err error) CloseCode { return protocol.CloseCodeOf(err) }
+
+// IsClean reports whether err is the close error of a clean end: 1000
+// (normal) or 1001 (going away). A reconnecting client stops on it and
+// retries on anything else.
+func IsClean(err error) bool {
+	code := CloseCodeOf(err)
+	return code == CloseNormal || code == CloseGoingAway
+}
