@@ -3,6 +3,7 @@ package adapters
 import (
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // What an application needs from the lower packages, so that importing
@@ -76,6 +77,11 @@ const (
 	RoleClient = protocol.RoleClient
 	RoleServer = protocol.RoleServer
 )
+
+// CompressionConfig tunes permessage-deflate (Options.Compression): level,
+// threshold, context takeover. See package protocol/deflate for what each
+// setting costs.
+type CompressionConfig = deflate.Config
 
 // SendOptions are per-message options of WriteWith.
 type SendOptions = protocol.SendOptions

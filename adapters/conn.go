@@ -247,10 +247,12 @@ func (c *Conn) CloseStatus() protocol.CloseStatus {
 }
 
 // Done returns a channel closed when the connection has ended: every call
-// waiting on it has returned or is returning the close error.
+// waiting on it has returned or is returning the close error. Safe from any
+// goroutine.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Compressed reports whether permessage-deflate was negotiated.
+// Compressed reports whether permessage-deflate was negotiated. Safe from
+// any goroutine.
 func (c *Conn) Compressed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -269,18 +271,21 @@ func (c *Conn) SetReadLimit(n int64) {
 	c.mu.Unlock()
 }
 
-// Subprotocol returns the negotiated subprotocol ("" if none).
+// Subprotocol returns the negotiated subprotocol ("" if none). Safe from
+// any goroutine.
 func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Latency returns the last ping's round-trip time (keepalive included).
+// Safe from any goroutine.
 func (c *Conn) Latency() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.eng.Latency()
 }
 
-// LocalAddr returns the local network address of the transport.
+// LocalAddr returns the local network address of the transport. Safe from
+// any goroutine.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
-// RemoteAddr returns the peer's network address.
+// RemoteAddr returns the peer's network address. Safe from any goroutine.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

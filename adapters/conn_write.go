@@ -277,7 +277,7 @@ func (c *Conn) Write(ctx context.Context, op frame.Opcode, p []byte) error {
 }
 
 // WriteWith is Write with per-message options, such as sending one message
-// uncompressed.
+// uncompressed. Like Write, it may be called from any goroutine.
 func (c *Conn) WriteWith(ctx context.Context, op frame.Opcode, p []byte, o protocol.SendOptions) error {
 	if op != frame.OpText && op != frame.OpBinary {
 		return protocol.ErrBadOpcode

@@ -1,6 +1,22 @@
-// Package adapters binds protocol.Conn and assembler.Queue to net.Conn and
-// net/http: Dial, Accept, NewConn, and a Conn with message, streaming,
-// ping, close and net.Conn APIs. It moves bytes, time and goroutines; every
+// Package adapters is wsengine for applications: WebSocket connections over
+// net/http and net.Conn, and the only package an application imports.
+//
+//   - Accept upgrades a net/http request (server); Dial connects (client,
+//     ws:// and wss://); NewConn runs a connection whose handshake was done
+//     elsewhere.
+//   - A Conn reads and writes messages: Read and Write (whole messages),
+//     Reader and Writer (streams), ReadJSON and WriteJSON; or Options.OnMessage
+//     to have messages delivered to a callback. Ping measures the round trip;
+//     Close runs the close handshake, CloseNow drops the connection; Done and
+//     CloseStatus say how it ended; NetConn is a net.Conn view.
+//   - The connection's end is a *CloseError: IsClean(err) for 1000 and 1001,
+//     errors.Is(err, ErrKeepaliveTimeout) for a peer that went silent,
+//     CloseCodeOf(err) for the code (0 when err is not a close error).
+//   - Config (every zero field is its default) sets the message limit,
+//     keepalive and the timeouts; SetReadLimit changes one connection's limit.
+//
+// Underneath, package protocol is the pure engine and package assembler the
+// message queue; adapters moves bytes, time and goroutines, and every
 // protocol decision is made in package protocol.
 //
 // # Concurrency

@@ -42,6 +42,7 @@ func (c CloseCode) ValidOnWire() bool {
 	return false
 }
 
+// String reads "1000 (normal)", for logs.
 func (c CloseCode) String() string {
 	var name string
 	switch c {

@@ -13,6 +13,7 @@ type ProtocolError struct {
 	Reason string
 }
 
+// Error reads "websocket: <reason> (close <code>)".
 func (e *ProtocolError) Error() string {
 	return "websocket: " + e.Reason + " (close " + e.Code.String() + ")"
 }

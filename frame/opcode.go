@@ -29,6 +29,7 @@ func (op Opcode) Valid() bool {
 	return false
 }
 
+// String names the opcode ("text", "ping", ...), for logs.
 func (op Opcode) String() string {
 	switch op {
 	case OpContinuation:

@@ -18,6 +18,7 @@ const (
 	RoleServer
 )
 
+// String returns "client" or "server".
 func (r Role) String() string {
 	switch r {
 	case RoleClient:
@@ -109,14 +110,17 @@ func (c *Config) PingIntervalOrDefault() time.Duration {
 	return orDefault(c.PingInterval, DefaultPingInterval)
 }
 
+// PongTimeoutOrDefault is the pong timeout in force (0: off).
 func (c *Config) PongTimeoutOrDefault() time.Duration {
 	return orDefault(c.PongTimeout, DefaultPongTimeout)
 }
 
+// CloseTimeoutOrDefault is the close timeout in force (0: off).
 func (c *Config) CloseTimeoutOrDefault() time.Duration {
 	return orDefault(c.CloseTimeout, DefaultCloseTimeout)
 }
 
+// OpenTimeoutOrDefault is the open timeout in force (0: off).
 func (c *Config) OpenTimeoutOrDefault() time.Duration {
 	return orDefault(c.OpenTimeout, DefaultOpenTimeout)
 }

@@ -74,6 +74,7 @@ type CloseError struct {
 	Cause   error
 }
 
+// Error reads "websocket: closed <code> <reason>: <what each side saw>".
 func (e *CloseError) Error() string {
 	s := "websocket: closed " + e.Code.String()
 	if e.Reason != "" {
@@ -82,6 +83,7 @@ func (e *CloseError) Error() string {
 	return s + ": " + e.Message
 }
 
+// Unwrap returns the cause (ErrKeepaliveTimeout, a *frame.ProtocolError, ...).
 func (e *CloseError) Unwrap() error { return e.Cause }
 
 // Is matches another *CloseError with the same code.

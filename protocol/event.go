@@ -35,6 +35,7 @@ const (
 	EventResponse
 )
 
+// String names the kind, for logs.
 func (k EventKind) String() string {
 	switch k {
 	case EventNone:

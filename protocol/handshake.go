@@ -55,6 +55,7 @@ type HandshakeError struct {
 	Body       []byte
 }
 
+// Error says the handshake failed, with the status and the reason.
 func (e *HandshakeError) Error() string {
 	s := "websocket: handshake failed"
 	if e.StatusCode != 0 {

@@ -15,6 +15,7 @@ const (
 	StateClosed
 )
 
+// String names the state, for logs.
 func (s State) String() string {
 	switch s {
 	case StateConnecting:

@@ -21,6 +21,7 @@ var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // masking key a client draws from it is Key. Tests use it for exact bytes.
 type KeyReader [4]byte
 
+// Read fills p with the key, repeated.
 func (k KeyReader) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = k[i%4]
