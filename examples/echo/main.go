@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/adapters"
-	"github.com/wsengine/ws/protocol"
 )
 
 //go:embed page.html
@@ -94,12 +93,10 @@ func Handler(logf func(format string, args ...any)) http.Handler {
 
 // EchoHandler upgrades every request and echoes its messages.
 func EchoHandler(logf func(format string, args ...any)) http.Handler {
-	cfg := protocol.DefaultConfig()
-	cfg.MaxMessageSize = MaxMessageSize
 	opts := &adapters.AcceptOptions{
-		Options: adapters.Options{Config: &cfg},
+		Options: adapters.Options{Config: &adapters.Config{MaxMessageSize: MaxMessageSize}},
 		// A demo: any page may connect.
-		Server: protocol.ServerOptions{AllowedOrigins: []string{"*"}},
+		Server: adapters.ServerOptions{AllowedOrigins: []string{"*"}},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := adapters.Accept(w, r, opts)
@@ -110,14 +107,14 @@ func EchoHandler(logf func(format string, args ...any)) http.Handler {
 		for {
 			op, p, err := c.Read(context.WithoutCancel(ctx))
 			if err != nil {
-				if code := protocol.CloseCodeOf(err); code != 1000 && code != 1001 {
+				if !adapters.IsClean(err) {
 					logf("echo %s: %v", c.RemoteAddr(), err)
 				}
-				c.Close(1000, "")
+				c.Close(adapters.CloseNormal, "")
 				return
 			}
 			if err := c.Write(context.WithoutCancel(ctx), op, p); err != nil {
-				c.Close(1000, "")
+				c.Close(adapters.CloseNormal, "")
 				return
 			}
 		}
