@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 // the open timeout ends it, the error wraps protocol.ErrOpenTimeout. If the
 // server answers the handshake with something other than a valid 101, the
 // error is a *protocol.HandshakeError and the response (status, headers,
-// up to 4 KiB of body) is returned too.
+// up to 4 KiB of body) is returned too. Redirects are not followed: a 3xx
+// is such an error, with its Location header in the response.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}
@@ -37,9 +39,24 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if d, ok := opts.deflateConfig(); ok {
 		exts = append([]protocol.ClientExtension{d.Client()}, exts...)
 	}
+	header := opts.Header
+	var jarURL *url.URL
+	if opts.Jar != nil {
+		jarURL = httpURL(target)
+		if cookies := opts.Jar.Cookies(jarURL); len(cookies) > 0 {
+			header = header.Clone()
+			if header == nil {
+				header = http.Header{}
+			}
+			req := &http.Request{Header: header}
+			for _, ck := range cookies {
+				req.AddCookie(ck)
+			}
+		}
+	}
 	eng, err := protocol.NewClient(cfg, protocol.ClientOptions{
 		URL: rawURL, Origin: opts.Origin, Subprotocols: opts.Subprotocols,
-		Extensions: exts, Header: opts.Header,
+		Extensions: exts, Header: header,
 	}, clock.Now())
 	if err != nil {
 		return nil, nil, err
@@ -50,6 +67,11 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		defer cancel()
 	}
 	c, resp, err := dial(ctx, target, eng, opts, cfg, clock)
+	if opts.Jar != nil && resp != nil {
+		if cookies := resp.Cookies(); len(cookies) > 0 {
+			opts.Jar.SetCookies(jarURL, cookies)
+		}
+	}
 	if err != nil && errors.Is(context.Cause(ctx), protocol.ErrOpenTimeout) && !errors.Is(err, protocol.ErrOpenTimeout) {
 		err = fmt.Errorf("websocket: dial %s: %w after %v", rawURL, protocol.ErrOpenTimeout, cfg.OpenTimeoutOrDefault())
 	}
@@ -161,4 +183,16 @@ func joinCtx(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return fmt.Errorf("%w: %w", ctx.Err(), err)
+}
+
+// httpURL is the http(s) URL a cookie jar knows a ws(s) target by.
+func httpURL(t protocol.Target) *url.URL {
+	u := &url.URL{Scheme: "http", Host: t.Host, Path: "/"}
+	if t.TLS {
+		u.Scheme = "https"
+	}
+	if pu, err := url.ParseRequestURI(t.RequestURI); err == nil {
+		u.Path, u.RawQuery = pu.Path, pu.RawQuery
+	}
+	return u
 }

@@ -61,6 +61,10 @@ type DialOptions struct {
 	Origin       string
 	Subprotocols []string
 	Extensions   []protocol.ClientExtension
+	// Jar, when set, gives the request its cookies for the URL (as an
+	// http.Client would, ws:// and wss:// taken as http:// and https://)
+	// and receives the cookies the 101 response sets.
+	Jar http.CookieJar
 }
 
 // AcceptOptions configure Accept.
