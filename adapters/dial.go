@@ -1,9 +1,11 @@
 package adapters
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -83,8 +85,22 @@ func dial(ctx context.Context, target protocol.Target, eng *protocol.Conn, opts 
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	nc, err := dial(ctx, "tcp", target.Addr)
+	proxy := opts.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	proxyURL, err := proxy(&http.Request{Method: http.MethodGet, URL: httpURL(target), Header: http.Header{}})
 	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrProxy, err)
+	}
+	var nc net.Conn
+	if proxyURL != nil {
+		var resp *http.Response
+		nc, resp, err = dialProxy(ctx, dial, proxyURL, target.Addr)
+		if err != nil {
+			return nil, resp, err
+		}
+	} else if nc, err = dial(ctx, "tcp", target.Addr); err != nil {
 		return nil, nil, err
 	}
 	if target.TLS {
@@ -196,3 +212,66 @@ func httpURL(t protocol.Target) *url.URL {
 	}
 	return u
 }
+
+// ErrProxy: the HTTP proxy refused the tunnel or could not be used. A
+// refusal (407 Proxy Authentication Required, 403, 502...) comes with the
+// proxy's response.
+var ErrProxy = errors.New("websocket: proxy")
+
+// dialProxy opens a tunnel to addr through an HTTP proxy with CONNECT (RFC
+// 9110 §9.3.6), authenticating with the proxy URL's userinfo (Basic). TLS
+// for wss:// then runs inside the tunnel. ctx bounds it all.
+func dialProxy(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), proxy *url.URL, addr string) (net.Conn, *http.Response, error) {
+	if proxy.Scheme != "http" {
+		return nil, nil, fmt.Errorf("%w: scheme %q not supported (http:// proxies only)", ErrProxy, proxy.Scheme)
+	}
+	host := proxy.Host
+	if proxy.Port() == "" {
+		host = net.JoinHostPort(proxy.Hostname(), "80")
+	}
+	nc, err := dial(ctx, "tcp", host)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w %s: %w", ErrProxy, proxy.Redacted(), err)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(pastTime) })
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: http.Header{}}
+	if u := proxy.User; u != nil {
+		pass, _ := u.Password()
+		req.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pass)))
+	}
+	err = req.Write(nc)
+	var resp *http.Response
+	br := bufio.NewReader(nc)
+	if err == nil {
+		resp, err = http.ReadResponse(br, req)
+	}
+	if !stop() {
+		err = joinCtx(ctx, err)
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("%w %s: %w", ErrProxy, proxy.Redacted(), err)
+	}
+	nc.SetDeadline(time.Time{})
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		nc.Close()
+		return nil, resp, fmt.Errorf("%w %s refused the tunnel: %s", ErrProxy, proxy.Redacted(), resp.Status)
+	}
+	if br.Buffered() > 0 { // the server spoke first, through the tunnel
+		return &bufferedConn{nc, br}, nil, nil
+	}
+	return nc, nil, nil
+}
+
+// bufferedConn is a net.Conn whose first bytes were read into a bufio.Reader.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }

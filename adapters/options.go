@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/wsengine/ws/assembler"
@@ -61,6 +62,13 @@ type DialOptions struct {
 	Origin       string
 	Subprotocols []string
 	Extensions   []protocol.ClientExtension
+	// Proxy returns the HTTP proxy for a request (nil: connect directly),
+	// as http.Transport's Proxy does; nil means http.ProxyFromEnvironment
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; loopback is never proxied). The
+	// request's URL is the target with ws:// and wss:// taken as http://
+	// and https://. A proxy is reached with CONNECT, authenticated with its
+	// URL's userinfo; wss:// runs TLS inside the tunnel.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Jar, when set, gives the request its cookies for the URL (as an
 	// http.Client would, ws:// and wss:// taken as http:// and https://)
 	// and receives the cookies the 101 response sets.
