@@ -60,7 +60,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	// The server's read and write timeouts were for HTTP, not for a
 	// long-lived WebSocket.
 	nc.SetDeadline(time.Time{})
-	// Frames the client sent right behind its request.
+	// Frames the client sent right behind its request; each message is
+	// handed over before what follows it is parsed (see newConn).
+	eng.SetStopAfterMessage(true)
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		eng.Receive(clock.Now(), early)

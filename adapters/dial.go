@@ -63,6 +63,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
+	// Frames may come glued to the 101: each message is handed over before
+	// what follows it is parsed, as after the handshake (see newConn).
+	eng.SetStopAfterMessage(true)
 	if d := cfg.OpenTimeoutOrDefault(); d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, d, protocol.ErrOpenTimeout)
