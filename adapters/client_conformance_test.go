@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -48,13 +46,7 @@ func scriptServer(t *testing.T, ext string, script func(nc net.Conn, br *bufio.R
 		if err != nil {
 			return
 		}
-		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			base64.StdEncoding.EncodeToString(h[:]) + "\r\n"
-		if ext != "" {
-			resp += "Sec-WebSocket-Extensions: " + ext + "\r\n"
-		}
-		io.WriteString(nc, resp+"\r\n")
+		write101(nc, req.Header.Get("Sec-WebSocket-Key"), ext)
 		script(nc, br)
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })

@@ -23,9 +23,7 @@ import (
 // returns the close error.
 func TestCloseWhileWriteBlocked(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	a, _ := smallBufferPair(t)
 	cfg := protocol.DefaultConfig()
 	cfg.PingInterval, cfg.CloseTimeout = protocol.Disabled, time.Second
 	c, _ := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true})

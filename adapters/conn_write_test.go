@@ -19,9 +19,7 @@ import (
 // its ctx error; the Write and the connection go on.
 func TestPingContextDoesNotKillWrite(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	a, b := smallBufferPair(t)
 	go func() { // a slow reader: 4 MiB in about 0.5 s
 		buf := make([]byte, 16<<10)
 		for {
@@ -103,9 +101,7 @@ func TestWriterFraming(t *testing.T) {
 // close error.
 func TestWriteCutByContextFailsConnection(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	a, _ := smallBufferPair(t)
 	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
 	readErr := make(chan error, 1)
 	go func() { _, _, err := c.Read(context.Background()); readErr <- err }()

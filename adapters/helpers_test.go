@@ -179,11 +179,15 @@ func echoSizes(t *testing.T, ctx context.Context, c *adapters.Conn) {
 }
 
 // write101 answers a handshake request by hand, for peers that misbehave
-// after it.
-func write101(w io.Writer, key string) error {
+// after it; ext is the Sec-WebSocket-Extensions header ("" for none).
+func write101(w io.Writer, key, ext string) error {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	_, err := io.WriteString(w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
-		base64.StdEncoding.EncodeToString(h[:])+"\r\n\r\n")
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(h[:]) + "\r\n"
+	if ext != "" {
+		resp += "Sec-WebSocket-Extensions: " + ext + "\r\n"
+	}
+	_, err := io.WriteString(w, resp+"\r\n")
 	return err
 }
 

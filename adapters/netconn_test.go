@@ -109,3 +109,12 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
 }
+
+// smallBufferPair is tcpPair with 16 KiB socket buffers, so that a peer
+// that does not read pushes back after little data.
+func smallBufferPair(t *testing.T) (net.Conn, net.Conn) {
+	a, b := tcpPair(t)
+	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	b.(*net.TCPConn).SetReadBuffer(16 << 10)
+	return a, b
+}

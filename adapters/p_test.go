@@ -161,30 +161,11 @@ func TestP2KeepaliveRealTime(t *testing.T) {
 }
 
 // silentPeerAfterHandshake is a server that answers the handshake with a
-// valid 101 (for the key wsengine sent) and then reads and ignores all.
+// valid 101 (for the key wsengine sent) and then reads and ignores all. It
+// returns its address.
 func silentPeerAfterHandshake(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		br := bufio.NewReader(nc)
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		write101(nc, req.Header.Get("Sec-WebSocket-Key"))
-		io.Copy(io.Discard, br) // reads the pings, answers nothing
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	url := scriptServer(t, "", func(_ net.Conn, br *bufio.Reader) { io.Copy(io.Discard, br) })
+	return strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
 }
 
 // P3: a clean close, a keepalive timeout and an abrupt end are told apart
@@ -239,7 +220,7 @@ func abruptServer(t *testing.T) string {
 		if err != nil {
 			return
 		}
-		write101(brw, r.Header.Get("Sec-WebSocket-Key"))
+		write101(brw, r.Header.Get("Sec-WebSocket-Key"), "")
 		brw.Flush()
 		nc.Close()
 	}))

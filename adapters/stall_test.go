@@ -57,9 +57,7 @@ func TestStalledPeers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkLeaks(t)
-			a, b := tcpPair(t)
-			a.(*net.TCPConn).SetWriteBuffer(16 << 10)
-			b.(*net.TCPConn).SetReadBuffer(16 << 10)
+			a, b := smallBufferPair(t)
 			tt.peer(b)
 			c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{Config: &quick, DisableCompression: true})
 			ctx := context.Background()
