@@ -3,7 +3,6 @@ package adapters_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -18,26 +17,7 @@ import (
 // again every message arrives, in order.
 func TestFlowControlPushesBack(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err == nil {
-			accepted <- nc
-		}
-	}()
-	cnc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	snc := <-accepted
-	// Small socket buffers so back-pressure shows after little data.
-	cnc.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	snc.(*net.TCPConn).SetReadBuffer(16 << 10)
+	cnc, snc := smallBufferPair(t) // back-pressure shows after little data
 	cfg := protocol.DefaultConfig()
 	cfg.PingInterval = protocol.Disabled
 	sender, _ := adapters.NewConn(cnc, protocol.RoleClient, &adapters.Options{Config: &cfg, DisableCompression: true})
