@@ -17,7 +17,9 @@ func TestOneTimerPerConnection(t *testing.T) {
 	checkLeaks(t)
 	clock := newFakeClock()
 	a, b := tcpPair(t)
-	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{Clock: clock})
+	pongs := make(chan struct{}, 10)
+	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{Clock: clock,
+		OnPong: func(*adapters.Conn, []byte, time.Duration) { pongs <- struct{}{} }})
 	c, _ := adapters.NewConn(a, protocol.RoleClient, nil)
 	defer c.CloseNow()
 	defer s.CloseNow()
@@ -29,8 +31,15 @@ func TestOneTimerPerConnection(t *testing.T) {
 			t.Fatal(p, err)
 		}
 		clock.Advance(protocol.DefaultPingInterval) // the keepalive ping goes out
-		time.Sleep(300 * time.Millisecond)          // its pong comes back and is read
-		clock.Advance(protocol.DefaultPongTimeout)  // answered: nothing fails
+		select {                                    // its pong comes back and is read
+		case <-pongs:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("cycle %d: no pong", cycle)
+		}
+		// Answered: nothing fails up to the pong deadline (stopping short of
+		// it, where the next keepalive ping would start to overlap the next
+		// cycle).
+		clock.Advance(protocol.DefaultPongTimeout - time.Millisecond)
 		if err := s.CloseStatus().Err; err != nil {
 			t.Fatalf("cycle %d: %v", cycle, err)
 		}
