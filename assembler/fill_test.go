@@ -150,3 +150,24 @@ func TestNextManyPiecesOneAllocation(t *testing.T) {
 		t.Fatal("a returned message shares memory with a later one")
 	}
 }
+
+// A consumer of whole messages gets each one-piece message in the one
+// allocation it costs anyway (no detour through the spare buffer); a
+// stream consumer keeps reusing the spare.
+func TestWholeReadsAllocateOnce(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	msg := bytes.Repeat([]byte("m"), 1000)
+	ctx := context.Background()
+	q.Push(frame.OpText, msg, true)
+	q.Next(ctx)
+	allocs := testing.AllocsPerRun(100, func() {
+		q.Push(frame.OpText, msg, true)
+		m, err := q.Next(ctx)
+		if err != nil || len(m.Data) != 1000 || cap(m.Data) != 1000 {
+			t.Fatalf("%d bytes (cap %d), %v", len(m.Data), cap(m.Data), err)
+		}
+	})
+	if allocs != 1 {
+		t.Fatalf("%.0f allocations per whole message", allocs)
+	}
+}

@@ -92,11 +92,12 @@ type Queue struct {
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
-	streaming bool     // entries[head] belongs to the Reader of generation streamGen
-	streamGen uint64   // the generation of the newest Reader handed out
-	readers   []Reader // Readers not yet handed out
-	slab      int      // size of the last slab of Readers
-	spare     []byte   // a buffer for the next message, reused by streams and Next
+	wholeReads bool     // the consumer's last call was Next or TryNext, not NextReader
+	streaming  bool     // entries[head] belongs to the Reader of generation streamGen
+	streamGen  uint64   // the generation of the newest Reader handed out
+	readers    []Reader // Readers not yet handed out
+	slab       int      // size of the last slab of Readers
+	spare      []byte   // a buffer for the next message, reused by streams and Next
 
 	fill func(ctx context.Context) error
 }
@@ -168,6 +169,10 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 		switch {
 		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize):
 			buf = make([]byte, 0, sizeHint) // one allocation, no growth
+		case fin && q.wholeReads:
+			// The consumer takes whole messages (Next): the allocation it
+			// would make anyway, and one copy instead of two.
+			buf = make([]byte, 0, len(data))
 		case q.spare != nil:
 			// A stream reads it in place and gives it back; Next hands out
 			// an exact copy. Either way a message arriving in many pieces
@@ -312,6 +317,7 @@ func (q *Queue) TryNext() (m Message, ok bool, err error) {
 }
 
 func (q *Queue) tryNext() (Message, bool, error) {
+	q.wholeReads = true
 	if q.streaming {
 		return Message{}, false, ErrStreamInProgress
 	}
@@ -418,6 +424,7 @@ func (q *Queue) wait(ctx context.Context) error {
 func (q *Queue) NextReader(ctx context.Context) (frame.Opcode, *Reader, error) {
 	for {
 		q.mu.Lock()
+		q.wholeReads = false
 		if q.head < len(q.entries) {
 			q.streaming = true
 			q.updatePause()
