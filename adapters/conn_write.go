@@ -136,7 +136,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			if shut {
 				c.shutdownTransport()
 			}
-			if ctx != nil {
+			if len(w) > 0 { // stopped by ctx with bytes left
 				return ctx.Err()
 			}
 			return nil
