@@ -34,6 +34,12 @@ const readGrace = 250 * time.Millisecond
 // before the socket is closed under it.
 const killGrace = 100 * time.Millisecond
 
+// parkAfter is how long a read may wait for the peer before it is parked:
+// the engine's read buffer is released and the read goes on into a few
+// bytes of the Conn's own, so an idle connection holds no read buffer. The
+// first bytes after it cost one more read and the buffer again.
+const parkAfter = time.Second
+
 // Conn is a WebSocket connection over a net.Conn. All its methods may be
 // called from any goroutine; see the package documentation for how they
 // share the connection.
@@ -73,6 +79,11 @@ type Conn struct {
 	paused     bool      // the engine was told PauseReading
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
+	inRead     bool      // a socket read is in progress
+	readStart  time.Time // when it (roughly) began: the end of the round before
+	parkReq    bool      // the next read parks
+	parkedRead bool      // the read in progress is parked
+	parkBuf    [64]byte  // what a parked read reads into
 
 	// The write token (conn_write.go): who writes the transport.
 	writing   bool
@@ -144,6 +155,7 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	c.q.SetFill(c.fill)
 	c.mu.Lock()
 	c.releasedAt = c.clock.Now()
+	c.roundAt = c.releasedAt
 	pending := c.afterEngine()
 	c.maybeStartBackground()
 	c.mu.Unlock()

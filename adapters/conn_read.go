@@ -104,7 +104,16 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		c.nc.SetReadDeadline(time.Time{})
 		c.rdlSet = false
 	}
-	buf := c.eng.ReadBuffer(c.want)
+	var buf []byte
+	parked := c.parkReq && c.eng.ReleaseReadBuffer()
+	c.parkReq = false
+	if parked {
+		buf = c.parkBuf[:]
+	} else {
+		buf = c.eng.ReadBuffer(c.want)
+	}
+	c.inRead, c.parkedRead, c.readStart = true, parked, c.roundAt
+	c.armTimer()
 	c.mu.Unlock()
 	var stop func() bool
 	if ctx != nil && ctx.Done() != nil {
@@ -115,9 +124,14 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		stop()
 	}
 	c.mu.Lock()
+	c.inRead, c.parkedRead = false, false
 	now := c.clock.Now()
 	c.roundAt = now
-	if n > 0 {
+	switch {
+	case n > 0 && parked:
+		c.eng.Receive(now, buf[:n]) // copied: the engine takes a buffer again
+		c.want = minReadBuffer
+	case n > 0:
 		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
 		if n >= c.want && c.want < maxReadBuffer {
 			c.want *= 2

@@ -22,6 +22,9 @@ func (c *Conn) armTimer() {
 	}
 	at = earliest(at, c.killAt)
 	at = earliest(at, c.lingerEnd)
+	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
+		at = earliest(at, c.readStart.Add(parkAfter))
+	}
 	if at.IsZero() || !c.timerAt.IsZero() && !at.Before(c.timerAt) {
 		return
 	}
@@ -57,6 +60,11 @@ func (c *Conn) onTimer() {
 		if c.reader == ownerNone {
 			c.releasedAt = now // paused: look again after another grace
 		}
+	}
+	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed && now.Sub(c.readStart) >= parkAfter {
+		// Idle for a while: park the read (see parkAfter).
+		c.parkReq = true
+		c.interruptRead()
 	}
 	closeNow := !c.killAt.IsZero() && !now.Before(c.killAt) || !c.lingerEnd.IsZero() && !now.Before(c.lingerEnd)
 	c.armTimer()

@@ -73,9 +73,10 @@ func TestIdleMemory(t *testing.T) {
 		s, _ := adapters.NewConn(snc, protocol.RoleServer, opts)
 		conns = append(conns, c, s)
 	}
-	// Nobody reads: after the read grace (a quarter second) every end has
-	// its background reader parked in the socket.
-	time.Sleep(600 * time.Millisecond)
+	// Nobody reads: after the read grace (a quarter second) every end has a
+	// background reader, and after a second of silence its read is parked
+	// (no read buffer held).
+	time.Sleep(1600 * time.Millisecond)
 	after := heapAndStacks()
 	perEnd := float64(after-before) / float64(2*n)
 	t.Logf("idle memory: %.1f KiB per connection end (heap + goroutine stack, %d ends, sockets included)", perEnd/1024, 2*n)

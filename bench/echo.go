@@ -157,7 +157,9 @@ func Idle(s *Server, n int) (IdleResult, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Idle means silent for a while: 1.5 s, past wsengine's one second
+	// before it parks a waiting read (the other libraries do not change).
+	time.Sleep(1500 * time.Millisecond)
 	after, err := s.Stats(true)
 	if err != nil {
 		return IdleResult{}, err

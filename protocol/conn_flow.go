@@ -104,3 +104,17 @@ func (c *Conn) Release() {
 // on, the message being received included (gorilla's and coder's
 // SetReadLimit); n <= 0 means the default, 1 MiB.
 func (c *Conn) SetMaxMessageSize(n int64) { c.cfg.MaxMessageSize = n }
+
+// ReleaseReadBuffer drops the receive buffer when it holds no unparsed
+// input and no event's Data points into it, so that a driver parking an
+// idle connection (reading into a few bytes of its own until the peer
+// speaks) holds no read buffer meanwhile. It reports whether it did; the
+// next ReadBuffer or Receive allocates again.
+func (c *Conn) ReleaseReadBuffer() bool {
+	r := &c.recv
+	if c.eventsPending() || r.inPos != len(r.in) {
+		return false
+	}
+	r.in, r.inPos, r.dec = nil, 0, nil
+	return true
+}

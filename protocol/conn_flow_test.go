@@ -324,3 +324,31 @@ func TestSetMaxMessageSize(t *testing.T) {
 		t.Fatalf("err %v out % x", err, out)
 	}
 }
+
+// ReleaseReadBuffer drops an empty receive buffer and refuses while input
+// or event data is pending; parsing goes on exactly as before.
+func TestReleaseReadBuffer(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	in := wireFrame(protocol.RoleClient, frame.OpText, true, []byte("hello"))
+	copy(c.ReadBuffer(4096), in[:4])
+	c.ReceiveBuffered(at(0), 4)
+	if c.ReleaseReadBuffer() {
+		t.Fatal("released with a partial frame")
+	}
+	copy(c.ReadBuffer(len(in)), in[4:])
+	c.ReceiveBuffered(at(0), len(in)-4)
+	if c.ReleaseReadBuffer() {
+		t.Fatal("released under a pending event")
+	}
+	_, evs := drain(c)
+	if len(evs) != 1 || string(evs[0].Data) != "hello" {
+		t.Fatalf("events %v", kinds(evs))
+	}
+	if !c.ReleaseReadBuffer() {
+		t.Fatal("not released when empty")
+	}
+	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte{1, 2, 3}))
+	if _, evs := drain(c); len(evs) != 1 || !bytes.Equal(evs[0].Data, []byte{1, 2, 3}) {
+		t.Fatalf("after release: %v", kinds(evs))
+	}
+}
