@@ -69,5 +69,8 @@
 //     written before the failure's close frame.
 //   - Inside OnMessage nothing is read until the callback returns: Close there
 //     sends the close frame and returns at once, and Ping waits for its ctx.
+//   - A read that has waited a second for the peer is parked: the engine's
+//     read buffer is released and the read goes on into 64 bytes of the
+//     Conn's own, so an idle connection holds no read buffer.
 //   - No goroutine, timer or buffer outlives a closed connection.
 package adapters
