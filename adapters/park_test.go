@@ -1,6 +1,11 @@
 package adapters_test
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,5 +42,34 @@ func TestParkedConnectionWakes(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+// Parking works over TLS too: the interrupted and the parked reads leave
+// the TLS stream intact.
+func TestParkedTLSConnectionWakes(t *testing.T) {
+	checkLeaks(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := adapters.Accept(w, r, nil); err == nil {
+			echo(c)
+		}
+	}))
+	defer srv.Close()
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https"),
+		&adapters.DialOptions{TLSConfig: &tls.Config{RootCAs: certPool(srv)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pause := range []time.Duration{0, 1500 * time.Millisecond, 1500 * time.Millisecond} {
+		time.Sleep(pause) // the server's Read parks; so does the client's background reader
+		msg := strings.Repeat(fmt.Sprint(i), 5000)
+		c.Write(ctx, adapters.OpText, []byte(msg))
+		if _, p, err := c.Read(ctx); err != nil || string(p) != msg {
+			t.Fatalf("round %d: %d bytes, %v", i, len(p), err)
+		}
+	}
+	if err := c.Close(adapters.CloseNormal, ""); err != nil {
+		t.Fatal(err)
 	}
 }
