@@ -53,14 +53,11 @@ func Handler(lib string, compress bool) http.Handler {
 }
 
 func wsengineEcho(compress bool) http.Handler {
-	cfg := protocol.DefaultConfig()
-	cfg.MaxMessageSize = maxMessage
-	opts := &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !compress,
-		Compression: &deflate.Config{},
-		// Echo in the read goroutine: no hand-off per message.
-		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
-			c.Write(context.Background(), op, p)
-		}}}
+	opts := wsengineOptions(compress)
+	// Echo in the read goroutine: no hand-off per message.
+	opts.OnMessage = func(c *adapters.Conn, op frame.Opcode, p []byte) {
+		c.Write(context.Background(), op, p)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// With OnMessage the connection runs on its own read goroutine; the
 		// handler returns, and net/http's goroutine and request go with it.
