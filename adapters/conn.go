@@ -160,7 +160,7 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	c.maybeStartBackground()
 	c.mu.Unlock()
 	if pending {
-		c.flushBackground()
+		c.flushBackground(nil)
 	}
 	return c
 }

@@ -99,7 +99,7 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	c.maybeStartBackground()
 	c.afterEngine()
 	c.mu.Unlock()
-	c.flushBackground()
+	c.flushBackground(nil)
 	if !inCallback {
 		<-c.done
 	}

@@ -86,7 +86,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	c.releaseIfDone()
 	c.mu.Unlock()
 	if pending {
-		c.flushCall(ctx)
+		c.flushBackground(ctx)
 	}
 	return err
 }
@@ -232,7 +232,7 @@ func (c *Conn) readBackground() {
 		deliver := len(c.ready) > 0
 		c.mu.Unlock()
 		if pending {
-			c.flushBackground()
+			c.flushBackground(nil)
 		}
 		if deliver {
 			c.deliver()

@@ -73,6 +73,6 @@ func (c *Conn) onTimer() {
 		c.closeSocket()
 	}
 	if pending {
-		c.flushBackground()
+		c.flushBackground(nil)
 	}
 }

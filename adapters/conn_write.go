@@ -40,26 +40,14 @@ func (c *Conn) outputPending() bool {
 func (c *Conn) mark() int64 { return c.taken + int64(len(c.eng.Outgoing())) }
 
 // flushBackground writes pending output unless another goroutine is
-// writing (it then writes these bytes too). It never waits for the token;
-// its writes have no deadline, but the connection's end closes the socket
+// writing (it then writes these bytes too). It never waits for the token.
+// ctx, when not nil, is an application call's and bounds the writes (a
+// write it cuts leaves the rest of the frame for the next writer); with nil
+// the writes have no deadline, but the connection's end closes the socket
 // under them (killGrace).
-func (c *Conn) flushBackground() {
+func (c *Conn) flushBackground(ctx context.Context) {
 	c.mu.Lock()
-	if c.writing {
-		c.mu.Unlock()
-		return
-	}
-	c.writing = true
-	c.writeGen++
-	c.writeLoop(nil, true)
-}
-
-// flushCall is flushBackground for an application call: ctx bounds its
-// writes, and a write it cuts leaves the rest of the frame for the next
-// writer.
-func (c *Conn) flushCall(ctx context.Context) {
-	c.mu.Lock()
-	if c.writing || ctx.Err() != nil {
+	if c.writing || ctx != nil && ctx.Err() != nil {
 		c.mu.Unlock()
 		return
 	}
