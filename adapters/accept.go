@@ -80,9 +80,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	// The server's read and write timeouts were for HTTP, not for a
 	// long-lived WebSocket.
 	nc.SetDeadline(time.Time{})
-	// Frames the client sent right behind its request; each message is
-	// handed over before what follows it is parsed (see newConn).
-	eng.SetStopAfterMessage(true)
+	stopAfterMessages(eng) // frames may come right behind the request
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		eng.Receive(clock.Now(), early)
@@ -120,5 +118,6 @@ func NewConn(nc net.Conn, role protocol.Role, opts *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopAfterMessages(eng)
 	return newConn(nc, eng, opts, cfg), nil
 }

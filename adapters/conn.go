@@ -131,6 +131,13 @@ type pingWaiter struct {
 	ch      chan time.Duration
 }
 
+// stopAfterMessages is set on every engine as it is made (Dial, Accept,
+// NewConn), before it parses a byte: a reply to a message goes out before
+// what the bytes after it cause (a close for a violation), because the
+// engine stops after each message and the reader goes on once the message
+// was handed over.
+func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
+
 // newConn starts a Conn around an engine that is open (or closing).
 func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
 	c := &Conn{
@@ -148,10 +155,6 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = protocol.DefaultCloseTimeout
 	}
-	// A reply to a message goes out before what the bytes after it cause
-	// (a close for a violation): the engine stops after each message and
-	// the reader goes on once the message was handed over.
-	eng.SetStopAfterMessage(true)
 	c.q.SetFill(c.fill)
 	c.mu.Lock()
 	c.releasedAt = c.clock.Now()

@@ -63,9 +63,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
-	// Frames may come glued to the 101: each message is handed over before
-	// what follows it is parsed, as after the handshake (see newConn).
-	eng.SetStopAfterMessage(true)
+	stopAfterMessages(eng) // frames may come glued to the 101
 	if d := cfg.OpenTimeoutOrDefault(); d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, d, protocol.ErrOpenTimeout)
@@ -143,7 +141,7 @@ func tlsConfig(base *tls.Config, serverName string) *tls.Config {
 func clientHandshake(ctx context.Context, nc net.Conn, eng *protocol.Conn, clock Clock) (*http.Response, error) {
 	// Only ctx ends the handshake, so a read that fails for it fails after
 	// ctx.Err() is set.
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	stop := deadlineOnDone(ctx, nc)
 	defer stop()
 	if _, err := nc.Write(eng.Outgoing()); err != nil {
 		return nil, joinCtx(ctx, err)
@@ -236,7 +234,7 @@ func dialProxy(ctx context.Context, dial func(context.Context, string, string) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w %s: %w", ErrProxy, proxy.Redacted(), err)
 	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(pastTime) })
+	stop := deadlineOnDone(ctx, nc)
 	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: http.Header{}}
 	if u := proxy.User; u != nil {
 		pass, _ := u.Password()
@@ -278,3 +276,11 @@ type bufferedConn struct {
 }
 
 func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// deadlineOnDone makes every call on nc fail at once when ctx ends, for the
+// handshakes, where the connection belongs to the dialing call alone. The
+// returned stop reports false if ctx already ended (its deadline may be
+// set).
+func deadlineOnDone(ctx context.Context, nc net.Conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { nc.SetDeadline(pastTime) })
+}
