@@ -7,7 +7,6 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
-	"github.com/wsengine/ws/protocol"
 )
 
 // Steady-state messages over a real socket allocate nothing but what the
@@ -15,12 +14,8 @@ import (
 // Reader/Writer and OnMessage allocate nothing (Reader and Writer handles
 // come from small slabs, amortised to zero).
 func TestSteadyStateAllocations(t *testing.T) {
-	a, b := tcpPair(t)
 	opts := &adapters.Options{DisableCompression: true}
-	c, _ := adapters.NewConn(a, protocol.RoleClient, opts)
-	s, _ := adapters.NewConn(b, protocol.RoleServer, opts)
-	defer s.CloseNow()
-	defer c.CloseNow()
+	c, s := connPair(t, opts, opts)
 	ctx := context.Background()
 	msg := []byte("a small steady-state message")
 	buf := make([]byte, 64)
@@ -55,14 +50,11 @@ func TestSteadyStateAllocations(t *testing.T) {
 
 // OnMessage echoes without allocating: the message is the engine's bytes.
 func TestOnMessageAllocations(t *testing.T) {
-	a, b := tcpPair(t)
 	got := make(chan struct{}, 1)
-	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true,
-		OnMessage: func(*adapters.Conn, frame.Opcode, []byte) { got <- struct{}{} }})
-	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true,
-		OnMessage: func(s *adapters.Conn, op frame.Opcode, p []byte) { s.Write(context.Background(), op, p) }})
-	defer s.CloseNow()
-	defer c.CloseNow()
+	c, _ := connPair(t, &adapters.Options{DisableCompression: true,
+		OnMessage: func(*adapters.Conn, frame.Opcode, []byte) { got <- struct{}{} }},
+		&adapters.Options{DisableCompression: true,
+			OnMessage: func(s *adapters.Conn, op frame.Opcode, p []byte) { s.Write(context.Background(), op, p) }})
 	msg := []byte("echo me")
 	run := func() {
 		c.Write(context.Background(), frame.OpText, msg)

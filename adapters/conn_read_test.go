@@ -132,11 +132,7 @@ func TestReplyBeforeViolationClose(t *testing.T) {
 // touch the next one.
 func TestStaleHandles(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	c, _ := adapters.NewConn(a, protocol.RoleClient, nil)
-	s, _ := adapters.NewConn(b, protocol.RoleServer, nil)
-	defer s.CloseNow()
-	defer c.CloseNow()
+	c, s := connPair(t, nil, nil)
 	ctx := ctxT(t)
 	w1, _ := c.Writer(ctx, frame.OpText)
 	io.WriteString(w1, "one")
@@ -181,9 +177,8 @@ func TestStaleHandles(t *testing.T) {
 // message over it fails the connection with 1009 on both sides.
 func TestSetReadLimit(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
-	s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+	opts := &adapters.Options{DisableCompression: true}
+	c, s := connPair(t, opts, opts)
 	ctx := ctxT(t)
 	s.SetReadLimit(10)
 	c.Write(ctx, frame.OpText, []byte("0123456789"))

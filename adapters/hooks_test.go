@@ -17,16 +17,12 @@ func TestPingPongHooks(t *testing.T) {
 	pings := make(chan string, 1)
 	pongs := make(chan time.Duration, 1)
 	release := make(chan struct{})
-	a, b := tcpPair(t)
-	c, _ := adapters.NewConn(a, adapters.RoleClient, &adapters.Options{
-		OnPong: func(_ *adapters.Conn, payload []byte, rtt time.Duration) { pongs <- rtt }})
-	s, _ := adapters.NewConn(b, adapters.RoleServer, &adapters.Options{
-		OnPing: func(_ *adapters.Conn, payload []byte) {
+	c, _ := connPair(t, &adapters.Options{
+		OnPong: func(_ *adapters.Conn, payload []byte, rtt time.Duration) { pongs <- rtt }},
+		&adapters.Options{OnPing: func(_ *adapters.Conn, payload []byte) {
 			pings <- string(payload)
 			<-release // a hook that blocks does not stall the connection
 		}})
-	defer c.CloseNow()
-	defer s.CloseNow()
 	ctx := ctxT(t)
 	rtt, err := c.Ping(ctx)
 	if err != nil || rtt <= 0 {
@@ -50,11 +46,7 @@ type chatMessage struct {
 // error, not the connection's end.
 func TestJSON(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	c, _ := adapters.NewConn(a, adapters.RoleClient, nil)
-	s, _ := adapters.NewConn(b, adapters.RoleServer, nil)
-	defer c.CloseNow()
-	defer s.CloseNow()
+	c, s := connPair(t, nil, nil)
 	ctx := ctxT(t)
 	if err := c.WriteJSON(ctx, chatMessage{"go", "hello"}); err != nil {
 		t.Fatal(err)

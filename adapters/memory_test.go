@@ -102,9 +102,8 @@ func TestClosedConnReleasesBuffers(t *testing.T) {
 	var conns []*adapters.Conn
 	before := heapAndStacks()
 	for i := 0; i < n; i++ {
-		a, b := tcpPair(t)
-		c, _ := adapters.NewConn(a, protocol.RoleClient, &adapters.Options{DisableCompression: true})
-		s, _ := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+		opts := &adapters.Options{DisableCompression: true}
+		c, s := connPair(t, opts, opts)
 		ctx := ctxT(t)
 		for _, dir := range [][2]*adapters.Conn{{c, s}, {s, c}} {
 			go dir[0].Write(ctx, frame.OpBinary, big)

@@ -48,11 +48,7 @@ func TestNetConnConformance(t *testing.T) {
 // error that wraps os.ErrDeadlineExceeded and says Timeout.
 func TestNetConnDeadlineWakesPendingRead(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	ca, _ := adapters.NewConn(a, protocol.RoleClient, nil)
-	cb, _ := adapters.NewConn(b, protocol.RoleServer, nil)
-	defer cb.CloseNow()
-	defer ca.CloseNow()
+	ca, cb := connPair(t, nil, nil)
 	nc := ca.NetConn(context.Background(), frame.OpBinary)
 	errc := make(chan error, 1)
 	go func() {
@@ -117,4 +113,22 @@ func smallBufferPair(t *testing.T) (net.Conn, net.Conn) {
 	a.(*net.TCPConn).SetWriteBuffer(16 << 10)
 	b.(*net.TCPConn).SetReadBuffer(16 << 10)
 	return a, b
+}
+
+// connPair runs a client and a server Conn over a loopback TCP pair, with
+// the given options (nil for the defaults); both are dropped when the test
+// ends.
+func connPair(t *testing.T, client, server *adapters.Options) (c, s *adapters.Conn) {
+	t.Helper()
+	a, b := tcpPair(t)
+	c, err := adapters.NewConn(a, protocol.RoleClient, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = adapters.NewConn(b, protocol.RoleServer, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow(); s.CloseNow() })
+	return c, s
 }

@@ -16,9 +16,7 @@ import (
 // for the next message and for the close handshake.
 func TestParkedConnectionWakes(t *testing.T) {
 	checkLeaks(t)
-	a, b := tcpPair(t)
-	c, _ := adapters.NewConn(a, adapters.RoleClient, nil)
-	s, _ := adapters.NewConn(b, adapters.RoleServer, nil)
+	c, s := connPair(t, nil, nil)
 	ctx := ctxT(t)
 	got := make(chan string, 1)
 	go func() {
