@@ -168,9 +168,18 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	return c
 }
 
-// afterEngine takes the engine's events and reports whether there is
-// output to write or a transport to close. c.mu held.
+// afterEngine takes the engine's events, re-arms the timer, and reports
+// whether there is output to write or a transport to close. c.mu held.
 func (c *Conn) afterEngine() bool {
+	pending := c.takeEvents()
+	c.armTimer()
+	return pending
+}
+
+// takeEvents is afterEngine for the read paths, which arm the timer
+// themselves once the round's state is final (the reader released, or the
+// next read begun): once a round instead of twice. c.mu held.
+func (c *Conn) takeEvents() bool {
 	for ev := c.eng.NextEvent(); ev.Kind != protocol.EventNone; ev = c.eng.NextEvent() {
 		switch ev.Kind {
 		case protocol.EventData:
@@ -193,7 +202,6 @@ func (c *Conn) afterEngine() bool {
 		}
 	}
 	c.signal()
-	c.armTimer()
 	return c.outputPending()
 }
 

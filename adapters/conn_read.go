@@ -76,7 +76,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	c.reader = ownerApp
 	c.readGen++
 	err := c.readRound(ctx, c.readGen)
-	pending := c.afterEngine()
+	pending := c.takeEvents()
 	c.syncPause()
 	c.reader = ownerNone
 	c.releasedAt = c.roundAt // the time of the round just read
@@ -227,7 +227,7 @@ func (c *Conn) readBackground() {
 			continue
 		}
 		c.readRound(nil, c.readGen)
-		pending := c.afterEngine()
+		pending := c.takeEvents()
 		c.syncPause()
 		deliver := len(c.ready) > 0
 		c.mu.Unlock()
