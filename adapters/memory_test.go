@@ -78,7 +78,7 @@ func TestIdleMemory(t *testing.T) {
 	// (no read buffer held).
 	time.Sleep(1600 * time.Millisecond)
 	after := heapAndStacks()
-	perEnd := float64(after-before) / float64(2*n)
+	perEnd := (float64(after) - float64(before)) / float64(2*n) // signed: memory from earlier tests may go meanwhile
 	t.Logf("idle memory: %.1f KiB per connection end (heap + goroutine stack, %d ends, sockets included)", perEnd/1024, 2*n)
 	if perEnd > 16<<10 {
 		t.Errorf("idle connection costs %.1f KiB, budget 16 KiB", perEnd/1024)
@@ -117,7 +117,8 @@ func TestClosedConnReleasesBuffers(t *testing.T) {
 		conns = append(conns, c, s)
 	}
 	time.Sleep(200 * time.Millisecond) // the servers' last waits for EOF end
-	per := float64(heapAndStacks()-before) / float64(len(conns))
+	// Signed: stacks and heap left by earlier tests may be freed meanwhile.
+	per := (float64(heapAndStacks()) - float64(before)) / float64(len(conns))
 	t.Logf("%.1f KiB per closed connection end (buffers grew to %d KiB messages)", per/1024, len(big)>>10)
 	if per > 8<<10 {
 		t.Errorf("%.1f KiB held per closed connection end", per/1024)
