@@ -89,7 +89,9 @@ type handshake struct {
 
 	subprotocol string
 	request     *http.Request
-	response    *http.Response // a client's 101
+	response    *http.Response // a client's 101 (or 2xx over HTTP/2)
+	stream      bool           // a server over HTTP/2 (RFC 8441)
+	answer      *http.Response // a server's answer over HTTP/2
 	pending     *acceptance    // a server's decision awaiting AcceptHandshake
 	rejected    *HandshakeError
 	bodyWant    int
@@ -197,12 +199,19 @@ func (c *Conn) Subprotocol() string {
 	return c.hs.subprotocol
 }
 
-// Response returns the server's 101 response once a client's handshake
-// succeeded (its Body is empty: the bytes after it are the connection's),
-// or nil. Read it for the server's headers and cookies.
+// Response returns, for a client whose handshake succeeded, the server's
+// response (101, or 2xx over HTTP/2; its Body is empty: the bytes after it
+// are the connection's); read it for the server's headers and cookies. For
+// a server over HTTP/2 it returns the answer decided (200 or a rejection,
+// whose text is the HandshakeError's Reason), for the HTTP/2 layer to send
+// as the stream's HEADERS: over HTTP/2 the answer is not in Outgoing.
+// Otherwise it returns nil.
 func (c *Conn) Response() *http.Response {
-	if c.hs == nil {
+	switch {
+	case c.hs == nil:
 		return nil
+	case c.hs.server != nil:
+		return c.hs.answer
 	}
 	return c.hs.response
 }

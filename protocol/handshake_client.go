@@ -29,6 +29,10 @@ type ClientOptions struct {
 	Header http.Header
 	// Limits bound the response's header block.
 	Limits HandshakeLimits
+	// HTTP2 makes the handshake an HTTP/2 extended CONNECT (RFC 8441):
+	// Outgoing stays empty, Request is the request for the HTTP/2 layer to
+	// send, and ReceiveResponse takes the server's answer.
+	HTTP2 bool
 }
 
 // ClientExtension offers one extension and checks the server's answer.
@@ -46,6 +50,7 @@ type ClientExtension interface {
 type clientState struct {
 	target     Target
 	key        string
+	request    *http.Request // the extended CONNECT over HTTP/2
 	protocols  []string
 	extensions []ClientExtension
 }
@@ -81,16 +86,20 @@ func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	// "a nonce consisting of a randomly selected 16-byte value that has
-	// been base64-encoded" (§4.1)
-	var nonce [16]byte
-	if _, err := io.ReadFull(c.rand, nonce[:]); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	cs := &clientState{target: t, protocols: opts.Subprotocols, extensions: opts.Extensions}
+	if opts.HTTP2 {
+		cs.request = newStreamRequest(cs, opts)
+	} else {
+		// "a nonce consisting of a randomly selected 16-byte value that has
+		// been base64-encoded" (§4.1)
+		var nonce [16]byte
+		if _, err := io.ReadFull(c.rand, nonce[:]); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+		cs.key = base64.StdEncoding.EncodeToString(nonce[:])
+		c.out = appendRequest(nil, cs, opts)
 	}
-	cs := &clientState{target: t, key: base64.StdEncoding.EncodeToString(nonce[:]),
-		protocols: opts.Subprotocols, extensions: opts.Extensions}
 	c.hs = &handshake{limits: opts.Limits.withDefaults(), client: cs}
-	c.out = appendRequest(nil, cs, opts)
 	c.startOpenTimer()
 	return c, nil
 }
@@ -109,14 +118,8 @@ func appendRequest(b []byte, cs *clientState, opts ClientOptions) []byte {
 	if len(opts.Subprotocols) > 0 {
 		b = appendHeaderLine(b, "Sec-WebSocket-Protocol", strings.Join(opts.Subprotocols, ", "))
 	}
-	var offers []string
-	for _, e := range opts.Extensions {
-		for _, o := range e.Offers() {
-			offers = append(offers, o.String())
-		}
-	}
-	if len(offers) > 0 {
-		b = appendHeaderLine(b, "Sec-WebSocket-Extensions", strings.Join(offers, ", "))
+	if offers := extensionOffers(opts.Extensions); offers != "" {
+		b = appendHeaderLine(b, "Sec-WebSocket-Extensions", offers)
 	}
 	if cs.target.HasUser {
 		cred := base64.StdEncoding.EncodeToString([]byte(cs.target.User + ":" + cs.target.Password))
@@ -159,6 +162,16 @@ func (c *Conn) clientHandshake(block, rest []byte) error {
 	}
 	if got := resp.Header.Values("Sec-WebSocket-Accept"); len(got) != 1 || strings.TrimSpace(got[0]) != acceptKey(cs.key) {
 		return fail("Sec-WebSocket-Accept does not match the key sent")
+	}
+	return c.clientOpens(resp, rest)
+}
+
+// clientOpens checks the server's choices in a successful response (the
+// same over HTTP/1.1 and HTTP/2) and opens the connection.
+func (c *Conn) clientOpens(resp *http.Response, rest []byte) error {
+	cs := c.hs.client
+	fail := func(reason string) error {
+		return c.clientFails(&HandshakeError{StatusCode: resp.StatusCode, Reason: reason, Header: resp.Header})
 	}
 	// "If the response includes a |Sec-WebSocket-Protocol| header field and
 	// this header field indicates the use of a subprotocol that was not

@@ -88,6 +88,7 @@ func NewServerFromRequest(cfg Config, opts ServerOptions, r *http.Request, now t
 	if err != nil {
 		return nil, err
 	}
+	c.hs.stream = r.ProtoMajor == 2
 	if !c.hs.limits.allow(r) {
 		c.reject(rejection{status: http.StatusRequestHeaderFieldsTooLarge, body: "request header too large"})
 		return c, nil
@@ -145,7 +146,12 @@ func (c *Conn) serverHandshake(block, rest []byte) error {
 // application when ManualAccept is set.
 func (c *Conn) serverDecide(r *http.Request, rest []byte) error {
 	opts := c.hs.server
-	if rej, ok := validateRequest(r, opts); !ok {
+	validate := validateRequest
+	if r.ProtoMajor == 2 {
+		c.hs.stream = true
+		validate = validateStreamRequest
+	}
+	if rej, ok := validate(r, opts); !ok {
 		return c.reject(rej)
 	}
 	acc, rej, ok := negotiate(r, opts)
@@ -174,7 +180,11 @@ func (c *Conn) AcceptHandshake(now time.Time, header http.Header) error {
 	}
 	acc, rest := *c.hs.pending, c.hs.buf
 	c.hs.pending, c.hs.buf = nil, nil
-	err := c.accept(acc, header, rest)
+	accept := c.accept
+	if c.hs.stream {
+		accept = c.acceptStream
+	}
+	err := accept(acc, header, rest)
 	c.updateTimers()
 	return err
 }
@@ -288,6 +298,12 @@ func validateRequest(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	if k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keys[0])); err != nil || len(k) != 16 {
 		return bad("Sec-WebSocket-Key is not base64 of 16 bytes")
 	}
+	return validateCommon(r, opts)
+}
+
+// validateCommon applies the checks RFC 6455 §4.2.1 and RFC 8441 share:
+// the version and the origin.
+func validateCommon(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	// "If this version does not match a version understood by the server,
 	// the server MUST abort the WebSocket handshake [...] and instead send
 	// an appropriate HTTP error code (such as 426 Upgrade Required) and a
@@ -299,7 +315,7 @@ func validateRequest(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	}
 	origins := r.Header.Values("Origin")
 	if len(origins) > 1 {
-		return bad("repeated Origin header")
+		return rejection{status: http.StatusBadRequest, body: "repeated Origin header"}, false
 	}
 	origin := ""
 	if len(origins) == 1 {
@@ -381,6 +397,9 @@ func negotiate(r *http.Request, opts *ServerOptions) (acceptance, rejection, boo
 // has exactly one Upgrade and one Connection header and at most one of each
 // negotiated header; extra headers were checked not to repeat them.
 func (c *Conn) accept(acc acceptance, extra http.Header, rest []byte) error {
+	if c.hs.stream {
+		return c.acceptStream(acc, extra, rest)
+	}
 	var b []byte
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, acceptKey(acc.key)...)
@@ -400,6 +419,9 @@ func (c *Conn) accept(acc acceptance, extra http.Header, rest []byte) error {
 
 // reject writes an HTTP error response and ends the connection.
 func (c *Conn) reject(rej rejection) error {
+	if c.hs.stream {
+		return c.rejectStream(rej)
+	}
 	body := rej.body + "\n"
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
