@@ -63,14 +63,12 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
 		return nil, err
 	}
+	if protocol.IsExtendedConnect(r) || r.ProtoMajor == 2 {
+		return acceptStream(w, r, eng, opts, cfg)
+	}
 	if eng.State() == protocol.StateClosed {
 		writeRejection(w, r, eng.Outgoing())
-		err := eng.CloseStatus().Err
-		var he *protocol.HandshakeError
-		if errors.As(err, &he) {
-			return nil, he // what the documentation promises, not the close status around it
-		}
-		return nil, err
+		return nil, handshakeErr(eng)
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -87,6 +85,53 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	return newConn(nc, eng, &opts.Options, cfg), nil
 }
+
+// acceptStream answers an HTTP/2 request with the engine's decision and,
+// after a 200, runs the WebSocket over the request's stream (RFC 8441).
+func acceptStream(w http.ResponseWriter, r *http.Request, eng *protocol.Conn, opts *AcceptOptions, cfg protocol.Config) (*Conn, error) {
+	ans := eng.Response()
+	for k, v := range ans.Header {
+		w.Header()[k] = v
+	}
+	if eng.State() == protocol.StateClosed {
+		w.WriteHeader(ans.StatusCode)
+		io.Copy(w, ans.Body)
+		return nil, handshakeErr(eng)
+	}
+	rc := http.NewResponseController(w)
+	// The server's read and write timeouts were for HTTP, not for a
+	// long-lived WebSocket; over HTTP/2 one that passes resets the stream.
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	w.WriteHeader(ans.StatusCode)
+	if err := rc.Flush(); err != nil {
+		return nil, fmt.Errorf("adapters: cannot send the HTTP/2 response (%T): %w", w, err)
+	}
+	laddr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	sc := newStreamConn(r.Body, w, laddr, stringAddr(r.RemoteAddr))
+	sc.server = true
+	sc.flush = rc.Flush
+	sc.abort = func() { rc.SetWriteDeadline(pastTime) } // net/http resets the stream
+	sc.start()
+	return newConn(sc, eng, &opts.Options, cfg), nil
+}
+
+// handshakeErr is the error of a refused request: the *HandshakeError the
+// documentation promises, not the close status around it.
+func handshakeErr(eng *protocol.Conn) error {
+	err := eng.CloseStatus().Err
+	var he *protocol.HandshakeError
+	if errors.As(err, &he) {
+		return he
+	}
+	return err
+}
+
+// stringAddr is a peer's address as net/http gives it to handlers.
+type stringAddr string
+
+func (a stringAddr) Network() string { return "tcp" }
+func (a stringAddr) String() string  { return string(a) }
 
 // writeRejection copies the engine's rejection onto w, so net/http frames
 // it (and closes the connection, as the response says).

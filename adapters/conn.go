@@ -56,6 +56,13 @@ type Conn struct {
 	mu   sync.Mutex // guards everything below; never held during I/O
 	eng  *protocol.Conn
 	done chan struct{} // closed when the engine reached StateClosed
+	// released is set for a server's WebSocket over HTTP/2, whose stream
+	// dies with the handler: the end is told to the application (Done,
+	// the queue's close error, closeErr) only once the transport is closed
+	// too, so a handler that returns then leaves nothing writing to its
+	// ResponseWriter. It is closed then.
+	released chan struct{}
+	toldEnd  bool // the end was told (with released)
 	// wake is closed (and cleared) when the read token is released, events
 	// were taken from the engine, or the connection ended; nil while
 	// nobody waits for that.
@@ -155,6 +162,9 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = protocol.DefaultCloseTimeout
 	}
+	if sc, ok := nc.(*streamConn); ok && sc.server {
+		c.released = make(chan struct{})
+	}
 	c.q.SetFill(c.fill)
 	c.mu.Lock()
 	c.releasedAt = c.clock.Now()
@@ -209,14 +219,36 @@ func (c *Conn) takeEvents() bool {
 // returns now with the close error. c.mu held.
 func (c *Conn) ended() {
 	c.closed = true
-	c.q.Close(c.eng.CloseStatus().Err)
 	close(c.done)
+	c.tellEnd()
 	if c.reader == ownerApp {
 		c.interruptRead() // a Read blocked in the socket returns the close error
 	}
 	if c.writing {
 		c.killAt = c.clock.Now().Add(killGrace) // a blocked write gets a moment, then the socket closes
 	}
+}
+
+// tellEnd tells the application that the connection ended: the queue
+// closes with the close error, and Read and Reader return it. With
+// released, it waits for the transport's close too. c.mu held.
+func (c *Conn) tellEnd() {
+	if c.toldEnd || !c.closed || c.released != nil && !c.sockClosed {
+		return
+	}
+	c.toldEnd = true
+	c.q.Close(c.eng.CloseStatus().Err)
+	if c.released != nil {
+		close(c.released)
+	}
+}
+
+// endChan is closed when the application has been told of the end.
+func (c *Conn) endChan() <-chan struct{} {
+	if c.released != nil {
+		return c.released
+	}
+	return c.done
 }
 
 // signal wakes the calls waiting for the read token or for events. c.mu
@@ -251,10 +283,16 @@ func (c *Conn) answerPings(payload string, rtt time.Duration) {
 }
 
 // closeErr returns the close status's error, or protocol.ErrClosed while
-// the connection has not ended.
+// the connection has not ended. Over HTTP/2 a server's call waits for the
+// stream's release first (outside OnMessage, whose return it may need).
 func (c *Conn) closeErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.released != nil && c.closed && !c.inCallback {
+		c.mu.Unlock()
+		<-c.released
+		c.mu.Lock()
+	}
 	if err := c.eng.CloseStatus().Err; err != nil {
 		return err
 	}
@@ -270,9 +308,11 @@ func (c *Conn) CloseStatus() protocol.CloseStatus {
 }
 
 // Done returns a channel closed when the connection has ended: every call
-// waiting on it has returned or is returning the close error. Safe from any
-// goroutine.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+// waiting on it has returned or is returning the close error. For a
+// server's WebSocket over HTTP/2 it also waits for the stream's release:
+// after it the handler may return (which ends the stream), and not before.
+// Safe from any goroutine.
+func (c *Conn) Done() <-chan struct{} { return c.endChan() }
 
 // Compressed reports whether permessage-deflate was negotiated. Safe from
 // any goroutine.

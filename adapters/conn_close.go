@@ -54,6 +54,11 @@ func (c *Conn) closeSocket() {
 	c.releaseIfDone()
 	c.mu.Unlock()
 	c.nc.Close()
+	if c.released != nil {
+		c.mu.Lock()
+		c.tellEnd()
+		c.mu.Unlock()
+	}
 }
 
 // releaseIfDone drops the connection's buffers once it has ended, its
@@ -101,7 +106,7 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	c.mu.Unlock()
 	c.flushBackground(nil)
 	if !inCallback {
-		<-c.done
+		<-c.endChan()
 	}
 	c.mu.Lock()
 	c.needReader--

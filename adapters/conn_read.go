@@ -41,7 +41,7 @@ func (c *Conn) fill(ctx context.Context) error {
 		// Messages go to the callback: Read waits for the end alone, and
 		// is not woken for every message.
 		select {
-		case <-c.done:
+		case <-c.endChan():
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -66,7 +66,15 @@ func (c *Conn) fill(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	wait := c.released != nil && !c.toldEnd
 	c.mu.Unlock()
+	if wait { // over HTTP/2, until the stream is released
+		select {
+		case <-c.endChan():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

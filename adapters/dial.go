@@ -58,7 +58,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	eng, err := protocol.NewClient(cfg, protocol.ClientOptions{
 		URL: rawURL, Origin: opts.Origin, Subprotocols: opts.Subprotocols,
-		Extensions: exts, Header: header,
+		Extensions: exts, Header: header, HTTP2: opts.HTTP2 != nil,
 	}, clock.Now())
 	if err != nil {
 		return nil, nil, err
@@ -69,7 +69,11 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		ctx, cancel = context.WithTimeoutCause(ctx, d, protocol.ErrOpenTimeout)
 		defer cancel()
 	}
-	c, resp, err := dial(ctx, target, eng, opts, cfg, clock)
+	open := dial
+	if opts.HTTP2 != nil {
+		open = dialStream
+	}
+	c, resp, err := open(ctx, target, eng, opts, cfg, clock)
 	if opts.Jar != nil && resp != nil {
 		if cookies := resp.Cookies(); len(cookies) > 0 {
 			opts.Jar.SetCookies(jarURL, cookies)

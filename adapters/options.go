@@ -69,6 +69,14 @@ type DialOptions struct {
 	// and https://. A proxy is reached with CONNECT, authenticated with its
 	// URL's userinfo; wss:// runs TLS inside the tunnel.
 	Proxy func(*http.Request) (*url.URL, error)
+	// HTTP2, when set, opens the WebSocket as a stream of an HTTP/2
+	// connection (RFC 8441) through it, sharing the connection with the
+	// other WebSockets and requests to the server. The URL must be wss://;
+	// TLSConfig, DialContext and Proxy are not used (HTTP2's Transport
+	// dials). A server that does not speak HTTP/2 fails with ErrNoHTTP2, one
+	// that did not enable extended CONNECT with ErrExtendedConnectOff: Dial
+	// does not fall back to HTTP/1.1 by itself.
+	HTTP2 *HTTP2Client
 	// Jar, when set, gives the request its cookies for the URL (as an
 	// http.Client would, ws:// and wss:// taken as http:// and https://)
 	// and receives the cookies the 101 response sets.

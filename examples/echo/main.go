@@ -5,6 +5,18 @@
 //	go run ./examples/echo               # ws://127.0.0.1:9001/echo, page at http://127.0.0.1:9001/page
 //	go run ./examples/echo -tls          # wss:// with a generated self-signed certificate
 //	go run ./examples/echo -addr :9002
+//
+// With -tls it serves HTTP/1.1 and HTTP/2. Browsers open their WebSockets
+// over HTTP/2 (RFC 8441) only when the server advertises extended CONNECT,
+// which Go's net/http does only in a process started with
+// GODEBUG=http2xconnect=1 (it reads the variable once, at init; setting it
+// from main is too late):
+//
+//	GODEBUG=http2xconnect=1 go run ./examples/echo -tls
+//
+// Without it browsers use HTTP/1.1 on a connection of its own. A handler
+// sees which protocol a WebSocket used in r.Proto; the log shows it for
+// connections that end abnormally.
 package main
 
 import (
@@ -25,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
@@ -51,18 +64,18 @@ func run(addr string, useTLS bool) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: Handler(log.Printf), ReadHeaderTimeout: 10 * time.Second}
+	srv, err := NewServer(log.Printf, useTLS)
+	if err != nil {
+		return err
+	}
 	scheme, pageScheme := "ws", "http"
 	if useTLS {
-		cert, err := selfSigned()
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme, pageScheme = "wss", "https"
 	}
 	fmt.Printf("echo server on %s://%s/echo — page at %s://%s/page (Ctrl-C to stop)\n", scheme, ln.Addr(), pageScheme, ln.Addr())
+	if useTLS {
+		fmt.Printf("WebSockets over HTTP/2: %v (GODEBUG=http2xconnect=1 turns them on)\n", HTTP2WebSockets())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	go func() {
@@ -71,10 +84,39 @@ func run(addr string, useTLS bool) error {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := Serve(srv, ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// NewServer returns the echo server; with useTLS it has a self-signed
+// certificate and speaks HTTP/1.1 and HTTP/2 (see Serve).
+func NewServer(logf func(format string, args ...any), useTLS bool) (*http.Server, error) {
+	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second}
+	if useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	return srv, nil
+}
+
+// Serve serves srv on ln, with TLS (ALPN h2 and http/1.1) if srv has a
+// TLS configuration.
+func Serve(srv *http.Server, ln net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(ln, "", "")
+	}
+	return srv.Serve(ln)
+}
+
+// HTTP2WebSockets reports whether this process's HTTP/2 server advertises
+// extended CONNECT, so that browsers open WebSockets over HTTP/2.
+func HTTP2WebSockets() bool {
+	return strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 }
 
 // Handler serves the echo endpoint at / and /echo and the page at /page.
@@ -103,12 +145,15 @@ func EchoHandler(logf func(format string, args ...any)) http.Handler {
 		if err != nil {
 			return // the rejection was written
 		}
+		// Over HTTP/2 the WebSocket is this request's stream, which ends
+		// when the handler returns: the Close below returns once the
+		// stream is released, so the handler may return after it.
 		ctx := r.Context()
 		for {
 			op, p, err := c.Read(context.WithoutCancel(ctx))
 			if err != nil {
 				if !adapters.IsClean(err) {
-					logf("echo %s: %v", c.RemoteAddr(), err)
+					logf("echo %s (%s): %v", c.RemoteAddr(), r.Proto, err)
 				}
 				c.Close(adapters.CloseNormal, "")
 				return
