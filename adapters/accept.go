@@ -27,6 +27,14 @@ var ErrHijack = errors.New("adapters: cannot hijack the connection: a ResponseWr
 // engine, with exactly one Upgrade and one Connection header. If the
 // ResponseWriter cannot be hijacked (a middleware wrapper without Unwrap),
 // the client gets a 500 and the error wraps ErrHijack.
+//
+// An HTTP/2 extended CONNECT (RFC 8441; see the package documentation for
+// the GODEBUG switch) is served on the request's stream instead: the
+// engine's answer (200, or a rejection) is written through w, and the
+// WebSocket runs over the request body and the flushed response. The
+// stream ends when the handler returns: return only after the connection
+// is over (after Done, Close, or the close error from Read or Write, which
+// wait for the stream's release).
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	// The handshake runs on a goroutine of its own while this one waits:
 	// it is deep enough (header checks, negotiation, the hijack, the first

@@ -23,13 +23,19 @@ import (
 // returns the close error.
 func TestCloseWhileWriteBlocked(t *testing.T) {
 	checkLeaks(t)
-	a, _ := smallBufferPair(t)
+	a, peer := smallBufferPair(t)
 	cfg := protocol.DefaultConfig()
 	cfg.PingInterval, cfg.CloseTimeout = protocol.Disabled, time.Second
 	c, _ := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true})
 	werr := make(chan error, 1)
 	go func() { werr <- c.Write(context.Background(), frame.OpBinary, make([]byte, 16<<20)) }()
-	time.Sleep(100 * time.Millisecond)
+	// The frame's first bytes at the peer: the Write is under way, and
+	// blocked on the rest, which the buffers cannot hold.
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(peer, make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	err := c.Close(frame.CloseNormal, "")
 	if d := time.Since(start); d > cfg.CloseTimeout+250*time.Millisecond {

@@ -73,4 +73,39 @@
 //     read buffer is released and the read goes on into 64 bytes of the
 //     Conn's own, so an idle connection holds no read buffer.
 //   - No goroutine, timer or buffer outlives a closed connection.
+//
+// # WebSockets over HTTP/2
+//
+// RFC 8441 runs a WebSocket on one stream of an HTTP/2 connection, opened
+// by an extended CONNECT (:protocol websocket) and answered 200; after
+// that, the frames are the same. Browsers use it when the server
+// advertises SETTINGS_ENABLE_CONNECT_PROTOCOL.
+//
+//   - The switch: Go's net/http advertises it only in a process started
+//     with GODEBUG=http2xconnect=1 (read once, in net/http's init; neither
+//     os.Setenv in main nor a //go:debug directive works). Without it,
+//     browsers open their WebSockets over HTTP/1.1, and Accept serves those
+//     as always. r.Proto in the handler, or the response's ProtoMajor on a
+//     client, says which one a connection used.
+//   - Accept serves an extended CONNECT on the request's stream: the engine
+//     validates it (package protocol: RFC 8441 rules, then origin,
+//     subprotocol and permessage-deflate as over HTTP/1.1), the answer goes
+//     out as the response's headers, and the request body and the flushed
+//     response carry the frames. Every behaviour of a Conn is the same:
+//     keepalive, the close handshake and its timeouts, limits, compression,
+//     NetConn, the bounded calls.
+//   - The stream is the handler's and ends when the handler returns, so the
+//     handler must not return before the connection is over. For such a
+//     Conn, Done, Close and the close error returned by Read, Write and the
+//     rest wait until the stream is released (within the close timeout and
+//     100 ms): a handler that returns after any of them is safe; one that
+//     hands the Conn to another goroutine and returns at once ends the
+//     WebSocket. Closing the WebSocket ends its stream, not the TCP
+//     connection the other streams share.
+//   - Neither a request body read nor a response write can be interrupted
+//     without net/http resetting the stream, so one goroutine pumps each
+//     side through a 16 KiB buffer, and the Conn's deadlines apply to those
+//     buffers as a socket's apply to the kernel's.
+//   - Dial opens one when DialOptions.HTTP2 holds an HTTP2Client; share it
+//     among Dials to multiplex their WebSockets on one TCP connection.
 package adapters

@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -249,4 +250,33 @@ func Example_reconnect() {
 	// failed: 1006 (abnormal closure)
 	// welcome #3
 	// closed cleanly: 1001 (going away)
+}
+
+// A WebSocket over HTTP/2 (RFC 8441) when the server takes it, else over
+// HTTP/1.1, as browsers do. A Go server takes it only when started with
+// GODEBUG=http2xconnect=1; this one is not, so the fallback runs.
+func ExampleHTTP2Client() {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "wss" + strings.TrimPrefix(srv.URL, "https")
+	tr := srv.Client().Transport.(*http.Transport) // it trusts the test certificate
+	h2 := adapters.NewHTTP2Client(tr)              // share it: its WebSockets share a TCP connection
+	c, resp, err := adapters.Dial(ctx, url, &adapters.DialOptions{HTTP2: h2})
+	if errors.Is(err, adapters.ErrExtendedConnectOff) || errors.Is(err, adapters.ErrNoHTTP2) {
+		c, resp, err = adapters.Dial(ctx, url, &adapters.DialOptions{TLSConfig: tr.TLSClientConfig})
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(adapters.CloseNormal, "")
+	_ = resp.ProtoMajor // 2 over HTTP/2 (status 200), 1 over HTTP/1.1 (status 101)
+	c.Write(ctx, adapters.OpText, []byte("hello"))
+	_, msg, err := c.Read(ctx)
+	fmt.Println(string(msg), err)
+	// Output: hello <nil>
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 	"github.com/wsengine/ws/protocol/protocoltest"
 	"pgregory.net/rapid"
 )
@@ -187,6 +189,89 @@ func TestHandshakeAnySplit(t *testing.T) {
 		}
 		if !bytes.Equal(a.Out, b.Out) || a.State != b.State || len(a.Events) != len(b.Events) {
 			t.Fatalf("split %v: %q vs %q", cuts, a.Out, b.Out)
+		}
+	})
+}
+
+// FuzzStreamRequest feeds a server HTTP/2 requests (RFC 8441) with fuzzed
+// pseudo-headers and WebSocket headers: the answer is always a Response
+// (nothing in Outgoing), 200 exactly when the connection opened, and a
+// refusal is a *HandshakeError with the same status.
+func FuzzStreamRequest(f *testing.F) {
+	f.Add("CONNECT", "websocket", "/chat", "example.com", "13", "", "", "chat, superchat", "permessage-deflate")
+	f.Add("CONNECT", "WebSocket", "/", "example.com", "13", "", "https://example.com", "", "")
+	f.Add("CONNECT", "webtransport", "/", "example.com", "13", "", "", "", "")
+	f.Add("GET", "", "/", "example.com", "13", "", "", "", "")
+	f.Add("CONNECT", "websocket", "/", "", "8", "dGhlIHNhbXBsZSBub25jZQ==", "null", "a,,b", "permessage-deflate; server_max_window_bits=7")
+	f.Fuzz(func(t *testing.T, method, proto, path, host, version, key, origin, subprotocols, extensions string) {
+		h := http.Header{}
+		for k, v := range map[string]string{":protocol": proto, "Sec-Websocket-Version": version, "Sec-Websocket-Key": key,
+			"Origin": origin, "Sec-Websocket-Protocol": subprotocols, "Sec-Websocket-Extensions": extensions} {
+			if v != "" {
+				h[k] = []string{v}
+			}
+		}
+		r := &http.Request{Method: method, Proto: "HTTP/2.0", ProtoMajor: 2, URL: &url.URL{Path: path},
+			RequestURI: path, Host: host, Header: h}
+		s, err := protocol.NewServerFromRequest(fuzzConfig(), protocol.ServerOptions{
+			Subprotocols: []string{"chat"}, Extensions: []protocol.ServerExtension{deflate.Config{}.Server()},
+		}, r, protocoltest.Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Outgoing()) != 0 {
+			t.Fatalf("outgoing %q over HTTP/2", s.Outgoing())
+		}
+		resp := s.Response()
+		if resp == nil {
+			t.Fatal("no answer")
+		}
+		var he *protocol.HandshakeError
+		switch {
+		case s.Opened():
+			if resp.StatusCode != 200 || s.State() != protocol.StateOpen {
+				t.Fatalf("opened with %d", resp.StatusCode)
+			}
+			if p := resp.Header.Get("Sec-Websocket-Protocol"); p != "" && p != "chat" {
+				t.Fatalf("chose %q", p)
+			}
+		case !errors.As(s.CloseStatus().Err, &he) || he.StatusCode != resp.StatusCode || resp.StatusCode < 400:
+			t.Fatalf("refused with %d, error %v", resp.StatusCode, s.CloseStatus().Err)
+		}
+	})
+}
+
+// FuzzStreamResponse feeds an HTTP/2 client fuzzed answers: it opens only
+// on a 2xx with acceptable choices, and otherwise fails with a
+// *HandshakeError.
+func FuzzStreamResponse(f *testing.F) {
+	f.Add(200, "chat", "permessage-deflate", []byte(nil))
+	f.Add(200, "other", "", []byte(nil))
+	f.Add(403, "", "", []byte("no\n"))
+	f.Add(101, "", "", []byte(nil))
+	f.Add(200, "", "permessage-deflate; client_max_window_bits=20", []byte(nil))
+	f.Fuzz(func(t *testing.T, status int, subprotocol, extensions string, body []byte) {
+		c, err := protocol.NewClient(fuzzConfig(), protocol.ClientOptions{URL: "wss://example.com/", HTTP2: true,
+			Subprotocols: []string{"chat"}, Extensions: []protocol.ClientExtension{deflate.Config{}.Client()}}, protocoltest.Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		if subprotocol != "" {
+			h.Set("Sec-WebSocket-Protocol", subprotocol)
+		}
+		if extensions != "" {
+			h.Set("Sec-WebSocket-Extensions", extensions)
+		}
+		err = c.ReceiveResponse(protocoltest.Epoch, &http.Response{StatusCode: status, Header: h}, body)
+		var he *protocol.HandshakeError
+		switch {
+		case err == nil:
+			if !c.Opened() || status < 200 || status > 299 {
+				t.Fatalf("opened on %d", status)
+			}
+		case !errors.As(err, &he) || c.State() != protocol.StateClosed || len(he.Body) > 4096:
+			t.Fatalf("error %T %v, state %v", err, err, c.State())
 		}
 	})
 }

@@ -111,3 +111,28 @@ func ExampleConn_TakeOutgoing() {
 	fmt.Printf("% x\n", transport.Bytes())
 	// Output: 81 03 6f 6e 65 81 03 74 77 6f
 }
+
+// A WebSocket over HTTP/2 (RFC 8441): the handshake is HTTP/2 HEADERS, so
+// the engines hand it over as values; the HTTP/2 layer (net/http) sends
+// them, and the stream then carries the frames.
+func ExampleConn_ReceiveResponse() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	client, _ := protocol.NewClient(protocol.DefaultConfig(), protocol.ClientOptions{
+		URL: "wss://example.com/chat", Subprotocols: []string{"chat"}, HTTP2: true}, now)
+	req := client.Request() // the extended CONNECT to send
+	fmt.Println(req.Method, req.URL, req.Header.Get(protocol.ProtocolHeader), len(client.Outgoing()))
+
+	// What net/http's HTTP/2 server hands a handler for it.
+	seen := req.Clone(req.Context())
+	seen.RequestURI = req.URL.RequestURI()
+	server, _ := protocol.NewServerFromRequest(protocol.DefaultConfig(),
+		protocol.ServerOptions{Subprotocols: []string{"chat"}}, seen, now)
+	answer := server.Response() // the HEADERS to send back
+	fmt.Println(answer.StatusCode, answer.Header.Get("Sec-WebSocket-Protocol"), len(server.Outgoing()))
+
+	fmt.Println(client.ReceiveResponse(now, answer, nil), client.State(), client.Subprotocol())
+	// Output:
+	// CONNECT https://example.com/chat websocket 0
+	// 200 chat 0
+	// <nil> open chat
+}
