@@ -108,6 +108,66 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// BenchmarkTransport: b.N round trips through wsengine's Read/Write server
+// from wsengine clients over HTTP/1.1 and over HTTP/2 (RFC 8441), TLS both.
+func BenchmarkTransport(b *testing.B) {
+	for _, transport := range Transports {
+		for _, size := range EchoSizes {
+			b.Run(fmt.Sprintf("%s/%s/conns=64", strings.ReplaceAll(transport, "/", ""), SizeName(size)), func(b *testing.B) {
+				s, err := StartServer(TLSLib, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Stop()
+				cs, err := DialTransport(s, 64, transport)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer CloseTransport(cs)
+				if _, err := EchoTransport(s, cs, transport, size, 64); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				r, err := EchoTransport(s, cs, transport, size, max(b.N, 64))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.MsgsPerSec(), "msgs/s")
+				b.ReportMetric(float64(r.CPUMsg.Nanoseconds())/1e3, "srv-cpu-µs/msg")
+				b.ReportMetric(r.AllocsMsg, "srv-allocs/msg")
+			})
+		}
+	}
+}
+
+// TestTransportSmoke runs the HTTP/1.1 and HTTP/2 rows briefly: the
+// WebSockets use the transport asked for (DialTransport checks the
+// response's protocol), every echo completes, and the results are
+// well-formed.
+func TestTransportSmoke(t *testing.T) {
+	s, err := StartServer(TLSLib, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	for _, transport := range Transports {
+		cs, err := DialTransport(s, 8, transport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range EchoSizes {
+			r, err := EchoTransport(s, cs, transport, size, 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Lib != transport || r.Messages != 40 || r.P50 <= 0 || r.P99 < r.P50 || r.CPUMsg < 0 {
+				t.Fatalf("malformed result %+v", r)
+			}
+		}
+		CloseTransport(cs)
+	}
+}
+
 func TestFrameBenchRuns(t *testing.T) {
 	for _, lib := range []string{"wsengine", "gobwas"} {
 		r := testing.Benchmark(FrameBench(lib, 1<<10))
@@ -123,12 +183,15 @@ func TestReportWellFormed(t *testing.T) {
 		Echo: []EchoResult{{Lib: "wsengine", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9, CPUMsg: 4000},
 			{Lib: "gorilla", Size: 16, Conns: 64, Messages: 20, Elapsed: 1e9, CPUMsg: 2000}},
 		Idle: []IdleResult{{Lib: "wsengine", Conns: 10, BytesConn: 1024}, {Lib: "gws", Conns: 10, BytesConn: 2048}},
+		Transport: []EchoResult{{Lib: "HTTP/1.1", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9, CPUMsg: 4000},
+			{Lib: "HTTP/2", Size: 16, Conns: 64, Messages: 15, Elapsed: 1e9, CPUMsg: 3000}},
 	}
 	var md, svg strings.Builder
 	r.WriteMarkdown(&md)
 	r.WriteSVG(&svg, 64)
 	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 | 0 | 0 | 2.0 | 0.50 |", "| gws | 10 | 2.0 | 2.00 |",
-		"| echo 16B, 64 conns, wsengine (OnMessage) | gorilla | 0.50 | – | – |"} {
+		"| echo 16B, 64 conns, wsengine (OnMessage) | gorilla | 0.50 | – | – |",
+		"| 16B | 64 | HTTP/2 | 15 | – | 1.50 | 0 | 0 | 3.0 | 0.75 |", "no peer row"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

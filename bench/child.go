@@ -117,6 +117,11 @@ func StartServer(lib string, compress bool) (*Server, error) {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+lib+","+mode)
+	if lib == TLSLib {
+		// net/http's HTTP/2 server takes WebSockets (extended CONNECT)
+		// only with this, read once at process start.
+		cmd.Env = append(cmd.Env, "GODEBUG=http2xconnect=1")
+	}
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -59,18 +59,31 @@ func Dial(s *Server, conns int) ([]*gorilla.Conn, error) {
 // Echo sends messages text messages of size bytes spread over conns and
 // waits for each echo before the next on the same connection.
 func Echo(s *Server, conns []*gorilla.Conn, size, messages int) (EchoResult, error) {
+	return echo(s, len(conns), size, messages, func(i int, msg []byte) ([]byte, error) {
+		c := conns[i]
+		if err := c.WriteMessage(gorilla.TextMessage, msg); err != nil {
+			return nil, err
+		}
+		_, got, err := c.ReadMessage()
+		return got, err
+	})
+}
+
+// echo runs messages round trips of size bytes over conns connections,
+// roundTrip(i, msg) being one on connection i.
+func echo(s *Server, conns, size, messages int, roundTrip func(i int, msg []byte) ([]byte, error)) (EchoResult, error) {
 	msg := payload(size)
-	per := make([][]time.Duration, len(conns))
-	errs := make([]error, len(conns))
+	per := make([][]time.Duration, conns)
+	errs := make([]error, conns)
 	before, err := s.Stats(false)
 	if err != nil {
 		return EchoResult{}, err
 	}
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i, c := range conns {
-		n := messages / len(conns)
-		if i < messages%len(conns) {
+	for i := range conns {
+		n := messages / conns
+		if i < messages%conns {
 			n++
 		}
 		wg.Add(1)
@@ -79,11 +92,7 @@ func Echo(s *Server, conns []*gorilla.Conn, size, messages int) (EchoResult, err
 			lat := make([]time.Duration, 0, n)
 			for k := 0; k < n; k++ {
 				t := time.Now()
-				if err := c.WriteMessage(gorilla.TextMessage, msg); err != nil {
-					errs[i] = err
-					return
-				}
-				_, got, err := c.ReadMessage()
+				got, err := roundTrip(i, msg)
 				if err != nil {
 					errs[i] = err
 					return
@@ -113,7 +122,7 @@ func Echo(s *Server, conns []*gorilla.Conn, size, messages int) (EchoResult, err
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	r := EchoResult{Lib: s.Lib, Compress: s.Compress, Size: size, Conns: len(conns), Messages: len(all), Elapsed: elapsed}
+	r := EchoResult{Lib: s.Lib, Compress: s.Compress, Size: size, Conns: conns, Messages: len(all), Elapsed: elapsed}
 	if len(all) > 0 {
 		r.P50, r.P99 = all[len(all)/2], all[len(all)*99/100]
 		// The stats requests themselves allocate a little: negligible

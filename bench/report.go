@@ -68,6 +68,9 @@ type Report struct {
 	Frames                 []FrameResult
 	Echo                   []EchoResult
 	Idle                   []IdleResult
+	// Transport is wsengine over HTTP/1.1 and HTTP/2 (Lib is the
+	// transport).
+	Transport []EchoResult
 }
 
 // WriteMarkdown writes the tables, with every number also as a ratio to
@@ -104,6 +107,17 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	for _, i := range r.Idle {
 		base := r.idle("wsengine")
 		fmt.Fprintf(w, "| %s | %d | %.1f | %s |\n", i.Lib, i.Conns, i.BytesConn/1024, ratio(i.BytesConn, base.BytesConn))
+	}
+	if len(r.Transport) > 0 {
+		fmt.Fprintf(w, "\n## WebSocket over HTTP/2 (RFC 8441) vs HTTP/1.1 (wsengine both ends, TLS, Read/Write server; text messages)\n\n")
+		fmt.Fprintf(w, "Over HTTP/1.1 every WebSocket has a TCP and TLS connection of its own; over HTTP/2 all are streams of one. No other Go library speaks RFC 8441, so there is no peer row: the ratio is to wsengine over HTTP/1.1.\n\n")
+		fmt.Fprintf(w, "| size | conns | transport | msgs/s | ± | ratio | p50 µs | p99 µs | server CPU µs/msg | ratio | server allocs/msg | server B/msg |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, e := range r.Transport {
+			base := r.transport(Transports[0], e.Size, e.Conns)
+			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %d | %d | %.1f | %s | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, e.Lib,
+				e.MsgsPerSec(), spread(e.Spread, e.Runs), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(),
+				float64(e.CPUMsg.Nanoseconds())/1e3, ratio(float64(e.CPUMsg), float64(base.CPUMsg)), e.AllocsMsg, e.BytesMsg)
+		}
 	}
 	behind := r.Behind(0.9)
 	fmt.Fprintf(w, "\n## Rows where wsengine is more than 10%% behind the fastest\n\n")
@@ -190,6 +204,15 @@ func (r *Report) frame(lib string, size int) FrameResult {
 func (r *Report) echo(lib string, compress bool, size, conns int) EchoResult {
 	for _, e := range r.Echo {
 		if e.Lib == lib && e.Compress == compress && e.Size == size && e.Conns == conns {
+			return e
+		}
+	}
+	return EchoResult{}
+}
+
+func (r *Report) transport(name string, size, conns int) EchoResult {
+	for _, e := range r.Transport {
+		if e.Lib == name && e.Size == size && e.Conns == conns {
 			return e
 		}
 	}

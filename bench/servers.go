@@ -36,7 +36,7 @@ func Handler(lib string, compress bool) http.Handler {
 	switch lib {
 	case "wsengine":
 		return wsengineEcho(compress)
-	case "wsengine-rw":
+	case "wsengine-rw", TLSLib:
 		return wsengineReadWrite(compress)
 	case "wsengine-stream":
 		return wsengineStream(compress)
@@ -275,6 +275,12 @@ func gwsEcho(compress bool) http.Handler {
 
 // Serve runs lib's echo server on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener, lib string, compress bool) error {
+	if lib == TLSLib {
+		if err := serveTLS(ctx, ln, Handler(lib, compress)); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 	srv := &http.Server{Handler: Handler(lib, compress)}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -31,7 +31,7 @@ func main() {
 	short := flag.Bool("short", false, "a quicker run: fewer messages, up to 64 connections, 1,000 idle")
 	out := flag.String("out", "results", "directory for RESULTS.md and echo.svg")
 	rounds := flag.Int("rounds", 0, "runs of every row, reported as the median (default 5, 3 with -short)")
-	only := flag.String("only", "frame,echo,idle", "sections to run, comma-separated (for profiling one part)")
+	only := flag.String("only", "frame,echo,transport,idle", "sections to run, comma-separated (for profiling one part)")
 	flag.Parse()
 	run := func(section string) bool { return slices.Contains(strings.Split(*only, ","), section) }
 
@@ -44,7 +44,7 @@ func main() {
 	} else if *rounds = 5; *short {
 		*rounds = 3
 	}
-	if *only != "frame,echo,idle" {
+	if *only != "frame,echo,transport,idle" {
 		cmd += " -only " + *only
 	}
 	r := &bench.Report{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), Command: cmd}
@@ -59,7 +59,36 @@ func main() {
 	// lands on every library alike.
 	frames := map[string][]bench.FrameResult{}
 	echoes := map[string][]bench.EchoResult{}
+	transports := map[string][]bench.EchoResult{}
 	for round := range *rounds {
+		if run("transport") {
+			// 64 connections: one TCP connection each over HTTP/1.1, one
+			// for all over HTTP/2.
+			s, err := bench.StartServer(bench.TLSLib, false)
+			if err != nil {
+				log.Fatal(err)
+			}
+			for _, transport := range rotate(bench.Transports, round) {
+				cs, err := bench.DialTransport(s, 64, transport)
+				if err != nil {
+					log.Fatal(err)
+				}
+				for _, size := range bench.EchoSizes {
+					n := messages(size, 64, *short)
+					bench.EchoTransport(s, cs, transport, size, max(min(n, 200), 64))
+					e, err := bench.EchoTransport(s, cs, transport, size, n)
+					if err != nil {
+						log.Fatal(err)
+					}
+					k := fmt.Sprint(transport, size)
+					transports[k] = append(transports[k], e)
+					log.Printf("round %d transport %s %s conns=64: %.0f msgs/s p50 %v p99 %v %.1f allocs/msg %.1f µs CPU/msg",
+						round+1, transport, bench.SizeName(size), e.MsgsPerSec(), e.P50, e.P99, e.AllocsMsg, float64(e.CPUMsg.Nanoseconds())/1e3)
+				}
+				bench.CloseTransport(cs)
+			}
+			s.Stop()
+		}
 		if run("frame") {
 			for _, lib := range rotate([]string{"wsengine", "gobwas"}, round) {
 				for _, size := range bench.FrameSizes {
@@ -124,6 +153,14 @@ func main() {
 						r.Echo = append(r.Echo, bench.MedianEcho(runs))
 					}
 				}
+			}
+		}
+	}
+
+	for _, transport := range bench.Transports {
+		for _, size := range bench.EchoSizes {
+			if runs := transports[fmt.Sprint(transport, size)]; len(runs) > 0 {
+				r.Transport = append(r.Transport, bench.MedianEcho(runs))
 			}
 		}
 	}
