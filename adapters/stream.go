@@ -40,7 +40,7 @@ type streamConn struct {
 	writeDone chan struct{} // the write pump returned
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when anything below changes
+	changed chan struct{} // closed when anything below changes; nil while nobody waits
 	inData  []byte        // received and not yet read: a window into the read pump's buffer
 	inErr   error         // how the read side ended
 	outBuf  []byte        // accepted by Write and not yet taken by the write pump
@@ -53,7 +53,7 @@ type streamConn struct {
 var errWriteShut = errors.New("adapters: write after CloseWrite on an HTTP/2 stream")
 
 func newStreamConn(in io.ReadCloser, out io.Writer, laddr, raddr net.Addr) *streamConn {
-	s := &streamConn{in: in, out: out, laddr: laddr, raddr: raddr, changed: make(chan struct{}),
+	s := &streamConn{in: in, out: out, laddr: laddr, raddr: raddr,
 		readDone: make(chan struct{}), writeDone: make(chan struct{})}
 	s.rd.ch = make(chan struct{})
 	s.wd.ch = make(chan struct{})
@@ -68,13 +68,18 @@ func (s *streamConn) start() {
 
 // broadcast wakes every goroutine waiting for a change. s.mu held.
 func (s *streamConn) broadcast() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 }
 
 // waitChange waits, without s.mu, for a change or for dl to pass. s.mu
 // held on entry and on return.
 func (s *streamConn) waitChange(dl chan struct{}) {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
 	ch := s.changed
 	s.mu.Unlock()
 	select {
