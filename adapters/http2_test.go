@@ -123,6 +123,35 @@ func TestHTTP2(t *testing.T) {
 	t.Run("NetConn", testHTTP2NetConn)
 	t.Run("Keepalive", testHTTP2Keepalive)
 	t.Run("StalledPeer", testHTTP2StalledPeer)
+	t.Run("Limit", testHTTP2Limit)
+}
+
+// A message over the server's limit fails the connection with 1009 on both
+// sides, over the stream as over TCP.
+func testHTTP2Limit(t *testing.T) {
+	checkLeaks(t)
+	cfg := protocol.DefaultConfig()
+	cfg.MaxMessageSize = 1 << 10
+	status := make(chan protocol.CloseStatus, 1)
+	s := newH2Server(t, &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg}}, func(c *adapters.Conn) {
+		echo(c)
+		status <- c.CloseStatus()
+	})
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, s.url, &adapters.DialOptions{HTTP2: s.client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, frame.OpBinary, make([]byte, 2<<10)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	if code := protocol.CloseCodeOf(err); code != frame.CloseTooBig {
+		t.Fatalf("client: %v", err)
+	}
+	if st := <-status; st.SentCode != frame.CloseTooBig {
+		t.Fatalf("server: %+v", st)
+	}
 }
 
 // Messages of every size go both ways over an HTTP/2 stream, with and
