@@ -127,10 +127,7 @@ func (s *streamConn) writePump() {
 		}
 		batch, s.outBuf = s.outBuf, batch[:0]
 		s.mu.Unlock()
-		_, err := s.out.Write(batch)
-		if err == nil && s.flush != nil {
-			err = s.flush()
-		}
+		err := s.send(batch)
 		s.mu.Lock()
 		if err != nil {
 			s.outErr = err
@@ -140,6 +137,25 @@ func (s *streamConn) writePump() {
 		}
 		s.broadcast()
 	}
+}
+
+// ErrHandlerReturned: a server's WebSocket over HTTP/2 was written to after
+// its handler returned, which ended the stream (see Accept).
+var ErrHandlerReturned = errors.New("adapters: the HTTP/2 handler returned before its WebSocket ended; the stream is gone")
+
+// send writes and flushes one batch. net/http panics on a write to a
+// handler's response after the handler returned (a misuse Accept's
+// documentation warns of): that ends this connection, not the process.
+func (s *streamConn) send(batch []byte) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = ErrHandlerReturned
+		}
+	}()
+	if _, err = s.out.Write(batch); err == nil && s.flush != nil {
+		err = s.flush()
+	}
+	return err
 }
 
 // Read returns what the read pump received, waiting for it until the read
@@ -247,7 +263,10 @@ func (s *streamConn) Close() error {
 	case <-s.writeDone:
 	case <-t.C:
 		if s.abort != nil {
-			s.abort()
+			func() {
+				defer func() { recover() }() // the handler returned (see send)
+				s.abort()
+			}()
 		}
 		<-s.writeDone
 	}
