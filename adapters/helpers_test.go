@@ -52,12 +52,15 @@ func server(t *testing.T, opts *adapters.AcceptOptions, handler func(*adapters.C
 	t.Helper()
 	var wg sync.WaitGroup
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Counted before Accept hijacks the connection: httptest's Close
+		// stops waiting for a handler once it has, and the cleanup's Wait
+		// must not race with this Add.
+		wg.Add(1)
+		defer wg.Done()
 		c, err := adapters.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
-		wg.Add(1)
-		defer wg.Done()
 		handler(c)
 		c.Close(1000, "")
 	}))

@@ -68,11 +68,10 @@ func lastLines(b []byte, n int) []byte {
 // keeping the handler running until the connection is done. It counts the
 // TCP connections it accepted and the protocol of each WebSocket.
 type h2Server struct {
-	srv       *httptest.Server
-	url       string
-	conns     atomic.Int32 // TCP connections
-	h2, h1    atomic.Int32 // WebSockets by HTTP version
-	lastError atomic.Value // the last error of Accept, as a string
+	srv    *httptest.Server
+	url    string
+	conns  atomic.Int32 // TCP connections
+	h2, h1 atomic.Int32 // WebSockets by HTTP version
 }
 
 func newH2Server(t *testing.T, opts *adapters.AcceptOptions, handler func(*adapters.Conn)) *h2Server {
@@ -80,9 +79,10 @@ func newH2Server(t *testing.T, opts *adapters.AcceptOptions, handler func(*adapt
 	s := &h2Server{}
 	var wg sync.WaitGroup
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1) // before the hijack: see server
+		defer wg.Done()
 		c, err := adapters.Accept(w, r, opts)
 		if err != nil {
-			s.lastError.Store(err.Error())
 			return
 		}
 		if r.ProtoMajor == 2 {
@@ -90,8 +90,6 @@ func newH2Server(t *testing.T, opts *adapters.AcceptOptions, handler func(*adapt
 		} else {
 			s.h1.Add(1)
 		}
-		wg.Add(1)
-		defer wg.Done()
 		handler(c)
 	}))
 	s.srv.EnableHTTP2 = true
