@@ -92,8 +92,17 @@ func run(addr string, useTLS bool) error {
 
 // NewServer returns the echo server; with useTLS it has a self-signed
 // certificate and speaks HTTP/1.1 and HTTP/2 (see Serve).
+//
+// Its Shutdown closes every WebSocket with 1001: requests' contexts come
+// from a base context that shutdown cancels, and each echo closes its
+// connection when its request's context ends. Shutdown alone would not: it
+// forgets hijacked HTTP/1.1 connections, and waits for HTTP/2 handlers,
+// which a WebSocket keeps running.
 func NewServer(logf func(format string, args ...any), useTLS bool) (*http.Server, error) {
-	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second}
+	base, shutdown := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(shutdown)
 	if useTLS {
 		cert, err := selfSigned()
 		if err != nil {
@@ -149,6 +158,8 @@ func EchoHandler(logf func(format string, args ...any)) http.Handler {
 		// when the handler returns: the Close below returns once the
 		// stream is released, so the handler may return after it.
 		ctx := r.Context()
+		// The request's context ends with the server (see NewServer).
+		defer context.AfterFunc(ctx, func() { c.Close(adapters.CloseGoingAway, "server shutting down") })()
 		for {
 			op, p, err := c.Read(context.WithoutCancel(ctx))
 			if err != nil {

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +81,61 @@ func TestSelfSignedCertificate(t *testing.T) {
 	cert, err := selfSigned()
 	if err != nil || len(cert.Certificate) != 1 {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Shutdown closes every WebSocket with 1001 and returns promptly, over
+// HTTP/1.1 (hijacked connections, which Shutdown forgets) and over HTTP/2
+// (streams, whose handlers it waits for). It runs in a process with
+// GODEBUG=http2xconnect=1, started by the test itself if need be.
+func TestShutdownClosesWebSockets(t *testing.T) {
+	if !HTTP2WebSockets() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestShutdownClosesWebSockets$", "-test.count=1", "-test.v", "-test.timeout=100s")
+		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestShutdownClosesWebSockets") {
+			t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
+		}
+		return
+	}
+	srv, err := NewServer(t.Logf, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go Serve(srv, ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the server's self-signed certificate
+	url := "wss://" + ln.Addr().String() + "/echo"
+	h1, resp1, err := adapters.Dial(ctx, url, &adapters.DialOptions{TLSConfig: tlsConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, resp2, err := adapters.Dial(ctx, url, &adapters.DialOptions{
+		HTTP2: adapters.NewHTTP2Client(&http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp1.ProtoMajor != 1 || resp2.ProtoMajor != 2 {
+		t.Fatalf("protocols %s and %s", resp1.Proto, resp2.Proto)
+	}
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Shutdown took %v", d)
+	}
+	for _, c := range []*adapters.Conn{h1, h2} {
+		_, _, err := c.Read(ctx)
+		if code := adapters.CloseCodeOf(err); code != adapters.CloseGoingAway || !strings.Contains(err.Error(), "server shutting down") {
+			t.Fatalf("client saw %v", err)
+		}
 	}
 }
