@@ -122,6 +122,36 @@ func TestHTTP2(t *testing.T) {
 	t.Run("Keepalive", testHTTP2Keepalive)
 	t.Run("StalledPeer", testHTTP2StalledPeer)
 	t.Run("Limit", testHTTP2Limit)
+	t.Run("NeverAnswers", testHTTP2NeverAnswers)
+}
+
+// A server that takes the extended CONNECT and never answers: Dial returns
+// at the open timeout with ErrOpenTimeout, and the stream is reset.
+func testHTTP2NeverAnswers(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done(): // the client gave up: its stream was reset
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer close(release)
+	cfg := protocol.DefaultConfig()
+	cfg.OpenTimeout = 200 * time.Millisecond
+	h2 := adapters.NewHTTP2Client(srv.Client().Transport.(*http.Transport).Clone())
+	start := time.Now()
+	c, _, err := adapters.Dial(context.Background(), "wss"+strings.TrimPrefix(srv.URL, "https"),
+		&adapters.DialOptions{HTTP2: h2, Options: adapters.Options{Config: &cfg}})
+	if c != nil || !errors.Is(err, protocol.ErrOpenTimeout) {
+		t.Fatalf("conn %v err %v", c, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Dial returned after %v", d)
+	}
 }
 
 // A message over the server's limit fails the connection with 1009 on both
