@@ -123,6 +123,48 @@ func TestHTTP2(t *testing.T) {
 	t.Run("StalledPeer", testHTTP2StalledPeer)
 	t.Run("Limit", testHTTP2Limit)
 	t.Run("NeverAnswers", testHTTP2NeverAnswers)
+	t.Run("SilentClient", testHTTP2SilentClient)
+}
+
+// A client that opens the stream and then neither reads nor writes: the
+// server's keepalive fails the connection with 1011, the handler's Read
+// returns ErrKeepaliveTimeout, and the handler returns (the stream
+// released) within the bounds.
+func testHTTP2SilentClient(t *testing.T) {
+	checkLeaks(t)
+	cfg := protocol.DefaultConfig()
+	cfg.PingInterval, cfg.PongTimeout, cfg.CloseTimeout = 100*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond
+	ended := make(chan error, 1)
+	s := newH2Server(t, &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg}}, func(c *adapters.Conn) {
+		_, _, err := c.Read(context.Background())
+		ended <- err
+	})
+	quiet := make(chan struct{})
+	req, _ := http.NewRequestWithContext(ctxT(t), "CONNECT", s.srv.URL+"/", io.NopCloser(blockingReader(quiet)))
+	req.Header = http.Header{":protocol": {"websocket"}, "Sec-Websocket-Version": {"13"}}
+	resp, err := s.client().RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 {
+		close(quiet)
+		t.Fatalf("%v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	defer close(quiet) // first: closing the body waits for the request body's writer
+	select {
+	case err := <-ended:
+		if !errors.Is(err, protocol.ErrKeepaliveTimeout) || protocol.CloseCodeOf(err) != frame.CloseInternalError {
+			t.Fatalf("server's Read: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not give up on a silent client")
+	}
+}
+
+// blockingReader is a request body that yields no byte until it is closed.
+type blockingReader chan struct{}
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b
+	return 0, io.EOF
 }
 
 // A server that takes the extended CONNECT and never answers: Dial returns
