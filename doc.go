@@ -1,5 +1,5 @@
-// Package ws is wsengine, a sans-I/O WebSocket engine (RFC 6455 and
-// RFC 7692) for Go. This package holds only documentation; the code lives in
+// Package ws is wsengine, a sans-I/O WebSocket engine (RFC 6455, RFC 7692
+// and, over HTTP/2, RFC 8441) for Go. This package holds only documentation; the code lives in
 // small packages with one job each.
 //
 // # Packages
@@ -7,7 +7,8 @@
 //   - frame: frame headers, masking, close payloads and incremental UTF-8
 //     validation. Pure functions and small value types; zero allocations.
 //   - protocol: the connection state machine, from the HTTP/1.1 upgrade
-//     handshake to the closed state, for a client or a server. Bytes and time
+//     handshake (or HTTP/2's extended CONNECT) to the closed state, for a
+//     client or a server. Bytes and time
 //     in; events, bytes and deadlines out. No goroutines, no sockets, no
 //     clock reads.
 //   - assembler: the message queue between the engine and the application.
@@ -15,7 +16,8 @@
 //     water marks, and closes only after every message already received has
 //     been read.
 //   - adapters: the only code that touches sockets and goroutines: Dial,
-//     Accept for net/http, a message API and a net.Conn view.
+//     Accept for net/http (HTTP/1.1 and HTTP/2), a message API and a
+//     net.Conn view.
 //   - fuzz: fuzz targets and rapid properties across the packages.
 //
 // # Data flow

@@ -1,7 +1,11 @@
 // Package protocol is the WebSocket connection state machine of RFC 6455:
 // the opening handshake, framing, the close handshake and keepalive, for a
 // client or a server. Bytes and time go in; events, bytes and deadlines come
-// out.
+// out. Over HTTP/2 (RFC 8441) the frames are the same and only the opening
+// handshake differs: it is HTTP/2 HEADERS, which the engine takes and gives
+// as values (NewServerFromRequest and Response for a server; ClientOptions
+// HTTP2, Request and ReceiveResponse for a client) while applying the same
+// rules.
 //
 // Invariants:
 //   - No I/O: the engine never touches a socket, never blocks, never starts
