@@ -71,7 +71,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
 		return nil, err
 	}
-	if protocol.IsExtendedConnect(r) || r.ProtoMajor == 2 {
+	if r.ProtoMajor == 2 { // the engine answered by RFC 8441 (an extended CONNECT, or a refusal)
 		return acceptStream(w, r, eng, opts, cfg)
 	}
 	if eng.State() == protocol.StateClosed {
