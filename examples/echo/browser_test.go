@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -53,18 +52,9 @@ func TestChromium(t *testing.T) {
 // read once at process start, so the test runs in a child process with it.
 func TestChromiumHTTP2(t *testing.T) {
 	browser := chromium(t)
-	if !HTTP2WebSockets() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestChromiumHTTP2$", "-test.count=1", "-test.v", "-test.timeout=150s")
-		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestChromiumHTTP2") {
-			t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
-		}
-		return
+	if inHTTP2Process(t, "TestChromiumHTTP2") {
+		runChromium(t, browser, true, 2)
 	}
-	runChromium(t, browser, true, 2)
 }
 
 func chromium(t *testing.T) string {

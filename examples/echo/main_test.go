@@ -89,14 +89,7 @@ func TestSelfSignedCertificate(t *testing.T) {
 // (streams, whose handlers it waits for). It runs in a process with
 // GODEBUG=http2xconnect=1, started by the test itself if need be.
 func TestShutdownClosesWebSockets(t *testing.T) {
-	if !HTTP2WebSockets() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestShutdownClosesWebSockets$", "-test.count=1", "-test.v", "-test.timeout=100s")
-		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
-		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestShutdownClosesWebSockets") {
-			t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
-		}
+	if !inHTTP2Process(t, "TestShutdownClosesWebSockets") {
 		return
 	}
 	srv, err := NewServer(t.Logf, true)
@@ -138,4 +131,22 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 			t.Fatalf("client saw %v", err)
 		}
 	}
+}
+
+// inHTTP2Process returns true in a process whose HTTP/2 server takes
+// WebSockets (GODEBUG=http2xconnect=1, read once at start). Elsewhere it
+// runs the test named name in a child process of this test binary with the
+// variable set, fails if the child fails, and returns false.
+func inHTTP2Process(t *testing.T, name string) bool {
+	if HTTP2WebSockets() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v", "-test.timeout=150s")
+	cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
+	}
+	return false
 }
