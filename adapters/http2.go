@@ -190,7 +190,8 @@ func dialStream(ctx context.Context, target protocol.Target, eng *protocol.Conn,
 	sc.endWrite = pw.Close
 	sc.abort = func() { pw.CloseWithError(net.ErrClosed) }
 	sc.start()
-	return newConn(clientStream{sc}, eng, &opts.Options, cfg), eng.Response(), nil
+	resp = eng.Response() // before newConn: from then on the engine is the Conn's, under its lock
+	return newConn(clientStream{sc}, eng, &opts.Options, cfg), resp, nil
 }
 
 // streamBody is a client's response body: closing it also ends the
