@@ -230,8 +230,9 @@ func (c *Conn) ended() {
 }
 
 // tellEnd tells the application that the connection ended: the queue
-// closes with the close error, and Read and Reader return it. With
-// released, it waits for the transport's close too. c.mu held.
+// closes with the close error, and Read and Reader return it. That is at
+// once when the engine ends, or, with released (a server's HTTP/2
+// stream), once the transport is closed too. c.mu held.
 func (c *Conn) tellEnd() {
 	if c.toldEnd || !c.closed || c.released != nil && !c.sockClosed {
 		return
@@ -283,14 +284,14 @@ func (c *Conn) answerPings(payload string, rtt time.Duration) {
 }
 
 // closeErr returns the close status's error, or protocol.ErrClosed while
-// the connection has not ended. Over HTTP/2 a server's call waits for the
-// stream's release first (outside OnMessage, whose return it may need).
+// the connection has not ended. It waits until the end is told (see
+// tellEnd), except inside OnMessage, whose return that may need.
 func (c *Conn) closeErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.released != nil && c.closed && !c.inCallback {
+	if c.closed && !c.toldEnd && !c.inCallback {
 		c.mu.Unlock()
-		<-c.released
+		<-c.endChan()
 		c.mu.Lock()
 	}
 	if err := c.eng.CloseStatus().Err; err != nil {

@@ -54,11 +54,9 @@ func (c *Conn) closeSocket() {
 	c.releaseIfDone()
 	c.mu.Unlock()
 	c.nc.Close()
-	if c.released != nil {
-		c.mu.Lock()
-		c.tellEnd()
-		c.mu.Unlock()
-	}
+	c.mu.Lock()
+	c.tellEnd() // with released, the end waited for this
+	c.mu.Unlock()
 }
 
 // releaseIfDone drops the connection's buffers once it has ended, its

@@ -66,9 +66,9 @@ func (c *Conn) fill(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	wait := c.released != nil && !c.toldEnd
+	told := c.toldEnd
 	c.mu.Unlock()
-	if wait { // over HTTP/2, until the stream is released
+	if !told { // the end waits for the transport (see tellEnd)
 		select {
 		case <-c.endChan():
 		case <-ctx.Done():
