@@ -67,8 +67,6 @@ func (c *Conn) Receive(now time.Time, data []byte) error {
 	switch {
 	case c.state == StateClosed || c.closer.recv:
 		return nil
-	case c.state == StateConnecting && c.hs.client != nil && c.hs.client.request != nil:
-		return ErrInvalidState // over HTTP/2 the response comes to ReceiveResponse
 	case c.state == StateConnecting:
 		err = c.receiveHandshake(data)
 	default:

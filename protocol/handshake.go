@@ -138,6 +138,9 @@ func (h *handshake) headerEnd() (int, error) {
 // receiveHandshake takes bytes while StateConnecting.
 func (c *Conn) receiveHandshake(data []byte) error {
 	h := c.hs
+	if h.client != nil && h.client.request != nil {
+		return ErrInvalidState // over HTTP/2 the response comes to ReceiveResponse
+	}
 	if h.rejected != nil { // a client collecting a rejection's body
 		h.buf = append(h.buf, data...)
 		if len(h.buf) >= h.bodyWant {
