@@ -88,7 +88,7 @@ func NewServerFromRequest(cfg Config, opts ServerOptions, r *http.Request, now t
 	if err != nil {
 		return nil, err
 	}
-	c.hs.stream = r.ProtoMajor == 2
+	c.hs.stream = r.ProtoMajor == 2 // RFC 8441; a request read from bytes is HTTP/1.1
 	if !c.hs.limits.allow(r) {
 		c.reject(rejection{status: http.StatusRequestHeaderFieldsTooLarge, body: "request header too large"})
 		return c, nil
@@ -147,8 +147,7 @@ func (c *Conn) serverHandshake(block, rest []byte) error {
 func (c *Conn) serverDecide(r *http.Request, rest []byte) error {
 	opts := c.hs.server
 	validate := validateRequest
-	if r.ProtoMajor == 2 {
-		c.hs.stream = true
+	if c.hs.stream {
 		validate = validateStreamRequest
 	}
 	if rej, ok := validate(r, opts); !ok {
@@ -180,11 +179,7 @@ func (c *Conn) AcceptHandshake(now time.Time, header http.Header) error {
 	}
 	acc, rest := *c.hs.pending, c.hs.buf
 	c.hs.pending, c.hs.buf = nil, nil
-	accept := c.accept
-	if c.hs.stream {
-		accept = c.acceptStream
-	}
-	err := accept(acc, header, rest)
+	err := c.accept(acc, header, rest)
 	c.updateTimers()
 	return err
 }
