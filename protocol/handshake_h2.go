@@ -127,17 +127,13 @@ func streamResponse(status int, h http.Header, r *http.Request) *http.Response {
 // newStreamRequest builds a client's extended CONNECT for cs's target.
 func newStreamRequest(cs *clientState, opts ClientOptions) *http.Request {
 	t := cs.target
-	u := &url.URL{Scheme: "http", Host: t.Host}
+	u, err := url.ParseRequestURI(t.RequestURI) // ParseURL made it from a valid URL
+	if err != nil {
+		u = &url.URL{Path: "/"}
+	}
+	u.Scheme, u.Host = "http", t.Host
 	if t.TLS {
 		u.Scheme = "https"
-	}
-	if path, query, ok := strings.Cut(t.RequestURI, "?"); ok {
-		u.Path, u.RawQuery = path, query
-	} else {
-		u.Path = path
-	}
-	if p, err := url.PathUnescape(u.Path); err == nil && p != u.Path {
-		u.RawPath, u.Path = u.Path, p
 	}
 	h := http.Header{ProtocolHeader: {"websocket"}}
 	h.Set("Sec-WebSocket-Version", "13")

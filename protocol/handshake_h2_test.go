@@ -205,6 +205,11 @@ func TestStreamClientRequest(t *testing.T) {
 	if !cmp.Equal(r.Header, want) {
 		t.Fatalf("header diff (-got +want):\n%s", cmp.Diff(r.Header, want))
 	}
+	// An escaped path keeps its escaping (:path is the request URI).
+	esc := newStreamClient(t, protocol.ClientOptions{URL: "wss://example.com/a%2Fb%20c?x=1"})
+	if got := esc.Request().URL; got.String() != "https://example.com/a%2Fb%20c?x=1" || got.RequestURI() != "/a%2Fb%20c?x=1" {
+		t.Fatalf("escaped path: %s (%s)", got, got.RequestURI())
+	}
 	// Bytes before the response are a misuse; so is ReceiveResponse on an
 	// HTTP/1.1 client.
 	if err := c.Receive(t0, []byte("HTTP/1.1 101 ...")); !errors.Is(err, protocol.ErrInvalidState) {
