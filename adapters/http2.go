@@ -131,8 +131,7 @@ func (h *HTTP2Client) dialTLS(ctx context.Context, host string) (*tls.Conn, erro
 		cfg = h.t.TLSClientConfig.Clone()
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		cfg.ServerName = strings.Trim(cfg.ServerName, "[]")
+		cfg.ServerName, _, _ = net.SplitHostPort(addr) // without the brackets of an IPv6 literal
 	}
 	cfg.NextProtos = []string{"h2"}
 	tc := tls.Client(nc, cfg)
