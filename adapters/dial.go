@@ -109,7 +109,7 @@ func dial(ctx context.Context, target protocol.Target, eng *protocol.Conn, opts 
 		return nil, nil, err
 	}
 	if target.TLS {
-		tc := tls.Client(nc, tlsConfig(opts.TLSConfig, target.ServerName))
+		tc := tls.Client(nc, tlsConfig(opts.TLSConfig, target.ServerName, "http/1.1"))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
 			return nil, nil, err
@@ -124,7 +124,9 @@ func dial(ctx context.Context, target protocol.Target, eng *protocol.Conn, opts 
 	return newConn(nc, eng, &opts.Options, cfg), resp, nil
 }
 
-func tlsConfig(base *tls.Config, serverName string) *tls.Config {
+// tlsConfig is base (or the defaults) for serverName, offering only proto
+// by ALPN: "http/1.1" for the upgrade, "h2" for HTTP/2.
+func tlsConfig(base *tls.Config, serverName, proto string) *tls.Config {
 	var cfg *tls.Config
 	if base != nil {
 		cfg = base.Clone()
@@ -134,8 +136,7 @@ func tlsConfig(base *tls.Config, serverName string) *tls.Config {
 	if cfg.ServerName == "" {
 		cfg.ServerName = serverName
 	}
-	// The upgrade is an HTTP/1.1 request.
-	cfg.NextProtos = []string{"http/1.1"}
+	cfg.NextProtos = []string{proto}
 	return cfg
 }
 

@@ -126,15 +126,8 @@ func (h *HTTP2Client) dialTLS(ctx context.Context, host string) (*tls.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{}
-	if h.t.TLSClientConfig != nil {
-		cfg = h.t.TLSClientConfig.Clone()
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName, _, _ = net.SplitHostPort(addr) // without the brackets of an IPv6 literal
-	}
-	cfg.NextProtos = []string{"h2"}
-	tc := tls.Client(nc, cfg)
+	serverName, _, _ := net.SplitHostPort(addr) // without the brackets of an IPv6 literal
+	tc := tls.Client(nc, tlsConfig(h.t.TLSClientConfig, serverName, "h2"))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
 		return nil, err
