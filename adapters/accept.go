@@ -91,7 +91,20 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		early, _ := brw.Reader.Peek(n)
 		eng.Receive(clock.Now(), early)
 	}
+	dropBuffers(brw)
 	return newConn(nc, eng, &opts.Options, cfg), nil
+}
+
+// dropBuffers lets the garbage collector have net/http's 4 KiB read and
+// write buffers of a hijacked connection. net/http no longer uses them, but
+// its connection keeps them referenced until the handler returns, which
+// for a WebSocket read in the handler is the connection's life: 8 KiB of
+// the idle connection's cost. The Conn reads and writes the socket with
+// buffers of its own, so it zeroes the two (they are net/http's own, handed
+// over by Hijack) once their buffered bytes were taken.
+func dropBuffers(brw *bufio.ReadWriter) {
+	*brw.Reader = bufio.Reader{}
+	*brw.Writer = bufio.Writer{}
 }
 
 // acceptStream answers an HTTP/2 request with the engine's decision and,

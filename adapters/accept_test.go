@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -97,3 +99,61 @@ func (u *unwrapWriter) Header() http.Header         { return u.w.Header() }
 func (u *unwrapWriter) Write(p []byte) (int, error) { return u.w.Write(p) }
 func (u *unwrapWriter) WriteHeader(code int)        { u.w.WriteHeader(code) }
 func (u *unwrapWriter) Unwrap() http.ResponseWriter { return u.w }
+
+// Frames that come in the same write as the request land in net/http's
+// read buffer before Accept runs; Accept hands them to the connection (and
+// drops net/http's buffers after), so the handler reads every one and the
+// echo comes back in order.
+func TestAcceptFramesBehindRequest(t *testing.T) {
+	checkLeaks(t)
+	url := server(t, nil, echo)
+	addr := strings.TrimPrefix(url, "ws://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	out := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	want := []string{"one", strings.Repeat("two", 100), "three"}
+	for i, msg := range want {
+		key := [4]byte{byte(i), 0x5a, 0xa5, 0x3c}
+		out = frame.AppendHeader(out, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: key, Length: uint64(len(msg))})
+		start := len(out)
+		out = append(out, msg...)
+		frame.Mask(out[start:], key, 0)
+	}
+	if _, err := nc.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, msg := range want {
+		var hdr [frame.MaxHeaderSize]byte
+		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
+			t.Fatal(err)
+		}
+		need := frame.NeedHeader(hdr[:2])
+		if _, err := io.ReadFull(br, hdr[2:need]); err != nil {
+			t.Fatal(err)
+		}
+		h, _, err := frame.ParseHeader(hdr[:need])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, h.Length)
+		if _, err := io.ReadFull(br, got); err != nil {
+			t.Fatal(err)
+		}
+		if h.Opcode != frame.OpText || string(got) != msg {
+			t.Fatalf("echo %v %q, want text %q", h.Opcode, got, msg)
+		}
+	}
+}
