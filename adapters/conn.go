@@ -102,8 +102,8 @@ type Conn struct {
 	wbuf      []byte        // written output, for the engine to reuse
 	writeErr  error         // the transport's write side failed
 
-	msgSem     chan struct{} // one outgoing message at a time
-	msgBuf     []byte        // the current Writer's gathered bytes
+	gate       sendGate // one outgoing message at a time
+	msgBuf     []byte   // the current Writer's gathered bytes
 	writers    []messageWriter
 	writerSlab int
 	curWriter  atomic.Pointer[messageWriter]
@@ -150,7 +150,6 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	c := &Conn{
 		nc: nc, eng: eng, clock: opts.clock(),
 		q:            assembler.New(opts.queueConfig(cfg)),
-		msgSem:       make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		subprotocol:  eng.Subprotocol(),
 		closeTimeout: cfg.CloseTimeoutOrDefault(),

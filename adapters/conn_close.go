@@ -69,11 +69,9 @@ func (c *Conn) releaseIfDone() {
 	}
 	c.eng.Release()
 	c.wbuf, c.rest, c.spareBuf, c.gathered, c.ready, c.writers = nil, nil, nil, nil, nil, nil
-	select {
-	case c.msgSem <- struct{}{}: // no Writer holds the message buffer
+	if c.gate.tryAcquire() { // no Writer holds the message buffer
 		c.msgBuf = nil
-		<-c.msgSem
-	default:
+		c.gate.release()
 	}
 }
 

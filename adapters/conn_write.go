@@ -216,24 +216,20 @@ func (c *Conn) acquireMessage(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	select {
-	case c.msgSem <- struct{}{}: // the common case: nobody else is sending
+	if c.gate.tryAcquire() { // the common case: nobody else is sending
 		return nil
-	default:
 	}
-	select {
-	case c.msgSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.done:
+	if err := c.gate.acquire(ctx, c.done); err == errGateEnded {
 		return c.closeErr()
+	} else if err != nil {
+		return err
 	}
+	return nil
 }
 
-func (c *Conn) releaseMessage() { <-c.msgSem }
+func (c *Conn) releaseMessage() { c.gate.release() }
 
-// sendFrame queues one frame and writes it. The caller holds msgSem.
+// sendFrame queues one frame and writes it. The caller holds the gate.
 func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {
 	c.mu.Lock()
 	if err := c.eng.SendWith(c.clock.Now(), op, p, fin, o); err != nil {
