@@ -163,7 +163,9 @@ func TestWholeReadsAllocateOnce(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		q.Push(frame.OpText, msg, true)
 		m, err := q.Next(ctx)
-		if err != nil || len(m.Data) != 1000 || cap(m.Data) != 1000 {
+		// Its own allocation (the spare buffer is 4 KiB at least), in the
+		// allocator's size class.
+		if err != nil || len(m.Data) != 1000 || cap(m.Data) > 1024 {
 			t.Fatalf("%d bytes (cap %d), %v", len(m.Data), cap(m.Data), err)
 		}
 	})

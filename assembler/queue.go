@@ -171,8 +171,9 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 			buf = make([]byte, 0, sizeHint) // one allocation, no growth
 		case fin && q.wholeReads:
 			// The consumer takes whole messages (Next): the allocation it
-			// would make anyway, and one copy instead of two.
-			buf = make([]byte, 0, len(data))
+			// would make anyway, and one copy instead of two. (Appended to
+			// an empty slice, the copy is not zeroed first.)
+			buf = []byte{}
 		case q.spare != nil:
 			// A stream reads it in place and gives it back; Next hands out
 			// an exact copy. Either way a message arriving in many pieces
