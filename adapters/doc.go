@@ -72,6 +72,11 @@
 //   - A read that has waited a second for the peer is parked: the engine's
 //     read buffer is released and the read goes on into 64 bytes of the
 //     Conn's own, so an idle connection holds no read buffer.
+//   - Once Accept has hijacked an HTTP/1.1 connection it lets go of
+//     net/http's 4 KiB read and write buffers, which net/http keeps
+//     referenced until the handler returns: a handler that runs its
+//     connection in a Read loop holds about 11 KiB per idle connection,
+//     heap and goroutine stack (bench/: 10.6 KiB at 9,800 connections).
 //   - No goroutine, timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2

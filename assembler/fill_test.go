@@ -122,8 +122,8 @@ func TestNextReaderAllocs(t *testing.T) {
 	}
 }
 
-// A message arriving in many pieces costs Next one allocation, the exact
-// copy it hands over; the message is the caller's, untouched by later ones.
+// A message arriving in many pieces costs Next one allocation, the copy it
+// hands over; the message is the caller's, untouched by later ones.
 func TestNextManyPiecesOneAllocation(t *testing.T) {
 	q := assembler.New(assembler.Config{})
 	piece := bytes.Repeat([]byte("x"), 4096)
@@ -136,7 +136,9 @@ func TestNextManyPiecesOneAllocation(t *testing.T) {
 		}
 		q.Push(frame.OpContinuation, []byte("end"), true)
 		m, err := q.Next(ctx)
-		if err != nil || len(m.Data) != 15*4096+3 || cap(m.Data) != len(m.Data) {
+		// A copy of its own, no larger than the allocator rounds it (a
+		// page, 8 KiB, for a large object).
+		if err != nil || len(m.Data) != 15*4096+3 || cap(m.Data) > len(m.Data)+8<<10 {
 			t.Fatalf("%d bytes (cap %d), %v", len(m.Data), cap(m.Data), err)
 		}
 		kept = m.Data

@@ -176,7 +176,7 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 			buf = []byte{}
 		case q.spare != nil:
 			// A stream reads it in place and gives it back; Next hands out
-			// an exact copy. Either way a message arriving in many pieces
+			// a copy. Either way a message arriving in many pieces
 			// grows no new buffer.
 			buf, q.spare, spare = q.spare[:0], nil, true
 		case fin:
@@ -327,9 +327,10 @@ func (q *Queue) tryNext() (Message, bool, error) {
 		if e.done {
 			m := Message{Opcode: e.op, Data: e.data}
 			if e.spare {
-				// The caller owns what Next returns: an exact copy, and
-				// the buffer stays the queue's.
-				m.Data = append(make([]byte, 0, len(e.data)), e.data...)
+				// The caller owns what Next returns: a copy (into
+				// memory that is not zeroed first), and the buffer stays
+				// the queue's.
+				m.Data = append([]byte{}, e.data...)
 				if cap(e.data) <= maxSpare && q.spare == nil && !q.closed {
 					q.spare = e.data[:0]
 				}
