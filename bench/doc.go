@@ -9,10 +9,12 @@
 //   - wsengine: adapters.Accept with Options.OnMessage echoing in the
 //     connection's read goroutine (the event model gws uses); the handler
 //     returns after Accept, so net/http's goroutine does not wait beside it.
-//     Reader/Writer and Read/Write cost a goroutine hand-off per message,
-//     see the README.
+//     Also, in the handler, a Read/Write loop (Read returns each message in
+//     an allocation of its own) and a Reader/Writer loop.
 //   - gorilla: Upgrader with a WriteBufferPool, NextReader/NextWriter and
 //     io.CopyBuffer with a reused buffer, EnableCompression for deflate.
+//     Also its whole-message loop, ReadMessage/WriteMessage (gorilla-rw),
+//     the counterpart of wsengine's Read/Write.
 //   - coder: Accept, Reader/Writer and io.CopyBuffer with a reused buffer,
 //     CompressionContextTakeover for deflate.
 //   - gobwas: the low-level API its README recommends for speed:

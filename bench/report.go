@@ -233,7 +233,7 @@ func (r *Report) idle(lib string) IdleResult {
 // sizes differ by an order of magnitude), one bar per library.
 func (r *Report) WriteSVG(w io.Writer, conns int) {
 	colors := map[string]string{"wsengine": "#1f77b4", "wsengine-rw": "#17becf", "wsengine-stream": "#aec7e8",
-		"gorilla": "#ff7f0e", "coder": "#2ca02c", "gobwas": "#d62728", "gws": "#9467bd"}
+		"gorilla": "#ff7f0e", "gorilla-rw": "#ffbb78", "coder": "#2ca02c", "gobwas": "#d62728", "gws": "#9467bd"}
 	const width, height, top, bottom, axisW = 900, 400, 40, 70, 52
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
@@ -285,6 +285,8 @@ func libLabel(lib string) string {
 		return "wsengine (Read/Write)"
 	case "wsengine-stream":
 		return "wsengine (Reader/Writer)"
+	case "gorilla-rw":
+		return "gorilla (ReadMessage/WriteMessage)"
 	}
 	return lib
 }

@@ -22,8 +22,11 @@ import (
 
 // Libraries are the servers compared, wsengine's first: its event API
 // (OnMessage, the base of every ratio), then the APIs most applications
-// write: a Read/Write loop and a Reader/Writer loop.
-var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "coder", "gobwas", "gws"}
+// write: a Read/Write loop and a Reader/Writer loop. gorilla-rw is
+// gorilla's whole-message loop (ReadMessage, WriteMessage): like
+// wsengine's Read, it hands each message over in memory of its own, which
+// the streaming loops of the other rows never allocate.
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -42,6 +45,8 @@ func Handler(lib string, compress bool) http.Handler {
 		return wsengineStream(compress)
 	case "gorilla":
 		return gorillaEcho(compress)
+	case "gorilla-rw":
+		return gorillaReadWrite(compress)
 	case "coder":
 		return coderEcho(compress)
 	case "gobwas":
@@ -136,13 +141,17 @@ func copyMessage(wr io.WriteCloser, rd io.Reader) error {
 	return wr.Close()
 }
 
-func gorillaEcho(compress bool) http.Handler {
-	up := gorilla.Upgrader{
+func gorillaUpgrader(compress bool) *gorilla.Upgrader {
+	return &gorilla.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 4096,
 		WriteBufferPool:   &sync.Pool{},
 		EnableCompression: compress,
 		CheckOrigin:       func(*http.Request) bool { return true },
 	}
+}
+
+func gorillaEcho(compress bool) http.Handler {
+	up := gorillaUpgrader(compress)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -160,6 +169,29 @@ func gorillaEcho(compress bool) http.Handler {
 				return
 			}
 			if copyMessage(wr, rd) != nil {
+				return
+			}
+		}
+	})
+}
+
+// gorillaReadWrite is gorilla's whole-message loop, the counterpart of
+// wsengineReadWrite.
+func gorillaReadWrite(compress bool) http.Handler {
+	up := gorillaUpgrader(compress)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadLimit(maxMessage)
+		for {
+			op, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(op, p) != nil {
 				return
 			}
 		}
