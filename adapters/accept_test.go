@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -155,5 +156,74 @@ func TestAcceptFramesBehindRequest(t *testing.T) {
 		if h.Opcode != frame.OpText || string(got) != msg {
 			t.Fatalf("echo %v %q, want text %q", h.Opcode, got, msg)
 		}
+	}
+}
+
+// hijackNoWriter is middleware with a Hijack of its own that hands over the
+// read buffer only (a nil Writer is allowed by bufio.ReadWriter's shape).
+type hijackNoWriter struct{ http.ResponseWriter }
+
+func (h hijackNoWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return nc, bufio.NewReadWriter(brw.Reader, nil), nil
+}
+
+// Accept works through a middleware's own Hijacker, whatever buffers it
+// hands over.
+func TestAcceptOwnHijacker(t *testing.T) {
+	checkLeaks(t)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(hijackNoWriter{w}, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer close(done)
+		echo(c)
+		c.Close(1000, "")
+	}))
+	defer srv.Close()
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, adapters.OpText, []byte("through middleware")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.Read(ctx); err != nil || string(p) != "through middleware" {
+		t.Fatalf("echo %q, %v", p, err)
+	}
+	c.Close(1000, "")
+	<-done
+}
+
+// hijackPanics is middleware whose Hijack panics.
+type hijackPanics struct{ http.ResponseWriter }
+
+func (hijackPanics) Hijack() (net.Conn, *bufio.ReadWriter, error) { panic("middleware bug") }
+
+// A panic inside Accept reaches the handler's goroutine, where net/http (or
+// the handler) recovers it, instead of ending the process from the
+// goroutine Accept runs the handshake on.
+func TestAcceptPanicReachesHandler(t *testing.T) {
+	checkLeaks(t)
+	got := make(chan any, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { got <- recover() }()
+		adapters.Accept(hijackPanics{w}, r, nil)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil); err == nil {
+		t.Fatal("Dial succeeded against a handler that panicked")
+	}
+	if p := <-got; p != "middleware bug" {
+		t.Fatalf("handler recovered %v", p)
 	}
 }
