@@ -35,6 +35,10 @@ var ErrHijack = errors.New("adapters: cannot hijack the connection: a ResponseWr
 // stream ends when the handler returns: return only after the connection
 // is over (after Done, Close, or the close error from Read or Write, which
 // wait for the stream's release).
+//
+// The handshake runs on a goroutine of its own; a panic there (in a
+// middleware's Hijack, say) is raised again in the caller's goroutine,
+// where net/http recovers a handler's panics.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	// The handshake runs on a goroutine of its own while this one waits:
 	// it is deep enough (header checks, negotiation, the hijack, the first
