@@ -118,3 +118,15 @@ func (c *Conn) ReleaseReadBuffer() bool {
 	r.in, r.inPos, r.dec = nil, 0, nil
 	return true
 }
+
+// ReleaseWriteBuffer drops the output buffer when it holds nothing left to
+// write, so that a driver parking an idle connection holds no write buffer
+// either (after a large message it is as large). It reports whether it
+// did; the next frame allocates again.
+func (c *Conn) ReleaseWriteBuffer() bool {
+	if c.outStart < len(c.out) {
+		return false
+	}
+	c.out, c.outStart = nil, 0
+	return true
+}

@@ -352,3 +352,34 @@ func TestReleaseReadBuffer(t *testing.T) {
 		t.Fatalf("after release: %v", kinds(evs))
 	}
 }
+
+// ReleaseWriteBuffer drops the output buffer once everything in it was
+// written (or taken), refuses while bytes wait, and the next frame goes out
+// exactly as before.
+func TestReleaseWriteBuffer(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	big := make([]byte, 64<<10)
+	if err := c.SendMessage(at(0), frame.OpBinary, big); err != nil {
+		t.Fatal(err)
+	}
+	if c.ReleaseWriteBuffer() {
+		t.Fatal("released with output waiting")
+	}
+	c.Advance(10)
+	if c.ReleaseWriteBuffer() {
+		t.Fatal("released with part of a frame unwritten")
+	}
+	c.Advance(len(c.Outgoing()))
+	if !c.ReleaseWriteBuffer() {
+		t.Fatal("not released when everything was written")
+	}
+	if c.SendMessage(at(0), frame.OpText, []byte("after")) != nil {
+		t.Fatal("send after release")
+	}
+	if got, want := c.Outgoing(), wireFrame(protocol.RoleServer, frame.OpText, true, []byte("after")); !bytes.Equal(got, want) {
+		t.Fatalf("after release: % x, want % x", got, want)
+	}
+	if taken := c.TakeOutgoing(nil); len(taken) == 0 || !c.ReleaseWriteBuffer() {
+		t.Fatal("not released after TakeOutgoing")
+	}
+}
