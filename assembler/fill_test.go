@@ -175,3 +175,53 @@ func TestWholeReadsAllocateOnce(t *testing.T) {
 		t.Fatalf("%.0f allocations per whole message", allocs)
 	}
 }
+
+// Trim drops the buffers an idle queue keeps for reuse: the next message
+// allocates them again. A stream being read is left alone and reads on.
+func TestTrim(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	ctx := context.Background()
+	piece := bytes.Repeat([]byte("p"), 4096)
+	buf := make([]byte, 1000)
+	readAll := func(r *assembler.Reader) int {
+		n := 0
+		for {
+			k, err := r.Read(buf)
+			n += k
+			if err == io.EOF {
+				return n
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stream := func() {
+		q.Push(frame.OpBinary, piece, false)
+		q.Push(frame.OpContinuation, piece, true)
+		if _, r, err := q.NextReader(ctx); err != nil || readAll(r) != 2*len(piece) {
+			t.Fatal("stream", err)
+		}
+	}
+	stream()
+	stream()
+	if n := testing.AllocsPerRun(5, stream); n != 0 {
+		t.Fatalf("%.0f allocations per stream without Trim", n)
+	}
+	if n := testing.AllocsPerRun(5, func() { q.Trim(); stream() }); n < 1 {
+		t.Fatal("the spare buffer survived Trim")
+	}
+
+	// Trim in the middle of a stream changes nothing for it.
+	q.Push(frame.OpBinary, piece, false)
+	_, r, err := q.NextReader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.Read(make([]byte, 100))
+	q.Trim()
+	q.Push(frame.OpContinuation, []byte("end"), true)
+	if rest := readAll(r); first+rest != len(piece)+3 {
+		t.Fatalf("read %d+%d bytes, want %d", first, rest, len(piece)+3)
+	}
+}

@@ -267,6 +267,20 @@ func (q *Queue) Close(err error) {
 	q.notify()
 }
 
+// Trim drops the buffers the queue keeps for reuse (the spare buffer
+// streams and multi-piece messages are gathered in, and the Readers not
+// yet handed out), unless a stream is being read, so that a connection
+// idle after large messages holds none of them. The next message allocates
+// again. Queued messages are untouched.
+func (q *Queue) Trim() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.streaming {
+		return
+	}
+	q.spare, q.readers = nil, nil
+}
+
 // Paused reports whether the producer should stop reading: the queue
 // reached HighWater and has not drained to LowWater. It is false once
 // closed.
