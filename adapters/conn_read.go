@@ -116,6 +116,9 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	parked := c.parkReq && c.eng.ReleaseReadBuffer()
 	c.parkReq = false
 	if parked {
+		c.releaseIdleBuffers()
+	}
+	if parked {
 		buf = c.parkBuf[:]
 	} else {
 		buf = c.eng.ReadBuffer(c.want)
@@ -171,6 +174,29 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 		}
 		c.mu.Unlock()
 	})
+}
+
+// releaseIdleBuffers drops, as a read is parked, the buffers that only
+// the next messages would reuse: the engine's output buffer and the
+// written one kept for it, a Writer's gathering buffer and its handles
+// not yet handed out, the queue's spare buffer and Readers, OnMessage's
+// buffer. After a large message each is as large as it was, so a
+// connection idle after activity would otherwise hold tens of KiB where a
+// fresh one holds none. Whatever is in use (a write in progress, an open
+// Writer, a stream being read, a message being gathered) is left alone.
+// c.mu held.
+func (c *Conn) releaseIdleBuffers() {
+	if !c.writing && len(c.rest) == 0 && c.eng.ReleaseWriteBuffer() {
+		c.wbuf = nil
+	}
+	if c.gate.tryAcquire() { // no message being written
+		c.msgBuf, c.writers = nil, nil
+		c.gate.release()
+	}
+	if !c.inMsg {
+		c.spareBuf, c.gathered = nil, nil
+	}
+	c.q.Trim()
 }
 
 func isTimeout(err error) bool {
