@@ -71,7 +71,9 @@
 //     sends the close frame and returns at once, and Ping waits for its ctx.
 //   - A read that has waited a second for the peer is parked: the engine's
 //     read buffer is released and the read goes on into 64 bytes of the
-//     Conn's own, so an idle connection holds no read buffer.
+//     Conn's own. The buffers only the next messages would reuse go too
+//     (the write buffers, a Writer's, the queue's spare, OnMessage's), so
+//     an idle connection holds no buffer, however large its last messages.
 //   - Once Accept has hijacked an HTTP/1.1 connection it lets go of
 //     net/http's 4 KiB read and write buffers, which net/http keeps
 //     referenced until the handler returns: a handler that runs its
