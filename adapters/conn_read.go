@@ -135,8 +135,6 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	c.parkReq = false
 	if parked {
 		c.releaseIdleBuffers()
-	}
-	if parked {
 		buf = c.parkBuf[:]
 	} else {
 		buf = c.eng.ReadBuffer(c.want)
