@@ -32,41 +32,32 @@ func (c *Conn) interruptRead() {
 // fill is the queue's producer in the goroutine of an application call
 // that found nothing to take (assembler.Queue.SetFill): it reads the socket
 // once if nobody else does, else waits until the reader made progress. It
-// returns ctx's error if ctx ends first. The waiting is in fillWait, so
-// that this frame, under every read of a Read loop, stays small (40 bytes
-// instead of 216): with it and takeEvents' smaller, a 16 KiB message no
-// longer grows the loop's goroutine stack from 4 to 8 KiB (measured with
-// debug.SetMaxStack), which it would keep for the connection's life.
+// returns ctx's error if ctx ends first. The waiting is in fillWait and
+// waitEnd, so that this frame, under every read of a Read loop, stays
+// small (40 bytes instead of 216): with it and takeEvents' smaller, a
+// 16 KiB message no longer grows the loop's goroutine stack from 4 to
+// 8 KiB (measured with debug.SetMaxStack), which it would keep for the
+// connection's life.
 func (c *Conn) fill(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c.onMessage == nil {
-		c.mu.Lock()
-		c.syncPause()
-		if c.reader == ownerNone && !c.closed && !c.sockClosed {
-			return c.readAsApp(ctx) // the common case, kept shallow: see takeEvents
-		}
-		c.mu.Unlock()
+	if c.onMessage != nil {
+		// Messages go to the callback: Read waits for the end alone, and
+		// is not woken for every message.
+		return c.waitEnd(ctx)
+	}
+	c.mu.Lock()
+	c.syncPause()
+	if c.reader == ownerNone && !c.closed && !c.sockClosed {
+		return c.readAsApp(ctx) // the common case, one frame deep
 	}
 	return c.fillWait(ctx)
 }
 
-// fillWait is fill when the token is taken, the connection ended, or
-// messages go to OnMessage: it waits for the reader, or reads once the
-// token is free.
+// fillWait is fill once c.mu is held (it returns without it): it reads if
+// the token is free, else waits for the reader or the end.
 func (c *Conn) fillWait(ctx context.Context) error {
-	if c.onMessage != nil {
-		// Messages go to the callback: Read waits for the end alone, and
-		// is not woken for every message.
-		select {
-		case <-c.endChan():
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	c.mu.Lock()
 	for !c.closed && !c.sockClosed {
 		if c.reader == ownerNone {
 			return c.readAsApp(ctx)
@@ -87,13 +78,20 @@ func (c *Conn) fillWait(ctx context.Context) error {
 	told := c.toldEnd
 	c.mu.Unlock()
 	if !told { // the end waits for the transport (see tellEnd)
-		select {
-		case <-c.endChan():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return c.waitEnd(ctx)
 	}
 	return nil
+}
+
+// waitEnd waits until the application has been told of the end, or ctx
+// ends (then it returns ctx's error).
+func (c *Conn) waitEnd(ctx context.Context) error {
+	select {
+	case <-c.endChan():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // readAsApp takes the read token for one round. Entered with c.mu held;
