@@ -68,9 +68,17 @@ func (c *Conn) releaseIfDone() {
 		return
 	}
 	c.eng.Release()
-	c.wbuf, c.rest, c.spareBuf, c.gathered, c.ready, c.writers = nil, nil, nil, nil, nil, nil
-	if c.gate.tryAcquire() { // no Writer holds the message buffer
-		c.msgBuf = nil
+	c.wbuf, c.rest, c.spareBuf, c.gathered, c.ready = nil, nil, nil, nil, nil
+	c.releaseWriterBuffers()
+}
+
+// releaseWriterBuffers drops a Writer's gathering buffer and the handles
+// not yet handed out, unless a message is being written: both belong to
+// whoever holds the send gate, which Writer and its writes take without
+// c.mu. c.mu held.
+func (c *Conn) releaseWriterBuffers() {
+	if c.gate.tryAcquire() {
+		c.msgBuf, c.writers = nil, nil
 		c.gate.release()
 	}
 }

@@ -203,10 +203,7 @@ func (c *Conn) releaseIdleBuffers() {
 	if !c.writing && len(c.rest) == 0 && c.eng.ReleaseWriteBuffer() {
 		c.wbuf = nil
 	}
-	if c.gate.tryAcquire() { // no message being written
-		c.msgBuf, c.writers = nil, nil
-		c.gate.release()
-	}
+	c.releaseWriterBuffers()
 	if !c.inMsg {
 		c.spareBuf, c.gathered = nil, nil
 	}
