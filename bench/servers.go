@@ -77,9 +77,10 @@ func wsengineOptions(compress bool) *adapters.AcceptOptions {
 		Compression: &deflate.Config{}}}
 }
 
-// wsengineReadWrite is the loop most applications write: Read a message,
-// Write it back, in the handler's goroutine.
-func wsengineReadWrite(compress bool) http.Handler {
+// wsengineHandler accepts each request with opts and runs echo on the
+// connection in the handler's goroutine. echo is called once per
+// connection, so the loop measured is its own.
+func wsengineHandler(compress bool, echo func(context.Context, *adapters.Conn)) http.Handler {
 	opts := wsengineOptions(compress)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := adapters.Accept(w, r, opts)
@@ -87,7 +88,14 @@ func wsengineReadWrite(compress bool) http.Handler {
 			return
 		}
 		defer c.CloseNow()
-		ctx := context.Background()
+		echo(context.Background(), c)
+	})
+}
+
+// wsengineReadWrite is the loop most applications write: Read a message,
+// Write it back, in the handler's goroutine.
+func wsengineReadWrite(compress bool) http.Handler {
+	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
 		for {
 			op, p, err := c.Read(ctx)
 			if err != nil {
@@ -103,14 +111,7 @@ func wsengineReadWrite(compress bool) http.Handler {
 // wsengineStream streams every message through Reader and Writer, as the
 // gorilla and coder servers here do.
 func wsengineStream(compress bool) http.Handler {
-	opts := wsengineOptions(compress)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := adapters.Accept(w, r, opts)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx := context.Background()
+	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
 		for {
 			op, rd, err := c.Reader(ctx)
 			if err != nil {
@@ -141,17 +142,16 @@ func copyMessage(wr io.WriteCloser, rd io.Reader) error {
 	return wr.Close()
 }
 
-func gorillaUpgrader(compress bool) *gorilla.Upgrader {
-	return &gorilla.Upgrader{
+// gorillaHandler upgrades each request the way gorilla's documentation
+// recommends for production and runs echo on the connection in the
+// handler's goroutine, once per connection.
+func gorillaHandler(compress bool, echo func(*gorilla.Conn)) http.Handler {
+	up := &gorilla.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 4096,
 		WriteBufferPool:   &sync.Pool{},
 		EnableCompression: compress,
 		CheckOrigin:       func(*http.Request) bool { return true },
 	}
-}
-
-func gorillaEcho(compress bool) http.Handler {
-	up := gorillaUpgrader(compress)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -159,6 +159,12 @@ func gorillaEcho(compress bool) http.Handler {
 		}
 		defer c.Close()
 		c.SetReadLimit(maxMessage)
+		echo(c)
+	})
+}
+
+func gorillaEcho(compress bool) http.Handler {
+	return gorillaHandler(compress, func(c *gorilla.Conn) {
 		for {
 			op, rd, err := c.NextReader()
 			if err != nil {
@@ -178,14 +184,7 @@ func gorillaEcho(compress bool) http.Handler {
 // gorillaReadWrite is gorilla's whole-message loop, the counterpart of
 // wsengineReadWrite.
 func gorillaReadWrite(compress bool) http.Handler {
-	up := gorillaUpgrader(compress)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetReadLimit(maxMessage)
+	return gorillaHandler(compress, func(c *gorilla.Conn) {
 		for {
 			op, p, err := c.ReadMessage()
 			if err != nil {
