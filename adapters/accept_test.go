@@ -23,14 +23,9 @@ func TestAcceptHeaderLimits(t *testing.T) {
 	checkLeaks(t)
 	url := server(t, nil, echo)
 	addr := strings.TrimPrefix(url, "ws://")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := dialTCP(t, addr)
 	big := strings.Repeat("X-Big: "+strings.Repeat("a", 4000)+"\r\n", 10)
-	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+big+"\r\n")
+	io.WriteString(nc, upgradeRequest(addr, big))
 	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +104,9 @@ func TestAcceptFramesBehindRequest(t *testing.T) {
 	checkLeaks(t)
 	url := server(t, nil, echo)
 	addr := strings.TrimPrefix(url, "ws://")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := dialTCP(t, addr)
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	out := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	out := []byte(upgradeRequest(addr, ""))
 	want := []string{"one", strings.Repeat("two", 100), "three"}
 	for i, msg := range want {
 		key := [4]byte{byte(i), 0x5a, 0xa5, 0x3c}

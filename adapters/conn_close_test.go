@@ -100,13 +100,8 @@ func mustClose(code frame.CloseCode, reason string) []byte {
 func rawDial(t *testing.T, url string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	addr := strings.TrimPrefix(url, "ws://")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	nc := dialTCP(t, addr)
+	io.WriteString(nc, upgradeRequest(addr, ""))
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -202,4 +203,22 @@ func (c *fakeClock) Created() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.created
+}
+
+// upgradeRequest is a minimal client handshake request for addr, with
+// extra header lines (each ending in CRLF) before the blank line.
+func upgradeRequest(addr, extra string) string {
+	return "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + extra + "\r\n"
+}
+
+// dialTCP opens a raw TCP connection to addr, closed when the test ends.
+func dialTCP(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
 }

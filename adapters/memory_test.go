@@ -190,8 +190,7 @@ func idleServerMemory(t *testing.T, n, size int, opts *adapters.AcceptOptions, h
 		handler(c)
 	})
 	addr := strings.TrimPrefix(url, "ws://")
-	request := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	request := upgradeRequest(addr, "")
 	var msg, echoed []byte
 	if size > 0 {
 		key := [4]byte{1, 2, 3, 4}

@@ -73,11 +73,7 @@ func TestP1MessageThenCloseDelivered(t *testing.T) {
 // rawUpgrade makes a raw TCP connection to url's server, performs the
 // client handshake by hand, and returns the socket and the response bytes.
 func rawUpgrade(t *testing.T, addr, request string) (net.Conn, string) {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := dialTCP(t, addr)
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(nc, request)
 	br := bufio.NewReader(nc)
