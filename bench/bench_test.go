@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wsengine/ws/frame"
 )
 
 func TestMain(m *testing.M) {
@@ -17,6 +20,17 @@ func BenchmarkFrame(b *testing.B) {
 	for _, lib := range []string{"wsengine", "gobwas"} {
 		for _, size := range FrameSizes {
 			b.Run(fmt.Sprintf("%s/%s", lib, SizeName(size)), FrameBench(lib, size))
+		}
+	}
+}
+
+// BenchmarkLoop: each server loop (LoopLibraries) echoing one message per
+// op over a connection in memory: the server's own CPU and allocations
+// per message in steady state, without the kernel's share or its noise.
+func BenchmarkLoop(b *testing.B) {
+	for _, lib := range LoopLibraries {
+		for _, size := range EchoSizes {
+			b.Run(fmt.Sprintf("lib=%s/%s", lib, SizeName(size)), LoopBench(lib, size))
 		}
 	}
 }
@@ -165,6 +179,50 @@ func TestTransportSmoke(t *testing.T) {
 			}
 		}
 		CloseTransport(cs)
+	}
+}
+
+// TestLoop: every loop of BenchmarkLoop echoes each message exactly
+// (unmasked text, in one frame or fragments) on a connection in memory.
+func TestLoop(t *testing.T) {
+	for _, lib := range LoopLibraries {
+		for _, size := range EchoSizes {
+			nc, loop, err := newMemLoop(lib, maskedStream1(size))
+			if err != nil {
+				t.Fatal(lib, err)
+			}
+			nc.keep = true
+			for i := 0; i < 3; i++ {
+				if err := loop(); err != nil {
+					t.Fatal(lib, size, err)
+				}
+			}
+			out, want := nc.out, payload(size)
+			for i := 0; i < 3; i++ {
+				var got []byte
+				for first := true; ; first = false {
+					h, n, err := frame.ParseHeader(out)
+					op := frame.OpContinuation
+					if first {
+						op = frame.OpText
+					}
+					if err != nil || h.Opcode != op || h.Masked || len(out) < n+int(h.Length) {
+						t.Fatalf("%s %d: message %d: header %+v (%v) in %d bytes", lib, size, i, h, err, len(out))
+					}
+					got = append(got, out[n:n+int(h.Length)]...)
+					out = out[n+int(h.Length):]
+					if h.Fin {
+						break
+					}
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s %d: message %d differs", lib, size, i)
+				}
+			}
+			if len(out) != 0 {
+				t.Fatalf("%s %d: %d bytes more than three messages", lib, size, len(out))
+			}
+		}
 	}
 }
 

@@ -1,0 +1,200 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gorilla "github.com/gorilla/websocket"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+)
+
+// LoopLibraries are the server loops LoopBench runs: wsengine's Read/Write
+// and Reader/Writer, gorilla's NextReader/NextWriter and
+// ReadMessage/WriteMessage.
+var LoopLibraries = []string{"wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw"}
+
+// memConn is a net.Conn in memory for a server: each Read returns (the
+// rest of) one masked client frame, as a socket does when the client waits
+// for each echo; writes are counted and dropped. It measures a server's
+// own CPU per message, without the kernel and the scheduler, whose cost
+// and noise dominate a loopback echo.
+type memConn struct {
+	frame []byte // one masked client frame, served again and again
+	off   int
+	wrote int64
+	out   []byte // what was written, if keep (tests)
+	keep  bool
+}
+
+func (m *memConn) Read(p []byte) (int, error) {
+	n := copy(p, m.frame[m.off:])
+	m.off += n
+	if m.off == len(m.frame) {
+		m.off = 0
+	}
+	return n, nil
+}
+
+func (m *memConn) Write(p []byte) (int, error) {
+	m.wrote += int64(len(p))
+	if m.keep {
+		m.out = append(m.out, p...)
+	}
+	return len(p), nil
+}
+
+func (m *memConn) Close() error                     { return nil }
+func (m *memConn) LocalAddr() net.Addr              { return memAddr{} }
+func (m *memConn) RemoteAddr() net.Addr             { return memAddr{} }
+func (m *memConn) SetDeadline(time.Time) error      { return nil }
+func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "mem" }
+
+// hijacker is the http.ResponseWriter an upgrade takes memConn from.
+type hijacker struct {
+	*httptest.ResponseRecorder
+	nc net.Conn
+}
+
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.nc, bufio.NewReadWriter(bufio.NewReader(h.nc), bufio.NewWriter(h.nc)), nil
+}
+
+// LoopBench returns a benchmark of lib's server loop (one of
+// LoopLibraries) echoing size-byte text messages over a memConn, one
+// message per op. The connection is upgraded as the loopback servers do
+// (Accept, Upgrader.Upgrade), then the loop is the one of servers.go.
+func LoopBench(lib string, size int) func(b *testing.B) {
+	return func(b *testing.B) {
+		nc, loop, err := newMemLoop(lib, maskedStream1(size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		cpu := processCPU()
+		for b.Loop() {
+			if err := loop(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// The process's CPU time (the GC's on the other core included),
+		// steadier than ns/op on shared cores.
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+		if want := int64(b.N) * int64(size); nc.wrote < want {
+			b.Fatalf("wrote %d bytes, want at least %d", nc.wrote, want)
+		}
+	}
+}
+
+// maskedStream1 returns one masked text frame of size bytes, as a client
+// sends it.
+func maskedStream1(size int) []byte {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	f := frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: key, Length: uint64(size)})
+	start := len(f)
+	f = append(f, payload(size)...)
+	frame.Mask(f[start:], key, 0)
+	return f
+}
+
+// newMemLoop upgrades a memConn with lib and returns it, serving frame f
+// from then on, with lib's loop.
+func newMemLoop(lib string, f []byte) (*memConn, func() error, error) {
+	nc := &memConn{}
+	r := httptest.NewRequest(http.MethodGet, "http://bench/", nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	loop, err := upgradeLoop(lib, hijacker{httptest.NewRecorder(), nc}, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	nc.frame = f // the handshake's response is written: frames from now on
+	return nc, loop, nil
+}
+
+// upgradeLoop upgrades r with lib and returns its loop's body: read one
+// message, write it back.
+func upgradeLoop(lib string, w http.ResponseWriter, r *http.Request) (func() error, error) {
+	ctx := context.Background()
+	switch lib {
+	case "wsengine-rw", "wsengine-stream":
+		c, err := adapters.Accept(w, r, wsengineOptions(false))
+		if err != nil {
+			return nil, err
+		}
+		if lib == "wsengine-rw" {
+			return func() error {
+				op, p, err := c.Read(ctx)
+				if err != nil {
+					return err
+				}
+				return c.Write(ctx, op, p)
+			}, nil
+		}
+		return func() error {
+			op, rd, err := c.Reader(ctx)
+			if err != nil {
+				return err
+			}
+			wr, err := c.Writer(ctx, op)
+			if err != nil {
+				return err
+			}
+			return copyMessage(wr, rd)
+		}, nil
+	case "gorilla", "gorilla-rw":
+		up := &gorilla.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+			CheckOrigin: func(*http.Request) bool { return true }}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.SetReadLimit(maxMessage)
+		if lib == "gorilla-rw" {
+			return func() error {
+				op, p, err := c.ReadMessage()
+				if err != nil {
+					return err
+				}
+				return c.WriteMessage(op, p)
+			}, nil
+		}
+		return func() error {
+			op, rd, err := c.NextReader()
+			if err != nil {
+				return err
+			}
+			wr, err := c.NextWriter(op)
+			if err != nil {
+				return err
+			}
+			return copyMessage(wr, rd)
+		}, nil
+	}
+	return nil, errors.New("bench: no loop for " + lib)
+}
+
+// processCPU returns the user + system time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
