@@ -46,6 +46,7 @@ const parkAfter = time.Second
 type Conn struct {
 	nc           net.Conn
 	clock        Clock
+	mono         monoClock // the clock unless Options.Clock is set
 	q            *assembler.Queue
 	closeTimeout time.Duration
 	subprotocol  string
@@ -148,7 +149,7 @@ func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
 // newConn starts a Conn around an engine that is open (or closing).
 func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
 	c := &Conn{
-		nc: nc, eng: eng, clock: opts.clock(),
+		nc: nc, eng: eng, clock: opts.Clock,
 		q:            assembler.New(opts.queueConfig(cfg)),
 		done:         make(chan struct{}),
 		subprotocol:  eng.Subprotocol(),
@@ -160,6 +161,10 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = protocol.DefaultCloseTimeout
+	}
+	if c.clock == nil {
+		c.mono.base = time.Now()
+		c.clock = &c.mono // in c: no allocation of its own
 	}
 	if sc, ok := nc.(*streamConn); ok && sc.server {
 		c.released = make(chan struct{})

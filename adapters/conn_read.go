@@ -105,7 +105,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	c.reader = ownerNone
 	c.releasedAt = c.roundAt // the time of the round just read
 	c.signal()
-	c.maybeStartBackground()
+	c.startBackground(false, c.roundAt) // the round's time: no clock read
 	c.armTimer()
 	c.releaseIfDone()
 	c.mu.Unlock()
@@ -217,12 +217,13 @@ func isTimeout(err error) bool {
 
 // maybeStartBackground starts the background reader if the token is free
 // and reading is needed now. c.mu held.
-func (c *Conn) maybeStartBackground() { c.startBackground(false) }
+func (c *Conn) maybeStartBackground() { c.startBackground(false, time.Time{}) }
 
 // startBackground is maybeStartBackground; force starts it even within the
 // read grace (the engine just sent a keepalive ping, whose pong must be
-// read).
-func (c *Conn) startBackground(force bool) {
+// read). now, if not zero, is the time the caller just read, to judge the
+// grace by; else the clock is read if the grace decides.
+func (c *Conn) startBackground(force bool, now time.Time) {
 	if c.reader != ownerNone || c.sockClosed || c.sawEOF {
 		return
 	}
@@ -235,13 +236,22 @@ func (c *Conn) startBackground(force bool) {
 	case c.paused && !c.closing:
 		return
 	case force || c.needReader > 0 || c.closing || c.eng.AwaitingPong():
-	case c.clock.Now().Sub(c.releasedAt) >= readGrace:
+	case c.sinceRelease(now) >= readGrace:
 	default:
 		return
 	}
 	c.reader = ownerBackground
 	c.readGen++
 	go c.readBackground()
+}
+
+// sinceRelease returns how long the read token has been free at now (the
+// clock's time if now is zero). c.mu held.
+func (c *Conn) sinceRelease(now time.Time) time.Duration {
+	if now.IsZero() {
+		now = c.clock.Now()
+	}
+	return now.Sub(c.releasedAt)
 }
 
 // keepReading says whether the background reader goes on. c.mu held.

@@ -56,7 +56,7 @@ func (c *Conn) onTimer() {
 	pending := c.afterEngine()
 	c.syncPause()
 	if c.reader == ownerNone && (pending || now.Sub(c.releasedAt) >= readGrace) {
-		c.startBackground(pending)
+		c.startBackground(pending, now)
 		if c.reader == ownerNone {
 			c.releasedAt = now // paused: look again after another grace
 		}

@@ -90,8 +90,9 @@ func (c *Conn) SendWith(now time.Time, op frame.Opcode, p []byte, fin bool, o Se
 		c.failInternal(err)
 		return err
 	}
+	// No timer moves: keepalive counts from what is received, and the
+	// failures above set theirs as they close.
 	s.inMsg, s.op = !fin, msgOp
-	c.updateTimers()
 	return nil
 }
 
