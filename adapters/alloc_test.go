@@ -12,13 +12,15 @@ import (
 // Steady-state messages over a real socket allocate nothing but what the
 // API hands over: Read returns a message the caller owns (one allocation);
 // Reader/Writer and OnMessage allocate nothing (Reader and Writer handles
-// come from small slabs, amortised to zero).
+// come from small slabs, amortised to zero), a stream of a frame larger
+// than a read included.
 func TestSteadyStateAllocations(t *testing.T) {
 	opts := &adapters.Options{DisableCompression: true}
 	c, s := connPair(t, opts, opts)
 	ctx := context.Background()
 	msg := []byte("a small steady-state message")
 	buf := make([]byte, 64)
+	big, bigBuf := make([]byte, 200<<10), make([]byte, 32<<10)
 	tests := []struct {
 		name string
 		max  float64
@@ -35,6 +37,16 @@ func TestSteadyStateAllocations(t *testing.T) {
 			_, r, _ := s.Reader(ctx)
 			for {
 				if _, err := r.Read(buf); err == io.EOF {
+					break
+				}
+			}
+		}},
+		{"Write+Reader, 200 KiB in one frame", 0, func() {
+			// Larger than a read: the frame reaches the queue in pieces.
+			c.Write(ctx, frame.OpBinary, big)
+			_, r, _ := s.Reader(ctx)
+			for {
+				if _, err := r.Read(bigBuf); err == io.EOF {
 					break
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // With SetFill, a consumer with nothing to take produces in its own
@@ -168,6 +169,61 @@ func TestWholeReadsAllocateOnce(t *testing.T) {
 		// Its own allocation (the spare buffer is 4 KiB at least), in the
 		// allocator's size class.
 		if err != nil || len(m.Data) != 1000 || cap(m.Data) > 1024 {
+			t.Fatalf("%d bytes (cap %d), %v", len(m.Data), cap(m.Data), err)
+		}
+	})
+	if allocs != 1 {
+		t.Fatalf("%.0f allocations per whole message", allocs)
+	}
+}
+
+// A stream whose frames arrive in pieces, each announcing the frame's
+// length (as the engine's events do), reuses the spare buffer: it
+// allocates no buffer of the frame's size per message, which Next, taking
+// the buffer whole, does.
+func TestStreamPiecesReuseSpare(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	ctx := context.Background()
+	piece := bytes.Repeat([]byte("s"), 16<<10)
+	buf := make([]byte, 32<<10)
+	push := func() {
+		for i, op := range []frame.Opcode{frame.OpBinary, frame.OpContinuation, frame.OpContinuation, frame.OpContinuation} {
+			ev := protocol.Event{Kind: protocol.EventData, Opcode: op, Data: piece, More: i < 3, Fin: i == 3, FrameLength: 64 << 10}
+			if err := q.PushEvent(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stream := func() {
+		push()
+		_, r, err := q.NextReader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			k, err := r.Read(buf)
+			n += k
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != 64<<10 {
+			t.Fatalf("streamed %d bytes", n)
+		}
+	}
+	stream()
+	if n := testing.AllocsPerRun(20, stream); n > 0.1 {
+		t.Fatalf("%.2f allocations per streamed message", n)
+	}
+	// Next takes the message whole: one allocation, of the frame's size.
+	allocs := testing.AllocsPerRun(20, func() {
+		push()
+		m, err := q.Next(ctx)
+		if err != nil || len(m.Data) != 64<<10 || cap(m.Data) != 64<<10 {
 			t.Fatalf("%d bytes (cap %d), %v", len(m.Data), cap(m.Data), err)
 		}
 	})

@@ -167,8 +167,11 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 		var buf []byte
 		spare := false
 		switch {
-		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize):
-			buf = make([]byte, 0, sizeHint) // one allocation, no growth
+		case sizeHint > 0 && sizeHint <= uint64(q.cfg.MaxMessageSize) && q.wholeReads:
+			// Next will hand the buffer over whole: one allocation, no
+			// growth. (A stream reads the pieces as they come, and reuses
+			// the spare buffer below.)
+			buf = make([]byte, 0, sizeHint)
 		case fin && q.wholeReads:
 			// The consumer takes whole messages (Next): the allocation it
 			// would make anyway, and one copy instead of two. (Appended to
