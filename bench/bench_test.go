@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"compress/flate"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -28,9 +30,11 @@ func BenchmarkFrame(b *testing.B) {
 // op over a connection in memory: the server's own CPU and allocations
 // per message in steady state, without the kernel's share or its noise.
 func BenchmarkLoop(b *testing.B) {
-	for _, lib := range LoopLibraries {
-		for _, size := range EchoSizes {
-			b.Run(fmt.Sprintf("lib=%s/%s", lib, SizeName(size)), LoopBench(lib, size))
+	for _, compress := range []bool{false, true} {
+		for _, lib := range LoopLibraries {
+			for _, size := range EchoSizes {
+				b.Run(fmt.Sprintf("deflate=%v/lib=%s/%s", compress, lib, SizeName(size)), LoopBench(lib, size, compress))
+			}
 		}
 	}
 }
@@ -183,44 +187,59 @@ func TestTransportSmoke(t *testing.T) {
 }
 
 // TestLoop: every loop of BenchmarkLoop echoes each message exactly
-// (unmasked text, in one frame or fragments) on a connection in memory.
+// (unmasked text, in one frame or fragments, compressed or not as
+// negotiated) on a connection in memory.
 func TestLoop(t *testing.T) {
-	for _, lib := range LoopLibraries {
-		for _, size := range EchoSizes {
-			nc, loop, err := newMemLoop(lib, maskedStream1(size))
-			if err != nil {
-				t.Fatal(lib, err)
-			}
-			nc.keep = true
-			for i := 0; i < 3; i++ {
-				if err := loop(); err != nil {
-					t.Fatal(lib, size, err)
+	for _, compress := range []bool{false, true} {
+		for _, lib := range LoopLibraries {
+			for _, size := range EchoSizes {
+				nc, loop, err := newMemLoop(lib, compress, clientFrame(size, compress))
+				if err != nil {
+					t.Fatal(lib, err)
 				}
-			}
-			out, want := nc.out, payload(size)
-			for i := 0; i < 3; i++ {
-				var got []byte
-				for first := true; ; first = false {
-					h, n, err := frame.ParseHeader(out)
-					op := frame.OpContinuation
-					if first {
-						op = frame.OpText
-					}
-					if err != nil || h.Opcode != op || h.Masked || len(out) < n+int(h.Length) {
-						t.Fatalf("%s %d: message %d: header %+v (%v) in %d bytes", lib, size, i, h, err, len(out))
-					}
-					got = append(got, out[n:n+int(h.Length)]...)
-					out = out[n+int(h.Length):]
-					if h.Fin {
-						break
+				nc.keep = true
+				for i := 0; i < 3; i++ {
+					if err := loop(); err != nil {
+						t.Fatal(lib, size, compress, err)
 					}
 				}
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%s %d: message %d differs", lib, size, i)
+				out, want := nc.out, payload(size)
+				for i := 0; i < 3; i++ {
+					var got []byte
+					rsv := uint8(0)
+					for first := true; ; first = false {
+						h, n, err := frame.ParseHeader(out)
+						op := frame.OpContinuation
+						if first {
+							op, rsv = frame.OpText, h.Rsv
+						}
+						if err != nil || h.Opcode != op || h.Masked || !first && h.Rsv != 0 || len(out) < n+int(h.Length) {
+							t.Fatalf("%s %d %v: message %d: header %+v (%v) in %d bytes", lib, size, compress, i, h, err, len(out))
+						}
+						got = append(got, out[n:n+int(h.Length)]...)
+						out = out[n+int(h.Length):]
+						if h.Fin {
+							break
+						}
+					}
+					if rsv == frame.Rsv1 {
+						// Each message on its own: no context takeover.
+						got, err = io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(got),
+							bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
+						if err != nil {
+							t.Fatalf("%s %d: message %d: %v", lib, size, i, err)
+						}
+					}
+					if rsv != 0 && (rsv != frame.Rsv1 || !compress) {
+						t.Fatalf("%s %d %v: message %d: RSV %d", lib, size, compress, i, rsv)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s %d %v: message %d differs", lib, size, compress, i)
+					}
 				}
-			}
-			if len(out) != 0 {
-				t.Fatalf("%s %d: %d bytes more than three messages", lib, size, len(out))
+				if len(out) != 0 {
+					t.Fatalf("%s %d: %d bytes more than three messages", lib, size, len(out))
+				}
 			}
 		}
 	}

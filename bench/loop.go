@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"net"
@@ -77,11 +79,13 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // LoopBench returns a benchmark of lib's server loop (one of
 // LoopLibraries) echoing size-byte text messages over a memConn, one
-// message per op. The connection is upgraded as the loopback servers do
-// (Accept, Upgrader.Upgrade), then the loop is the one of servers.go.
-func LoopBench(lib string, size int) func(b *testing.B) {
+// message per op, with permessage-deflate if compress (no context
+// takeover either way: gorilla has no other mode). The connection is
+// upgraded as the loopback servers do (Accept, Upgrader.Upgrade), then
+// the loop is the one of servers.go.
+func LoopBench(lib string, size int, compress bool) func(b *testing.B) {
 	return func(b *testing.B) {
-		nc, loop, err := newMemLoop(lib, maskedStream1(size))
+		nc, loop, err := newMemLoop(lib, compress, clientFrame(size, compress))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -96,33 +100,50 @@ func LoopBench(lib string, size int) func(b *testing.B) {
 		// The process's CPU time (the GC's on the other core included),
 		// steadier than ns/op on shared cores.
 		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
-		if want := int64(b.N) * int64(size); nc.wrote < want {
+		want := int64(b.N) * int64(size)
+		if compress {
+			want = int64(b.N) * 3 // a header and some deflate data each
+		}
+		if nc.wrote < want {
 			b.Fatalf("wrote %d bytes, want at least %d", nc.wrote, want)
 		}
 	}
 }
 
-// maskedStream1 returns one masked text frame of size bytes, as a client
-// sends it.
-func maskedStream1(size int) []byte {
+// clientFrame returns one masked text message of size bytes in one frame,
+// as a client sends it; compressed (RFC 7692, no context takeover) if
+// compress.
+func clientFrame(size int, compress bool) []byte {
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	f := frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: key, Length: uint64(size)})
+	p, rsv := payload(size), uint8(0)
+	if compress {
+		var buf bytes.Buffer
+		fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+		fw.Write(p)
+		fw.Flush()
+		p, rsv = bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff}), frame.Rsv1
+	}
+	f := frame.AppendHeader(nil, frame.Header{Fin: true, Rsv: rsv, Opcode: frame.OpText, Masked: true, Mask: key, Length: uint64(len(p))})
 	start := len(f)
-	f = append(f, payload(size)...)
+	f = append(f, p...)
 	frame.Mask(f[start:], key, 0)
 	return f
 }
 
 // newMemLoop upgrades a memConn with lib and returns it, serving frame f
-// from then on, with lib's loop.
-func newMemLoop(lib string, f []byte) (*memConn, func() error, error) {
+// from then on, with lib's loop. With compress the client offers
+// permessage-deflate without context takeover.
+func newMemLoop(lib string, compress bool, f []byte) (*memConn, func() error, error) {
 	nc := &memConn{}
 	r := httptest.NewRequest(http.MethodGet, "http://bench/", nil)
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Connection", "Upgrade")
 	r.Header.Set("Sec-WebSocket-Version", "13")
 	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	loop, err := upgradeLoop(lib, hijacker{httptest.NewRecorder(), nc}, r)
+	if compress {
+		r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate; client_no_context_takeover; server_no_context_takeover")
+	}
+	loop, err := upgradeLoop(lib, compress, hijacker{httptest.NewRecorder(), nc}, r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,11 +153,14 @@ func newMemLoop(lib string, f []byte) (*memConn, func() error, error) {
 
 // upgradeLoop upgrades r with lib and returns its loop's body: read one
 // message, write it back.
-func upgradeLoop(lib string, w http.ResponseWriter, r *http.Request) (func() error, error) {
+func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Request) (func() error, error) {
 	ctx := context.Background()
 	switch lib {
 	case "wsengine-rw", "wsengine-stream":
-		c, err := adapters.Accept(w, r, wsengineOptions(false))
+		c, err := adapters.Accept(w, r, wsengineOptions(compress))
+		if err == nil && c.Compressed() != compress {
+			err = errors.New("bench: compression not as asked")
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -162,11 +186,12 @@ func upgradeLoop(lib string, w http.ResponseWriter, r *http.Request) (func() err
 		}, nil
 	case "gorilla", "gorilla-rw":
 		up := &gorilla.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-			CheckOrigin: func(*http.Request) bool { return true }}
+			EnableCompression: compress, CheckOrigin: func(*http.Request) bool { return true }}
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return nil, err
 		}
+		c.EnableWriteCompression(compress)
 		c.SetReadLimit(maxMessage)
 		if lib == "gorilla-rw" {
 			return func() error {
