@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -80,6 +81,11 @@ type Stats struct {
 	// on a machine whose cores the client shares, a steadier figure than
 	// messages per second.
 	CPU time.Duration
+	// GC is the part of it the garbage collector's marking took (its
+	// assists, dedicated and idle workers; runtime/metrics, updated at
+	// the end of each cycle): what a server's allocations per message
+	// cost beyond the allocations themselves.
+	GC time.Duration
 }
 
 func serveStats(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +98,7 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu})
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, gcMarkCPU()})
 }
 
 // Server is a library's echo server running in a child process.
@@ -188,3 +194,17 @@ func FileLimit() uint64 {
 }
 
 var errShort = errors.New("bench: echo differs")
+
+// gcMarkCPU returns the CPU time the GC's marking used so far. (The
+// runtime's pause figure is left out: it is GOMAXPROCS times the pause's
+// wall time, an estimate, not CPU used.)
+func gcMarkCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(s)
+	var sec float64
+	for _, v := range s {
+		sec += v.Value.Float64()
+	}
+	return time.Duration(sec * 1e9)
+}
