@@ -194,15 +194,13 @@ func TestLoop(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		for _, lib := range LoopLibraries {
 			for _, size := range EchoSizes {
-				nc, loop, err := newMemLoop(lib, compress, clientFrame(size, compress))
+				nc, run, err := newMemLoop(lib, compress, clientFrame(size, compress))
 				if err != nil {
 					t.Fatal(lib, err)
 				}
 				nc.keep = true
-				for i := 0; i < 3; i++ {
-					if err := loop(); err != nil {
-						t.Fatal(lib, size, compress, err)
-					}
+				if err := run(3); err != nil {
+					t.Fatal(lib, size, compress, err)
 				}
 				out, want := nc.out, payload(size)
 				for i := 0; i < 3; i++ {
@@ -241,6 +239,7 @@ func TestLoop(t *testing.T) {
 				if len(out) != 0 {
 					t.Fatalf("%s %d: %d bytes more than three messages", lib, size, len(out))
 				}
+				nc.Close() // after the checks: OnMessage's goroutine waits for credit till then
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,29 +21,47 @@ import (
 	"github.com/wsengine/ws/frame"
 )
 
-// LoopLibraries are the server loops LoopBench runs: wsengine's Read/Write
-// and Reader/Writer, gorilla's NextReader/NextWriter and
+// LoopLibraries are the server loops LoopBench runs: wsengine's OnMessage,
+// Read/Write and Reader/Writer, gorilla's NextReader/NextWriter and
 // ReadMessage/WriteMessage.
-var LoopLibraries = []string{"wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw"}
+var LoopLibraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw"}
 
 // memConn is a net.Conn in memory for a server: each Read returns (the
 // rest of) one masked client frame, as a socket does when the client waits
 // for each echo; writes are counted and dropped. It measures a server's
 // own CPU per message, without the kernel and the scheduler, whose cost
 // and noise dominate a loopback echo.
+//
+// For a server that reads on its own (OnMessage), frames are served on
+// credit: Read blocks before a frame until credit comes, or Close.
 type memConn struct {
 	frame []byte // one masked client frame, served again and again
 	off   int
 	wrote int64
 	out   []byte // what was written, if keep (tests)
 	keep  bool
+
+	credit chan int // frames to serve, if not nil
+	left   int
+	closed chan struct{}
+	once   sync.Once
 }
 
+func newMemConn() *memConn { return &memConn{closed: make(chan struct{})} }
+
 func (m *memConn) Read(p []byte) (int, error) {
+	if m.credit != nil && m.off == 0 && m.left == 0 {
+		select {
+		case m.left = <-m.credit:
+		case <-m.closed:
+			return 0, net.ErrClosed
+		}
+	}
 	n := copy(p, m.frame[m.off:])
 	m.off += n
 	if m.off == len(m.frame) {
 		m.off = 0
+		m.left--
 	}
 	return n, nil
 }
@@ -55,7 +74,7 @@ func (m *memConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (m *memConn) Close() error                     { return nil }
+func (m *memConn) Close() error                     { m.once.Do(func() { close(m.closed) }); return nil }
 func (m *memConn) LocalAddr() net.Addr              { return memAddr{} }
 func (m *memConn) RemoteAddr() net.Addr             { return memAddr{} }
 func (m *memConn) SetDeadline(time.Time) error      { return nil }
@@ -85,22 +104,26 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // the loop is the one of servers.go.
 func LoopBench(lib string, size int, compress bool) func(b *testing.B) {
 	return func(b *testing.B) {
-		nc, loop, err := newMemLoop(lib, compress, clientFrame(size, compress))
+		nc, run, err := newMemLoop(lib, compress, clientFrame(size, compress))
 		if err != nil {
+			b.Fatal(err)
+		}
+		defer nc.Close()
+		if err := run(1); err != nil { // buffers grow once
 			b.Fatal(err)
 		}
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
+		b.ResetTimer()
 		cpu := processCPU()
-		for b.Loop() {
-			if err := loop(); err != nil {
-				b.Fatal(err)
-			}
+		if err := run(b.N); err != nil {
+			b.Fatal(err)
 		}
+		b.StopTimer()
 		// The process's CPU time (the GC's on the other core included),
 		// steadier than ns/op on shared cores.
 		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
-		want := int64(b.N) * int64(size)
+		want := int64(b.N+1) * int64(size)
 		if compress {
 			want = int64(b.N) * 3 // a header and some deflate data each
 		}
@@ -131,10 +154,10 @@ func clientFrame(size int, compress bool) []byte {
 }
 
 // newMemLoop upgrades a memConn with lib and returns it, serving frame f
-// from then on, with lib's loop. With compress the client offers
-// permessage-deflate without context takeover.
-func newMemLoop(lib string, compress bool, f []byte) (*memConn, func() error, error) {
-	nc := &memConn{}
+// from then on, and run, which has the server echo n messages. With
+// compress the client offers permessage-deflate without context takeover.
+func newMemLoop(lib string, compress bool, f []byte) (nc *memConn, run func(n int) error, err error) {
+	nc = newMemConn()
 	r := httptest.NewRequest(http.MethodGet, "http://bench/", nil)
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Connection", "Upgrade")
@@ -143,12 +166,48 @@ func newMemLoop(lib string, compress bool, f []byte) (*memConn, func() error, er
 	if compress {
 		r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate; client_no_context_takeover; server_no_context_takeover")
 	}
-	loop, err := upgradeLoop(lib, compress, hijacker{httptest.NewRecorder(), nc}, r)
+	w := hijacker{httptest.NewRecorder(), nc}
+	if lib == "wsengine" {
+		// The connection's own goroutine reads and calls OnMessage: the
+		// frames go on credit, and run waits for the n-th echo.
+		nc.frame, nc.credit = f, make(chan int)
+		echoed := make(chan struct{}, 1)
+		var left atomic.Int64
+		opts := wsengineOptions(compress)
+		opts.OnMessage = func(c *adapters.Conn, op frame.Opcode, p []byte) {
+			c.Write(context.Background(), op, p)
+			if left.Add(-1) == 0 {
+				echoed <- struct{}{}
+			}
+		}
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nc, func(n int) error {
+			left.Store(int64(n))
+			nc.credit <- n
+			select {
+			case <-echoed:
+				return nil
+			case <-c.Done():
+				return c.CloseStatus().Err
+			}
+		}, nil
+	}
+	loop, err := upgradeLoop(lib, compress, w, r)
 	if err != nil {
 		return nil, nil, err
 	}
 	nc.frame = f // the handshake's response is written: frames from now on
-	return nc, loop, nil
+	return nc, func(n int) error {
+		for range n {
+			if err := loop(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
 }
 
 // upgradeLoop upgrades r with lib and returns its loop's body: read one
