@@ -30,15 +30,15 @@ func (c *Conn) interruptRead() {
 }
 
 // fill is the queue's producer in the goroutine of an application call
-// that found nothing to take (assembler.Queue.SetFill): it reads the socket
-// once if nobody else does, else waits until the reader made progress. It
-// returns ctx's error if ctx ends first. The waiting is in fillWait and
-// waitEnd, so that this frame, under every read of a Read loop, stays
-// small (40 bytes instead of 216): with it and takeEvents' smaller, a
-// 16 KiB message no longer grows the loop's goroutine stack from 4 to
-// 8 KiB (measured with debug.SetMaxStack), which it would keep for the
-// connection's life.
-func (c *Conn) fill(ctx context.Context) error {
+// that found nothing to take (assembler.Queue.SetFill; seen is the queue's
+// Version when the call looked): it reads the socket once if nobody else
+// does, else waits until the reader made progress. It returns ctx's error
+// if ctx ends first. The waiting is in fillWait and waitEnd, so that this
+// frame, under every read of a Read loop, stays small (40 bytes instead of
+// 216): with it and takeEvents' smaller, a 16 KiB message no longer grows
+// the loop's goroutine stack from 4 to 8 KiB (measured with
+// debug.SetMaxStack), which it would keep for the connection's life.
+func (c *Conn) fill(ctx context.Context, seen uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -48,6 +48,14 @@ func (c *Conn) fill(ctx context.Context) error {
 		return c.waitEnd(ctx)
 	}
 	c.mu.Lock()
+	if c.q.Version() != seen {
+		// A reader pushed after the caller looked (the background reader,
+		// which then gave the token back because the queue paused): look
+		// again rather than wait on the socket for more. Pushes are made
+		// under c.mu, so none can slip in after this check.
+		c.mu.Unlock()
+		return nil
+	}
 	c.syncPause()
 	if c.reader == ownerNone && !c.closed && !c.sockClosed {
 		return c.readAsApp(ctx) // the common case, one frame deep

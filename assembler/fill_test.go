@@ -24,7 +24,10 @@ func TestFillFeedsTheWaitingCaller(t *testing.T) {
 		func() { q.Close(errPeerClosed) },
 	}
 	calls := 0
-	q.SetFill(func(ctx context.Context) error {
+	q.SetFill(func(ctx context.Context, seen uint64) error {
+		if seen != q.Version() {
+			t.Fatalf("fill got Version %d, queue at %d", seen, q.Version())
+		}
 		if calls == len(script) {
 			t.Fatal("fill called after the queue closed")
 		}
@@ -50,10 +53,46 @@ func TestFillFeedsTheWaitingCaller(t *testing.T) {
 	}
 }
 
+// fill learns whether anything changed since its caller looked: Version
+// moves with every piece pushed and with Close, and seen is its value at
+// the caller's look. A producer that pushed in between (another goroutine,
+// here the fill itself) shows as Version != seen.
+func TestFillSeen(t *testing.T) {
+	q := assembler.New(assembler.Config{})
+	ctx := context.Background()
+	calls := 0
+	q.SetFill(func(ctx context.Context, seen uint64) error {
+		calls++
+		if seen != q.Version() {
+			t.Fatalf("call %d: seen %d, Version %d before any push", calls, seen, q.Version())
+		}
+		switch calls {
+		case 1:
+			q.Push(frame.OpText, []byte("raced"), true)
+		case 2:
+			q.Push(frame.OpBinary, []byte("a"), false)
+		case 3:
+			q.Close(errPeerClosed)
+		}
+		if q.Version() == seen {
+			t.Fatalf("call %d: Version did not move", calls)
+		}
+		return nil
+	})
+	if m, err := q.Next(ctx); err != nil || string(m.Data) != "raced" || calls != 1 {
+		t.Fatalf("Next: %q %v after %d fills", m.Data, err, calls)
+	}
+	if _, r, err := q.NextReader(ctx); err != nil || calls != 2 {
+		t.Fatalf("NextReader: %v after %d fills", err, calls)
+	} else if _, err := io.ReadAll(r); !errors.Is(err, assembler.ErrIncompleteMessage) || calls != 3 {
+		t.Fatalf("stream cut by Close: %v after %d fills", err, calls)
+	}
+}
+
 // fill's error (its ctx's) ends the call and leaves the queue as it was.
 func TestFillError(t *testing.T) {
 	q := assembler.New(assembler.Config{})
-	q.SetFill(func(ctx context.Context) error { return context.Canceled })
+	q.SetFill(func(ctx context.Context, seen uint64) error { return context.Canceled })
 	if _, err := q.Next(context.Background()); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}

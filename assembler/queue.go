@@ -99,7 +99,8 @@ type Queue struct {
 	slab       int      // size of the last slab of Readers
 	spare      []byte   // a buffer for the next message, reused by streams and Next
 
-	fill func(ctx context.Context) error
+	fill    func(ctx context.Context, seen uint64) error
+	version atomic.Uint64 // pieces pushed and Close, ever (see SetFill)
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -136,7 +137,15 @@ func (q *Queue) SetMaxMessageSize(n int64) {
 // goroutine, saving a goroutine hand-off per message) or wait until another
 // producer may have pushed, and return ctx's error when ctx ends. Set it
 // before the queue is used.
-func (q *Queue) SetFill(fill func(ctx context.Context) error) { q.fill = fill }
+//
+// seen is Version when the caller last looked: if it differs now, another
+// producer pushed (or the queue closed) between that look and fill, and
+// fill should return at once rather than wait for more, which may never
+// come while that message waits.
+func (q *Queue) SetFill(fill func(ctx context.Context, seen uint64) error) { q.fill = fill }
+
+// Version counts the pieces pushed and the Close, ever; see SetFill.
+func (q *Queue) Version() uint64 { return q.version.Load() }
 
 // Push adds one piece of a message: op OpText or OpBinary starts one,
 // OpContinuation continues it, fin ends it. data is copied. After Close it
@@ -207,6 +216,7 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 	if fin {
 		q.complete++
 	}
+	q.version.Add(1)
 	q.updatePause()
 	q.notify()
 	return nil
@@ -264,6 +274,7 @@ func (q *Queue) Close(err error) {
 		err = ErrClosed
 	}
 	q.closed, q.err = true, err
+	q.version.Add(1)
 	// Nothing more arrives: the buffers kept for reuse go.
 	q.spare, q.readers = nil, nil
 	q.unpause()
@@ -421,8 +432,9 @@ func (q *Queue) notify() {
 // ends.
 func (q *Queue) wait(ctx context.Context) error {
 	if q.fill != nil {
+		seen := q.version.Load()
 		q.mu.Unlock()
-		return q.fill(ctx)
+		return q.fill(ctx, seen)
 	}
 	ch := q.changed
 	q.waiters++
