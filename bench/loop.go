@@ -184,6 +184,9 @@ func newMemLoop(lib string, compress bool, f []byte) (nc *memConn, run func(n in
 		if err != nil {
 			return nil, nil, err
 		}
+		if c.Compressed() != compress {
+			return nil, nil, errors.New("bench: compression not as asked")
+		}
 		return nc, func(n int) error {
 			left.Store(int64(n))
 			nc.credit <- n
