@@ -239,18 +239,7 @@ func TestStreamPiecesReuseSpare(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for {
-			k, err := r.Read(buf)
-			n += k
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n != 64<<10 {
+		if n := drain(t, r, buf); n != 64<<10 {
 			t.Fatalf("streamed %d bytes", n)
 		}
 	}
@@ -271,6 +260,22 @@ func TestStreamPiecesReuseSpare(t *testing.T) {
 	}
 }
 
+// drain reads r to its end through buf and returns the bytes read.
+func drain(t *testing.T, r *assembler.Reader, buf []byte) int {
+	t.Helper()
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += k
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Trim drops the buffers an idle queue keeps for reuse: the next message
 // allocates them again. A stream being read is left alone and reads on.
 func TestTrim(t *testing.T) {
@@ -278,19 +283,7 @@ func TestTrim(t *testing.T) {
 	ctx := context.Background()
 	piece := bytes.Repeat([]byte("p"), 4096)
 	buf := make([]byte, 1000)
-	readAll := func(r *assembler.Reader) int {
-		n := 0
-		for {
-			k, err := r.Read(buf)
-			n += k
-			if err == io.EOF {
-				return n
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	readAll := func(r *assembler.Reader) int { return drain(t, r, buf) }
 	stream := func() {
 		q.Push(frame.OpBinary, piece, false)
 		q.Push(frame.OpContinuation, piece, true)

@@ -95,10 +95,7 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, gcMarkCPU()})
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), processCPU(), gcMarkCPU()})
 }
 
 // Server is a library's echo server running in a child process.
@@ -207,4 +204,11 @@ func gcMarkCPU() time.Duration {
 		sec += v.Value.Float64()
 	}
 	return time.Duration(sec * 1e9)
+}
+
+// processCPU returns the user + system time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

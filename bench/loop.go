@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -277,11 +276,4 @@ func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Reque
 		}, nil
 	}
 	return nil, errors.New("bench: no loop for " + lib)
-}
-
-// processCPU returns the user + system time this process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
