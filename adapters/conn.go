@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -103,8 +104,10 @@ type Conn struct {
 	wbuf      []byte        // written output, for the engine to reuse
 	writeErr  error         // the transport's write side failed
 
-	gate       sendGate // one outgoing message at a time
-	msgBuf     []byte   // the current Writer's gathered bytes
+	gate       sendGate        // one outgoing message at a time
+	msgBuf     []byte          // the current Writer's gathered bytes
+	msgCtx     context.Context // the current Writer's context
+	msgNextOp  frame.Opcode    // the opcode of its next frame
 	writers    []messageWriter
 	writerSlab int
 	curWriter  atomic.Pointer[messageWriter]

@@ -137,6 +137,13 @@ func TestStaleHandles(t *testing.T) {
 	w1, _ := c.Writer(ctx, frame.OpText)
 	io.WriteString(w1, "one")
 	w1.Close()
+	// Closed, before any other Writer: it fails, and closing again too.
+	if _, err := io.WriteString(w1, "STALE"); !errors.Is(err, adapters.ErrWriterClosed) {
+		t.Fatalf("Write after Close: %v", err)
+	}
+	if err := w1.Close(); !errors.Is(err, adapters.ErrWriterClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
 	w2, _ := c.Writer(ctx, frame.OpText)
 	if _, err := io.WriteString(w1, "STALE"); !errors.Is(err, adapters.ErrWriterClosed) {
 		t.Fatalf("stale Write: %v", err)

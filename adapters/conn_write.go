@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/wsengine/ws/frame"
@@ -299,22 +298,20 @@ func (c *Conn) Writer(ctx context.Context, op frame.Opcode) (io.WriteCloser, err
 	}
 	w := &c.writers[0]
 	c.writers = c.writers[1:]
-	*w = messageWriter{c: c, ctx: ctx, op: op}
-	c.msgBuf = c.msgBuf[:0]
+	*w = messageWriter{c: c}
+	c.msgCtx, c.msgNextOp, c.msgBuf = ctx, op, c.msgBuf[:0]
 	c.curWriter.Store(w)
 	return w, nil
 }
 
-// messageWriter is one message's writer. Writers are never reused, so a
-// stale one is always told apart from the current one.
-type messageWriter struct {
-	c      *Conn
-	ctx    context.Context
-	op     frame.Opcode
-	closed atomic.Bool
-}
+// messageWriter is one message's writer: only its identity. Writers are
+// never reused, so a stale one is always told apart from the current one;
+// the message's state (context, opcode, gathered bytes) is the Conn's, for
+// the current Writer, so the slabs stay small (8 bytes a message).
+type messageWriter struct{ c *Conn }
 
-func (w *messageWriter) current() bool { return !w.closed.Load() && w.c.curWriter.Load() == w }
+// current reports whether w is the open Writer (Close clears it).
+func (w *messageWriter) current() bool { return w.c.curWriter.Load() == w }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.current() {
@@ -338,21 +335,24 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 // flush sends what is gathered as one frame.
 func (w *messageWriter) flush(fin bool) error {
 	c := w.c
-	if err := c.sendFrame(w.ctx, w.op, c.msgBuf, fin, protocol.SendOptions{}, false); err != nil {
+	if err := c.sendFrame(c.msgCtx, c.msgNextOp, c.msgBuf, fin, protocol.SendOptions{}, false); err != nil {
 		return err
 	}
-	w.op, c.msgBuf = frame.OpContinuation, c.msgBuf[:0]
+	c.msgNextOp, c.msgBuf = frame.OpContinuation, c.msgBuf[:0]
 	return nil
 }
 
 // Close sends the end of the message. Closing again returns
 // ErrWriterClosed.
 func (w *messageWriter) Close() error {
-	if !w.current() || w.closed.Swap(true) {
+	c := w.c
+	if !c.curWriter.CompareAndSwap(w, nil) {
 		return ErrWriterClosed
 	}
-	defer w.c.releaseMessage()
-	return w.flush(true)
+	defer c.releaseMessage()
+	err := w.flush(true)
+	c.msgCtx = nil // not kept alive by an idle connection
+	return err
 }
 
 // Ping sends a ping and waits for its pong, returning the round-trip time.

@@ -92,12 +92,13 @@ type Queue struct {
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
-	wholeReads bool     // the consumer's last call was Next or TryNext, not NextReader
-	streaming  bool     // entries[head] belongs to the Reader of generation streamGen
-	streamGen  uint64   // the generation of the newest Reader handed out
-	readers    []Reader // Readers not yet handed out
-	slab       int      // size of the last slab of Readers
-	spare      []byte   // a buffer for the next message, reused by streams and Next
+	wholeReads bool            // the consumer's last call was Next or TryNext, not NextReader
+	streaming  bool            // entries[head] belongs to the Reader of generation streamGen
+	streamGen  uint64          // the generation of the newest Reader handed out
+	streamCtx  context.Context // its context, for its Read
+	readers    []Reader        // Readers not yet handed out
+	slab       int             // size of the last slab of Readers
+	spare      []byte          // a buffer for the next message, reused by streams and Next
 
 	fill    func(ctx context.Context, seen uint64) error
 	version atomic.Uint64 // pieces pushed and Close, ever (see SetFill)
@@ -487,14 +488,16 @@ func (q *Queue) newReader(ctx context.Context) *Reader {
 	r := &q.readers[0]
 	q.readers = q.readers[1:]
 	q.streamGen++
-	*r = Reader{q: q, ctx: ctx, gen: q.streamGen}
+	q.streamCtx = ctx
+	*r = Reader{q: q, gen: q.streamGen}
 	return r
 }
 
-// Reader streams one message of a Queue.
+// Reader streams one message of a Queue. It holds only what tells it from
+// the Readers before and after it; the rest (its context) is the queue's,
+// for the current Reader: the slabs stay small (16 bytes a message).
 type Reader struct {
 	q   *Queue
-	ctx context.Context
 	gen uint64
 }
 
@@ -502,12 +505,17 @@ type Reader struct {
 // context given to NextReader. At the end of the message it returns io.EOF;
 // if the connection ended first, an error wrapping ErrIncompleteMessage.
 func (r *Reader) Read(p []byte) (int, error) {
-	return r.ReadContext(r.ctx, p)
+	return r.read(nil, p)
 }
 
 // ReadContext is Read with its own context. When ctx ends it returns
 // ctx.Err() having consumed nothing.
 func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
+	return r.read(ctx, p)
+}
+
+// read is ReadContext, with NextReader's context if ctx is nil.
+func (r *Reader) read(ctx context.Context, p []byte) (int, error) {
 	q := r.q
 	for {
 		q.mu.Lock()
@@ -518,6 +526,9 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 		if !q.streaming {
 			q.mu.Unlock()
 			return 0, io.EOF
+		}
+		if ctx == nil {
+			ctx = q.streamCtx
 		}
 		e := &q.entries[q.head]
 		if e.off < len(e.data) {
@@ -536,14 +547,14 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 				q.spare = e.data[:0]
 			}
 			q.complete--
-			q.streaming = false
+			q.streaming, q.streamCtx = false, nil
 			q.consumed(messageOverhead)
 			q.pop()
 			q.mu.Unlock()
 			return 0, io.EOF
 		}
 		if q.closed {
-			q.streaming = false
+			q.streaming, q.streamCtx = false, nil
 			err := q.dropIncomplete()
 			q.updatePause()
 			q.mu.Unlock()

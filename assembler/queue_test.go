@@ -198,6 +198,12 @@ func TestStreaming(t *testing.T) {
 	if n, err := r.ReadContext(ctx, buf); n != 0 || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %d %v", n, err)
 	}
+	// Read waits under NextReader's context: a Reader taken with a
+	// cancelled one returns its error, and the next, with another, reads on.
+	_, rc, _ := q.NextReader(ctx) // continues "hello"
+	if n, err := rc.Read(buf); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("read under a cancelled NextReader context: %d %v", n, err)
+	}
 	push(t, q, frame.OpContinuation, "lo", true)
 	push(t, q, frame.OpBinary, "next", true)
 	op, r, _ = q.NextReader(context.Background()) // continues "hello"
