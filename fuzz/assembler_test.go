@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 	"pgregory.net/rapid"
 )
 
@@ -26,12 +27,15 @@ type modelQueue struct {
 
 var errModelClosed = errors.New("model closed")
 
-// TestQueueAgainstModel: random Push, Close, Next, TryNext, cancelled Next
-// and streamed reads; the queue and the model agree at every step.
+// TestQueueAgainstModel: random Push and PushEvent (with any frame length
+// announced), Close, Next, TryNext, cancelled Next and streamed reads; the
+// queue and the model agree at every step, and no message Next returned
+// changes afterwards.
 func TestQueueAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		q := assembler.New(assembler.Config{MaxMessageSize: 64, HighWater: 200, LowWater: 50})
 		var m modelQueue
+		var taken, kept [][]byte // messages Next handed over, and copies
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
 		for i, n := 0, rapid.IntRange(1, 60).Draw(t, "steps"); i < n; i++ {
@@ -43,7 +47,18 @@ func TestQueueAgainstModel(t *testing.T) {
 				if m.openOp == 0 {
 					op = rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "op")
 				}
-				err := q.Push(op, data, fin)
+				var err error
+				if rapid.Bool().Draw(t, "event") {
+					// As the engine pushes: a piece of a frame that goes on
+					// announces the frame's length, which only sizes the
+					// buffer (any value is allowed; one over the limit is
+					// ignored).
+					more := !fin && rapid.Bool().Draw(t, "more")
+					hint := uint64(rapid.IntRange(0, 100).Draw(t, "frameLength"))
+					err = q.PushEvent(protocol.Event{Kind: protocol.EventData, Opcode: op, Data: data, Fin: fin, More: more, FrameLength: hint})
+				} else {
+					err = q.Push(op, data, fin)
+				}
 				switch {
 				case m.closed:
 					if !errors.Is(err, errModelClosed) {
@@ -83,6 +98,12 @@ func TestQueueAgainstModel(t *testing.T) {
 						err = nil
 					}
 				}
+				if ok {
+					// The caller owns it: nothing the queue does later
+					// may change it (checked at the end).
+					taken = append(taken, msg.Data)
+					kept = append(kept, bytes.Clone(msg.Data))
+				}
 				checkTake(t, &m, msg, ok, err)
 			case 6: // stream the head message if one is complete
 				if len(m.done) == 0 {
@@ -114,6 +135,11 @@ func TestQueueAgainstModel(t *testing.T) {
 		}
 		if len(m.done) != 0 {
 			t.Fatalf("%d messages never delivered", len(m.done))
+		}
+		for i := range taken {
+			if !bytes.Equal(taken[i], kept[i]) {
+				t.Fatalf("message %d changed after Next returned it: %q, was %q", i, taken[i], kept[i])
+			}
 		}
 	})
 }
