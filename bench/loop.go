@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	gorilla "github.com/gorilla/websocket"
-
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 )
@@ -60,7 +58,9 @@ func (m *memConn) Read(p []byte) (int, error) {
 	m.off += n
 	if m.off == len(m.frame) {
 		m.off = 0
-		m.left--
+		if m.credit != nil {
+			m.left--
+		}
 	}
 	return n, nil
 }
@@ -212,8 +212,8 @@ func newMemLoop(lib string, compress bool, f []byte) (nc *memConn, run func(n in
 	}, nil
 }
 
-// upgradeLoop upgrades r with lib and returns its loop's body: read one
-// message, write it back.
+// upgradeLoop upgrades r with lib as the loopback servers do and returns
+// their loop's body (servers.go): read one message, write it back.
 func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Request) (func() error, error) {
 	ctx := context.Background()
 	switch lib {
@@ -226,54 +226,18 @@ func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Reque
 			return nil, err
 		}
 		if lib == "wsengine-rw" {
-			return func() error {
-				op, p, err := c.Read(ctx)
-				if err != nil {
-					return err
-				}
-				return c.Write(ctx, op, p)
-			}, nil
+			return func() error { return wsengineReadWriteOnce(ctx, c) }, nil
 		}
-		return func() error {
-			op, rd, err := c.Reader(ctx)
-			if err != nil {
-				return err
-			}
-			wr, err := c.Writer(ctx, op)
-			if err != nil {
-				return err
-			}
-			return copyMessage(wr, rd)
-		}, nil
+		return func() error { return wsengineStreamOnce(ctx, c) }, nil
 	case "gorilla", "gorilla-rw":
-		up := &gorilla.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-			EnableCompression: compress, CheckOrigin: func(*http.Request) bool { return true }}
-		c, err := up.Upgrade(w, r, nil)
+		c, err := gorillaUpgrade(gorillaUpgrader(compress), w, r)
 		if err != nil {
 			return nil, err
 		}
-		c.EnableWriteCompression(compress)
-		c.SetReadLimit(maxMessage)
 		if lib == "gorilla-rw" {
-			return func() error {
-				op, p, err := c.ReadMessage()
-				if err != nil {
-					return err
-				}
-				return c.WriteMessage(op, p)
-			}, nil
+			return func() error { return gorillaReadWriteOnce(c) }, nil
 		}
-		return func() error {
-			op, rd, err := c.NextReader()
-			if err != nil {
-				return err
-			}
-			wr, err := c.NextWriter(op)
-			if err != nil {
-				return err
-			}
-			return copyMessage(wr, rd)
-		}, nil
+		return func() error { return gorillaStreamOnce(c) }, nil
 	}
 	return nil, errors.New("bench: no loop for " + lib)
 }

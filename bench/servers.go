@@ -96,14 +96,7 @@ func wsengineHandler(compress bool, echo func(context.Context, *adapters.Conn)) 
 // Write it back, in the handler's goroutine.
 func wsengineReadWrite(compress bool) http.Handler {
 	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
-		for {
-			op, p, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if c.Write(ctx, op, p) != nil {
-				return
-			}
+		for wsengineReadWriteOnce(ctx, c) == nil {
 		}
 	})
 }
@@ -112,20 +105,31 @@ func wsengineReadWrite(compress bool) http.Handler {
 // gorilla and coder servers here do.
 func wsengineStream(compress bool) http.Handler {
 	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
-		for {
-			op, rd, err := c.Reader(ctx)
-			if err != nil {
-				return
-			}
-			wr, err := c.Writer(ctx, op)
-			if err != nil {
-				return
-			}
-			if copyMessage(wr, rd) != nil {
-				return
-			}
+		for wsengineStreamOnce(ctx, c) == nil {
 		}
 	})
+}
+
+// The loops' bodies, one message each (BenchmarkLoop calls them too).
+
+func wsengineReadWriteOnce(ctx context.Context, c *adapters.Conn) error {
+	op, p, err := c.Read(ctx)
+	if err != nil {
+		return err
+	}
+	return c.Write(ctx, op, p)
+}
+
+func wsengineStreamOnce(ctx context.Context, c *adapters.Conn) error {
+	op, rd, err := c.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	wr, err := c.Writer(ctx, op)
+	if err != nil {
+		return err
+	}
+	return copyMessage(wr, rd)
 }
 
 // copyBuffers are taken per message, so an idle connection holds none.
@@ -142,41 +146,44 @@ func copyMessage(wr io.WriteCloser, rd io.Reader) error {
 	return wr.Close()
 }
 
-// gorillaHandler upgrades each request the way gorilla's documentation
-// recommends for production and runs echo on the connection in the
-// handler's goroutine, once per connection.
-func gorillaHandler(compress bool, echo func(*gorilla.Conn)) http.Handler {
-	up := &gorilla.Upgrader{
+// gorillaUpgrader is gorilla's upgrader as its documentation recommends
+// for production.
+func gorillaUpgrader(compress bool) *gorilla.Upgrader {
+	return &gorilla.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 4096,
 		WriteBufferPool:   &sync.Pool{},
 		EnableCompression: compress,
 		CheckOrigin:       func(*http.Request) bool { return true },
 	}
+}
+
+// gorillaUpgrade upgrades one request with up and sets the message limit.
+func gorillaUpgrade(up *gorilla.Upgrader, w http.ResponseWriter, r *http.Request) (*gorilla.Conn, error) {
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(maxMessage)
+	return c, nil
+}
+
+// gorillaHandler upgrades each request and runs echo on the connection in
+// the handler's goroutine, once per connection.
+func gorillaHandler(compress bool, echo func(*gorilla.Conn)) http.Handler {
+	up := gorillaUpgrader(compress)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
+		c, err := gorillaUpgrade(up, w, r)
 		if err != nil {
 			return
 		}
 		defer c.Close()
-		c.SetReadLimit(maxMessage)
 		echo(c)
 	})
 }
 
 func gorillaEcho(compress bool) http.Handler {
 	return gorillaHandler(compress, func(c *gorilla.Conn) {
-		for {
-			op, rd, err := c.NextReader()
-			if err != nil {
-				return
-			}
-			wr, err := c.NextWriter(op)
-			if err != nil {
-				return
-			}
-			if copyMessage(wr, rd) != nil {
-				return
-			}
+		for gorillaStreamOnce(c) == nil {
 		}
 	})
 }
@@ -185,16 +192,29 @@ func gorillaEcho(compress bool) http.Handler {
 // wsengineReadWrite.
 func gorillaReadWrite(compress bool) http.Handler {
 	return gorillaHandler(compress, func(c *gorilla.Conn) {
-		for {
-			op, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(op, p) != nil {
-				return
-			}
+		for gorillaReadWriteOnce(c) == nil {
 		}
 	})
+}
+
+func gorillaStreamOnce(c *gorilla.Conn) error {
+	op, rd, err := c.NextReader()
+	if err != nil {
+		return err
+	}
+	wr, err := c.NextWriter(op)
+	if err != nil {
+		return err
+	}
+	return copyMessage(wr, rd)
+}
+
+func gorillaReadWriteOnce(c *gorilla.Conn) error {
+	op, p, err := c.ReadMessage()
+	if err != nil {
+		return err
+	}
+	return c.WriteMessage(op, p)
 }
 
 func coderEcho(compress bool) http.Handler {
