@@ -21,6 +21,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 	msg := []byte("a small steady-state message")
 	buf := make([]byte, 64)
 	big, bigBuf := make([]byte, 200<<10), make([]byte, 32<<10)
+	var appended []byte // ReadAppend's buffer, passed back
 	tests := []struct {
 		name string
 		max  float64
@@ -29,6 +30,14 @@ func TestSteadyStateAllocations(t *testing.T) {
 		{"Write+Read", 1, func() {
 			c.Write(ctx, frame.OpText, msg)
 			s.Read(ctx)
+		}},
+		{"Write+ReadAppend", 0, func() {
+			c.Write(ctx, frame.OpText, msg)
+			_, appended, _ = s.ReadAppend(ctx, appended[:0])
+		}},
+		{"Write+ReadAppend, 200 KiB in one frame", 0, func() {
+			c.Write(ctx, frame.OpBinary, big)
+			_, appended, _ = s.ReadAppend(ctx, appended[:0])
 		}},
 		{"Writer+Reader", 0, func() {
 			w, _ := c.Writer(ctx, frame.OpBinary)

@@ -351,6 +351,29 @@ func (c *Conn) Read(ctx context.Context) (frame.Opcode, []byte, error) {
 	return m.Opcode, m.Data, err
 }
 
+// ReadAppend is Read for a caller that reuses its buffer: it appends the
+// next message's payload to dst and returns the extended slice (dst
+// unchanged on an error). Read allocates each message for the caller to
+// keep; a loop that passes the returned slice back as dst[:0] instead
+// reads messages of up to 256 KiB without allocating, once the buffer has
+// grown to their size:
+//
+//	var buf []byte
+//	for {
+//		op, msg, err := c.ReadAppend(ctx, buf[:0])
+//		if err != nil {
+//			return err
+//		}
+//		buf = msg
+//		// use msg until the next ReadAppend
+//	}
+//
+// Everything else is as for Read.
+func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (frame.Opcode, []byte, error) {
+	m, err := c.q.NextAppend(ctx, dst)
+	return m.Opcode, m.Data, err
+}
+
 // Reader returns the next message as a stream, readable as it arrives. Its
 // reads are bounded by ctx. It is valid until the next Reader call; after
 // that its Read returns assembler.ErrStaleReader and never touches another

@@ -200,3 +200,45 @@ func TestSetReadLimit(t *testing.T) {
 		t.Fatalf("the peer saw %v", err)
 	}
 }
+
+// ReadAppend delivers each message after the caller's bytes, whatever its
+// size (one above the queue's 256 KiB spare buffer included); a ctx that
+// ends returns the caller's bytes unchanged and the connection goes on; a
+// message sent just before the close is delivered, then the close error,
+// again with the caller's bytes unchanged.
+func TestReadAppend(t *testing.T) {
+	checkLeaks(t)
+	opts := &adapters.Options{DisableCompression: true}
+	c, s := connPair(t, opts, opts)
+	ctx := ctxT(t)
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, p, err := s.ReadAppend(short, []byte("kept")); !errors.Is(err, context.DeadlineExceeded) || string(p) != "kept" {
+		t.Fatalf("ctx ended: %q %v", p, err)
+	}
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 300<<10/16)
+	msgs := []struct {
+		op   frame.Opcode
+		data []byte
+	}{{frame.OpText, []byte("hello")}, {frame.OpBinary, big}, {frame.OpText, nil}, {frame.OpText, []byte("bye")}}
+	go func() {
+		for _, m := range msgs {
+			c.Write(ctx, m.op, m.data)
+		}
+		c.Close(frame.CloseNormal, "done")
+	}()
+	buf := []byte("> ")
+	for i, m := range msgs {
+		op, p, err := s.ReadAppend(ctx, buf)
+		if err != nil || op != m.op || !bytes.Equal(p, append([]byte("> "), m.data...)) {
+			t.Fatalf("message %d: %v, %d bytes, %v", i, op, len(p), err)
+		}
+		buf = p[:2]
+	}
+	_, p, err := s.ReadAppend(ctx, buf)
+	if !errors.Is(err, &protocol.CloseError{Code: frame.CloseNormal}) || string(p) != "> " {
+		t.Fatalf("after the close: %q %v", p, err)
+	}
+}

@@ -5,7 +5,8 @@
 //     ws:// and wss://); NewConn runs a connection whose handshake was done
 //     elsewhere.
 //   - A Conn reads and writes messages: Read and Write (whole messages),
-//     Reader and Writer (streams), ReadJSON and WriteJSON; or Options.OnMessage
+//     ReadAppend (whole messages into the caller's reused buffer), Reader
+//     and Writer (streams), ReadJSON and WriteJSON; or Options.OnMessage
 //     to have messages delivered to a callback. Ping measures the round trip;
 //     Close runs the close handshake, CloseNow drops the connection; Done and
 //     CloseStatus say how it ended; NetConn is a net.Conn view.

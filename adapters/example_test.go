@@ -69,6 +69,37 @@ func ExampleAccept() {
 	// Output: hello
 }
 
+// An echo loop that reuses one buffer for every message: ReadAppend
+// appends each message to the slice passed back, so the loop allocates
+// nothing once the buffer has grown to the messages' size. (Read allocates
+// each message, for the caller to keep.)
+func ExampleConn_ReadAppend() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		var buf []byte
+		for {
+			op, msg, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				return
+			}
+			buf = msg // msg is valid until the next ReadAppend into buf
+			if err := c.Write(ctx, op, msg); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	if err := chat(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")); err != nil {
+		fmt.Println(err)
+	}
+	// Output: hello
+}
+
 // A client that reads, writes, pings and closes cleanly.
 func ExampleDial() {
 	srv := httptest.NewServer(http.HandlerFunc(echoHandler))

@@ -27,6 +27,32 @@ func ExampleQueue_Next() {
 	// closed 1000 (normal)
 }
 
+// A consumer that keeps one buffer: each message is appended to it, and
+// the queue keeps its own buffer for the next message, so neither
+// allocates once grown.
+func ExampleQueue_NextAppend() {
+	q := assembler.New(assembler.Config{})
+	q.Push(frame.OpText, []byte("first"), true)
+	q.Push(frame.OpText, []byte("second"), true)
+	q.Close(nil)
+
+	ctx := context.Background()
+	var buf []byte
+	for {
+		m, err := q.NextAppend(ctx, buf[:0])
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		buf = m.Data // valid until the next NextAppend into buf
+		fmt.Println(m.Opcode, string(m.Data))
+	}
+	// Output:
+	// text first
+	// text second
+	// assembler: queue closed
+}
+
 func ExampleQueue_NextReader() {
 	q := assembler.New(assembler.Config{})
 	q.Push(frame.OpBinary, []byte("a long "), false)

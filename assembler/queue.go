@@ -92,7 +92,7 @@ type Queue struct {
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
-	wholeReads bool            // the consumer's last call was Next or TryNext, not NextReader
+	wholeReads bool            // the consumer's last call was Next or TryNext, not NextAppend or NextReader
 	streaming  bool            // entries[head] belongs to the Reader of generation streamGen
 	streamGen  uint64          // the generation of the newest Reader handed out
 	streamCtx  context.Context // its context, for its Read
@@ -188,12 +188,15 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) er
 			// an empty slice, the copy is not zeroed first.)
 			buf = []byte{}
 		case q.spare != nil:
-			// A stream reads it in place and gives it back; Next hands out
-			// a copy. Either way a message arriving in many pieces
-			// grows no new buffer.
+			// A stream reads it in place and gives it back; NextAppend
+			// copies it out and gives it back; Next hands out a copy.
+			// Either way a message arriving in many pieces grows no new
+			// buffer.
 			buf, q.spare, spare = q.spare[:0], nil, true
 		case fin:
-			buf = make([]byte, 0, len(data)) // the one allocation per message
+			// The one allocation per message (NextAppend keeps it as the
+			// spare buffer once copied out).
+			buf = make([]byte, 0, len(data))
 		default:
 			// The first of many pieces: this buffer becomes the spare.
 			buf, spare = make([]byte, 0, max(len(data), 4096)), true
@@ -325,15 +328,32 @@ func (q *Queue) Len() int {
 // error) for a message cut short, then the close error. If ctx ends first
 // it returns ctx.Err() and the queue is unchanged.
 func (q *Queue) Next(ctx context.Context) (Message, error) {
+	return q.next(ctx, nil, false)
+}
+
+// NextAppend is Next for a consumer that keeps its own buffer: it appends
+// the message's payload to dst and returns the result as the Message's
+// Data (on an error, Data is dst unchanged). The queue keeps the buffer it
+// gathered the message in for the messages after it, so a consumer that
+// passes the returned slice back (as Data[:0]) takes messages of up to
+// 256 KiB without allocating once both buffers have grown to their size.
+func (q *Queue) NextAppend(ctx context.Context, dst []byte) (Message, error) {
+	return q.next(ctx, dst, true)
+}
+
+func (q *Queue) next(ctx context.Context, dst []byte, appendTo bool) (Message, error) {
 	for {
 		q.mu.Lock()
-		m, ok, err := q.tryNext()
+		m, ok, err := q.tryNext(dst, appendTo)
 		if ok || err != nil {
 			q.mu.Unlock()
+			if !ok {
+				m.Data = dst
+			}
 			return m, err
 		}
 		if werr := q.wait(ctx); werr != nil {
-			return Message{}, werr
+			return Message{Data: dst}, werr
 		}
 	}
 }
@@ -343,11 +363,15 @@ func (q *Queue) Next(ctx context.Context) (Message, error) {
 func (q *Queue) TryNext() (m Message, ok bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.tryNext()
+	return q.tryNext(nil, false)
 }
 
-func (q *Queue) tryNext() (Message, bool, error) {
-	q.wholeReads = true
+// tryNext takes the oldest complete message: the queue's buffer itself,
+// or with appendTo a copy appended to dst. q.mu held.
+func (q *Queue) tryNext(dst []byte, appendTo bool) (Message, bool, error) {
+	// Whole messages handed over are gathered each in its own allocation;
+	// copied out, they are gathered in the spare buffer (see push).
+	q.wholeReads = !appendTo
 	if q.streaming {
 		return Message{}, false, ErrStreamInProgress
 	}
@@ -355,11 +379,15 @@ func (q *Queue) tryNext() (Message, bool, error) {
 		e := &q.entries[q.head]
 		if e.done {
 			m := Message{Opcode: e.op, Data: e.data}
-			if e.spare {
-				// The caller owns what Next returns: a copy (into
-				// memory that is not zeroed first), and the buffer stays
-				// the queue's.
-				m.Data = append([]byte{}, e.data...)
+			if e.spare || appendTo {
+				// The caller owns what it gets: a copy (into memory
+				// that is not zeroed first, or into its own), and the
+				// buffer stays the queue's.
+				if appendTo {
+					m.Data = append(dst, e.data...)
+				} else {
+					m.Data = append([]byte{}, e.data...)
+				}
 				if cap(e.data) <= maxSpare && q.spare == nil && !q.closed {
 					q.spare = e.data[:0]
 				}

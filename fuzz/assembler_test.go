@@ -28,14 +28,14 @@ type modelQueue struct {
 var errModelClosed = errors.New("model closed")
 
 // TestQueueAgainstModel: random Push and PushEvent (with any frame length
-// announced), Close, Next, TryNext, cancelled Next and streamed reads; the
-// queue and the model agree at every step, and no message Next returned
-// changes afterwards.
+// announced), Close, Next, TryNext, NextAppend, cancelled Next and streamed
+// reads; the queue and the model agree at every step, and no message Next
+// or NextAppend returned changes afterwards.
 func TestQueueAgainstModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		q := assembler.New(assembler.Config{MaxMessageSize: 64, HighWater: 200, LowWater: 50})
 		var m modelQueue
-		var taken, kept [][]byte // messages Next handed over, and copies
+		var taken, kept [][]byte // messages Next and NextAppend handed over, and copies
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
 		for i, n := 0, rapid.IntRange(1, 60).Draw(t, "steps"); i < n; i++ {
@@ -85,18 +85,32 @@ func TestQueueAgainstModel(t *testing.T) {
 			case 3:
 				q.Close(errModelClosed)
 				m.closed = true
-			case 4, 5: // TryNext, or Next with a cancelled context
+			case 4, 5: // TryNext, or Next or NextAppend with a cancelled context
 				var msg assembler.Message
 				var ok bool
 				var err error
-				if rapid.Bool().Draw(t, "try") {
+				switch rapid.IntRange(0, 2).Draw(t, "take") {
+				case 0:
 					msg, ok, err = q.TryNext()
-				} else {
+				case 1:
 					msg, err = q.Next(cancelled)
 					ok = err == nil
 					if errors.Is(err, context.Canceled) {
 						err = nil
 					}
+				case 2:
+					// Appended after the caller's bytes, which stay; with
+					// no message, the caller's bytes come back alone.
+					prefix := rapid.SliceOfN(rapid.Byte(), 0, 5).Draw(t, "prefix")
+					msg, err = q.NextAppend(cancelled, bytes.Clone(prefix))
+					ok = err == nil
+					if errors.Is(err, context.Canceled) {
+						err = nil
+					}
+					if !bytes.HasPrefix(msg.Data, prefix) || !ok && len(msg.Data) != len(prefix) {
+						t.Fatalf("NextAppend after %q returned %q (ok %v, %v)", prefix, msg.Data, ok, err)
+					}
+					msg.Data = msg.Data[len(prefix):]
 				}
 				if ok {
 					// The caller owns it: nothing the queue does later
