@@ -10,7 +10,8 @@
 //     connection's read goroutine (the event model gws uses); the handler
 //     returns after Accept, so net/http's goroutine does not wait beside it.
 //     Also, in the handler, a Read/Write loop (Read returns each message in
-//     an allocation of its own) and a Reader/Writer loop.
+//     an allocation of its own), a Reader/Writer loop, and a
+//     ReadAppend/Write loop (whole messages into one reused buffer).
 //   - gorilla: Upgrader with a WriteBufferPool, NextReader/NextWriter and
 //     io.CopyBuffer with a reused buffer, EnableCompression for deflate.
 //     Also its whole-message loop, ReadMessage/WriteMessage (gorilla-rw),

@@ -19,9 +19,9 @@ import (
 )
 
 // LoopLibraries are the server loops LoopBench runs: wsengine's OnMessage,
-// Read/Write and Reader/Writer, gorilla's NextReader/NextWriter and
+// Read/Write, Reader/Writer and ReadAppend/Write, gorilla's NextReader/NextWriter and
 // ReadMessage/WriteMessage.
-var LoopLibraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw"}
+var LoopLibraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "gorilla", "gorilla-rw"}
 
 // memConn is a net.Conn in memory for a server: each Read returns (the
 // rest of) one masked client frame, as a socket does when the client waits
@@ -217,7 +217,7 @@ func newMemLoop(lib string, compress bool, f []byte) (nc *memConn, run func(n in
 func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Request) (func() error, error) {
 	ctx := context.Background()
 	switch lib {
-	case "wsengine-rw", "wsengine-stream":
+	case "wsengine-rw", "wsengine-stream", "wsengine-append":
 		c, err := adapters.Accept(w, r, wsengineOptions(compress))
 		if err == nil && c.Compressed() != compress {
 			err = errors.New("bench: compression not as asked")
@@ -225,8 +225,15 @@ func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Reque
 		if err != nil {
 			return nil, err
 		}
-		if lib == "wsengine-rw" {
+		switch lib {
+		case "wsengine-rw":
 			return func() error { return wsengineReadWriteOnce(ctx, c) }, nil
+		case "wsengine-append":
+			var buf []byte
+			return func() (err error) {
+				buf, err = wsengineAppendOnce(ctx, c, buf[:0])
+				return err
+			}, nil
 		}
 		return func() error { return wsengineStreamOnce(ctx, c) }, nil
 	case "gorilla", "gorilla-rw":

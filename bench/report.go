@@ -232,9 +232,9 @@ func (r *Report) idle(lib string) IdleResult {
 // connections: one panel per message size, each with its own axis (the
 // sizes differ by an order of magnitude), one bar per library.
 func (r *Report) WriteSVG(w io.Writer, conns int) {
-	colors := map[string]string{"wsengine": "#1f77b4", "wsengine-rw": "#17becf", "wsengine-stream": "#aec7e8",
+	colors := map[string]string{"wsengine": "#1f77b4", "wsengine-rw": "#17becf", "wsengine-stream": "#aec7e8", "wsengine-append": "#9edae5",
 		"gorilla": "#ff7f0e", "gorilla-rw": "#ffbb78", "coder": "#2ca02c", "gobwas": "#d62728", "gws": "#9467bd"}
-	const width, height, top, bottom, axisW = 900, 400, 40, 70, 52
+	const width, height, top, bottom, axisW = 900, 416, 40, 86, 52
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14">Loopback echo, %d connections, text messages: messages/s (median of rounds)</text>`+"\n", conns)
@@ -269,7 +269,7 @@ func (r *Report) WriteSVG(w io.Writer, conns int) {
 	}
 	for i, lib := range Libraries {
 		x := 10 + (i%4)*220
-		y := height - 32 + (i/4)*16
+		y := height - 48 + (i/4)*16 // three rows of four
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x, y, colors[lib], x+14, y+9, libLabel(lib))
 	}
 	b.WriteString("</svg>\n")
@@ -285,6 +285,8 @@ func libLabel(lib string) string {
 		return "wsengine (Read/Write)"
 	case "wsengine-stream":
 		return "wsengine (Reader/Writer)"
+	case "wsengine-append":
+		return "wsengine (ReadAppend/Write)"
 	case "gorilla-rw":
 		return "gorilla (ReadMessage/WriteMessage)"
 	}

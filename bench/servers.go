@@ -22,11 +22,12 @@ import (
 
 // Libraries are the servers compared, wsengine's first: its event API
 // (OnMessage, the base of every ratio), then the APIs most applications
-// write: a Read/Write loop and a Reader/Writer loop. gorilla-rw is
+// write: a Read/Write loop and a Reader/Writer loop, and a ReadAppend/Write
+// loop (whole messages into a reused buffer). gorilla-rw is
 // gorilla's whole-message loop (ReadMessage, WriteMessage): like
 // wsengine's Read, it hands each message over in memory of its own, which
 // the streaming loops of the other rows never allocate.
-var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -43,6 +44,8 @@ func Handler(lib string, compress bool) http.Handler {
 		return wsengineReadWrite(compress)
 	case "wsengine-stream":
 		return wsengineStream(compress)
+	case "wsengine-append":
+		return wsengineAppend(compress)
 	case "gorilla":
 		return gorillaEcho(compress)
 	case "gorilla-rw":
@@ -110,6 +113,21 @@ func wsengineStream(compress bool) http.Handler {
 	})
 }
 
+// wsengineAppend reads whole messages into one reused buffer (ReadAppend)
+// and writes them back.
+func wsengineAppend(compress bool) http.Handler {
+	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
+		var buf []byte
+		for {
+			msg, err := wsengineAppendOnce(ctx, c, buf[:0])
+			if err != nil {
+				return
+			}
+			buf = msg
+		}
+	})
+}
+
 // The loops' bodies, one message each (BenchmarkLoop calls them too).
 
 func wsengineReadWriteOnce(ctx context.Context, c *adapters.Conn) error {
@@ -118,6 +136,16 @@ func wsengineReadWriteOnce(ctx context.Context, c *adapters.Conn) error {
 		return err
 	}
 	return c.Write(ctx, op, p)
+}
+
+// wsengineAppendOnce echoes one message read into buf and returns the
+// buffer, grown, for the next.
+func wsengineAppendOnce(ctx context.Context, c *adapters.Conn, buf []byte) ([]byte, error) {
+	op, msg, err := c.ReadAppend(ctx, buf)
+	if err != nil {
+		return msg, err
+	}
+	return msg, c.Write(ctx, op, msg)
 }
 
 func wsengineStreamOnce(ctx context.Context, c *adapters.Conn) error {
