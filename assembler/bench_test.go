@@ -9,24 +9,38 @@ import (
 	"github.com/wsengine/ws/frame"
 )
 
+// BenchmarkPushNext pushes a message and takes it whole: with Next (one
+// allocation, the message handed over) and with NextAppend into a reused
+// buffer (none).
 func BenchmarkPushNext(b *testing.B) {
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}} {
-		b.Run(s.name, func(b *testing.B) {
-			q := assembler.New(assembler.Config{})
-			msg := make([]byte, s.n)
-			ctx := context.Background()
-			b.SetBytes(int64(s.n))
-			b.ReportAllocs()
-			for b.Loop() {
-				q.Push(frame.OpBinary, msg, true)
-				if _, err := q.Next(ctx); err != nil {
-					b.Fatal(err)
+	for _, take := range []string{"Next", "NextAppend"} {
+		for _, s := range []struct {
+			name string
+			n    int
+		}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}} {
+			b.Run(take+"/"+s.name, func(b *testing.B) {
+				q := assembler.New(assembler.Config{})
+				msg := make([]byte, s.n)
+				ctx := context.Background()
+				var buf []byte
+				b.SetBytes(int64(s.n))
+				b.ReportAllocs()
+				for b.Loop() {
+					q.Push(frame.OpBinary, msg, true)
+					var m assembler.Message
+					var err error
+					if take == "Next" {
+						m, err = q.Next(ctx)
+					} else {
+						m, err = q.NextAppend(ctx, buf[:0])
+						buf = m.Data
+					}
+					if err != nil || len(m.Data) != s.n {
+						b.Fatal(len(m.Data), err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
