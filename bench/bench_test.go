@@ -77,6 +77,7 @@ func BenchmarkEcho(b *testing.B) {
 						b.ReportMetric(r.AllocsMsg, "srv-allocs/msg")
 						b.ReportMetric(r.BytesMsg, "srv-B/msg")
 						b.ReportMetric(float64(r.CPUMsg.Nanoseconds())/1e3, "srv-cpu-µs/msg")
+						b.ReportMetric(float64(r.UserMsg.Nanoseconds())/1e3, "srv-user-µs/msg")
 						b.ReportMetric(float64(r.GCMsg.Nanoseconds())/1e3, "srv-gc-µs/msg")
 					})
 				}
@@ -110,7 +111,7 @@ func TestSmoke(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 || r.CPUMsg < 0 || r.GCMsg < 0 {
+					if r.Messages != 40 || r.Elapsed <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.AllocsMsg < 0 || r.CPUMsg < 0 || r.UserMsg < 0 || r.UserMsg > r.CPUMsg || r.GCMsg < 0 {
 						t.Fatalf("malformed result %+v", r)
 					}
 				}

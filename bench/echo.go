@@ -23,6 +23,7 @@ type EchoResult struct {
 	AllocsMsg float64       // server allocations per message
 	BytesMsg  float64       // server bytes allocated per message
 	CPUMsg    time.Duration // server CPU time (user + system) per message
+	UserMsg   time.Duration // the user-time part of CPUMsg (see Stats.User)
 	GCMsg     time.Duration // the part of CPUMsg the GC's marking took
 	// Runs and Spread are set by MedianEcho: how many runs the row is the
 	// median of, and their msgs/s range as a fraction of the median.
@@ -131,6 +132,7 @@ func echo(s *Server, conns, size, messages int, roundTrip func(i int, msg []byte
 		r.AllocsMsg = float64(after.Mallocs-before.Mallocs) / float64(len(all))
 		r.BytesMsg = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(all))
 		r.CPUMsg = (after.CPU - before.CPU) / time.Duration(len(all))
+		r.UserMsg = (after.User - before.User) / time.Duration(len(all))
 		r.GCMsg = (after.GC - before.GC) / time.Duration(len(all))
 	}
 	return r, nil
