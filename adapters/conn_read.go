@@ -342,9 +342,11 @@ func (c *Conn) syncPause() {
 }
 
 // Read returns the next whole message: its type (frame.OpText or
-// frame.OpBinary) and its payload, which the caller owns. A Read that finds
-// no message queued reads the socket itself. ctx bounds the call; when it
-// ends Read returns ctx.Err() and the connection goes on.
+// frame.OpBinary) and its payload, which the caller owns (one allocation
+// per message; a loop that does not keep messages can reuse one buffer
+// with ReadAppend and allocate nothing). A Read that finds no message
+// queued reads the socket itself. ctx bounds the call; when it ends Read
+// returns ctx.Err() and the connection goes on.
 //
 // After the connection ends, Read returns every message received before the
 // peer's close frame, then the *protocol.CloseError (errors.Is with
