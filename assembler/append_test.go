@@ -42,6 +42,10 @@ func TestNextAppend(t *testing.T) {
 			q.Push(frame.OpText, []byte("last words"), true)
 			q.Close(closeErr)
 		}, ctx, nil, "last words", frame.OpText, nil},
+		{"a stream in progress", func(q *assembler.Queue) {
+			q.Push(frame.OpText, []byte("streamed"), true)
+			q.NextReader(ctx)
+		}, ctx, []byte("kept"), "kept", 0, assembler.ErrStreamInProgress},
 		{"cut short by the close", func(q *assembler.Queue) {
 			q.Push(frame.OpText, []byte("half"), false)
 			q.Close(closeErr)
