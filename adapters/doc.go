@@ -27,8 +27,8 @@
 //
 //   - One lock guards the engine and is never held during I/O.
 //   - Reading: at most one goroutine reads the socket, the holder of the read
-//     token. A Read (or a stream Reader's Read, or NetConn's Read) that finds
-//     no message queued takes the token and reads the socket itself, so a
+//     token. A Read, ReadAppend, stream Reader's Read or NetConn's Read that
+//     finds no message queued takes the token and reads the socket itself, so a
 //     message reaches a waiting reader with no goroutine in between. When no
 //     call has read for a quarter second, a ping is awaiting its pong, Close or Ping
 //     waits for the peer, or the connection waits for the peer's EOF, a
