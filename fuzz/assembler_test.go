@@ -189,9 +189,10 @@ func checkTake(t *rapid.T, m *modelQueue, msg assembler.Message, ok bool, err er
 	}
 }
 
-// TestQueueConcurrentReaders: one pusher, several readers, a random close
-// time; every message pushed before Close is received exactly once. Run it
-// under -race.
+// TestQueueConcurrentReaders: one pusher, several readers (some taking
+// with Next, some with NextAppend into a buffer each reuses), a random
+// close time; every message pushed before Close is received exactly once,
+// intact. Run it under -race.
 func TestQueueConcurrentReaders(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		q := assembler.New(assembler.Config{HighWater: 1 << 30})
@@ -200,17 +201,32 @@ func TestQueueConcurrentReaders(t *testing.T) {
 		readers := rapid.IntRange(1, 4).Draw(t, "readers")
 		var mu sync.Mutex
 		got := map[int]int{}
+		wrong := 0 // messages of the wrong length
 		var wg sync.WaitGroup
+		appenders := rapid.IntRange(0, readers).Draw(t, "appenders")
 		for r := 0; r < readers; r++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var buf []byte // NextAppend's, passed back
 				for {
-					m, err := q.Next(context.Background())
+					var m assembler.Message
+					var err error
+					if r < appenders {
+						m, err = q.NextAppend(context.Background(), buf[:0])
+						buf = m.Data
+					} else {
+						m, err = q.Next(context.Background())
+					}
 					if err != nil {
 						return
 					}
 					mu.Lock()
+					if len(m.Data) != 2 {
+						wrong++
+						mu.Unlock()
+						continue
+					}
 					got[int(m.Data[0])|int(m.Data[1])<<8]++
 					mu.Unlock()
 				}
@@ -241,8 +257,8 @@ func TestQueueConcurrentReaders(t *testing.T) {
 				t.Fatalf("message %d received %d times", i, got[i])
 			}
 		}
-		if len(got) != pushed {
-			t.Fatalf("received %d distinct, pushed %d", len(got), pushed)
+		if len(got) != pushed || wrong != 0 {
+			t.Fatalf("received %d distinct (%d of the wrong length), pushed %d", len(got), wrong, pushed)
 		}
 	})
 }
