@@ -78,7 +78,9 @@ type Queue struct {
 	cfg Config
 
 	mu      sync.Mutex
-	entries []entry // entries[head:] are queued, oldest first
+	version atomic.Uint64 // pieces pushed and Close, ever (see SetFill); beside mu, on the same cache line
+	pausedA atomic.Bool   // paused, for Paused to read without the lock
+	entries []entry       // entries[head:] are queued, oldest first
 	head    int
 	bytes   int64 // queued payload plus overhead, for flow control
 	closed  bool
@@ -88,7 +90,6 @@ type Queue struct {
 	changed chan struct{} // closed when state changes while waiters > 0
 
 	paused   bool
-	pausedA  atomic.Bool   // paused, for Paused to read without the lock
 	resumed  chan struct{} // closed when paused turns false
 	complete int           // complete messages queued
 
@@ -100,8 +101,7 @@ type Queue struct {
 	slab       int             // size of the last slab of Readers
 	spare      []byte          // a buffer for the next message, reused by streams and Next
 
-	fill    func(ctx context.Context, seen uint64) error
-	version atomic.Uint64 // pieces pushed and Close, ever (see SetFill)
+	fill func(ctx context.Context, seen uint64) error
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
