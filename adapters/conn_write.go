@@ -231,7 +231,9 @@ func (c *Conn) releaseMessage() { c.gate.release() }
 // sendFrame queues one frame and writes it. The caller holds the gate.
 func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {
 	c.mu.Lock()
-	if err := c.eng.SendWith(c.clock.Now(), op, p, fin, o); err != nil {
+	// Sending moves no engine timer: the time of the last read round will
+	// do, and saves a clock read per message.
+	if err := c.eng.SendWith(c.roundAt, op, p, fin, o); err != nil {
 		closed := c.closed
 		c.mu.Unlock()
 		if closed {

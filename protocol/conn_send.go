@@ -38,6 +38,10 @@ type SendOptions struct {
 }
 
 // SendWith is Send with options for the message that op starts.
+//
+// Sending starts and moves no timer (keepalive counts from what is
+// received), so now may be the last time the caller gave the engine: a
+// caller need not read its clock for every frame it sends.
 func (c *Conn) SendWith(now time.Time, op frame.Opcode, p []byte, fin bool, o SendOptions) error {
 	c.tick(now)
 	if err := c.canSend(); err != nil {

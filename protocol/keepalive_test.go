@@ -148,3 +148,26 @@ func TestPingPongArguments(t *testing.T) {
 		t.Fatalf("out % x", out)
 	}
 }
+
+// Sending starts and moves no timer: frames sent with no time, or with an
+// earlier time than the engine has seen, leave Deadline where it was, and
+// the keepalive ping still goes at its time.
+func TestSendMovesNoTimer(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.Receive(at(5*time.Second), wireFrame(protocol.RoleServer, frame.OpText, true, []byte("x")))
+	drain(c)
+	before := c.Deadline()
+	for _, now := range []time.Time{{}, t0, at(5 * time.Second)} {
+		if err := c.SendWith(now, frame.OpText, []byte("y"), true, protocol.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if d := c.Deadline(); !d.Equal(before) {
+			t.Fatalf("a send at %v moved the deadline from %v to %v", now, before.Sub(t0), d.Sub(t0))
+		}
+	}
+	drain(c)
+	c.HandleTimeout(before)
+	if out, _ := drain(c); !bytes.Equal(out, wireFrame(protocol.RoleClient, frame.OpPing, true, keepalivePayload(1))) {
+		t.Fatalf("at the deadline: % x", out)
+	}
+}
