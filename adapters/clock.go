@@ -28,9 +28,9 @@ func (realClock) Now() time.Time { return time.Now() }
 func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // monoClock is a connection's real clock: its base plus the monotonic time
-// since. A Conn reads the clock twice per message, and time.Now, which also
-// reads the wall clock, costs half as much again here (53 against 39 ns on
-// the reference machine). Its times compare and subtract exactly as
+// since. A Conn reads the clock once per message (each read round), and
+// time.Now, which also reads the wall clock, costs half as much again here
+// (53 against 39 ns on the reference machine). Its times compare and subtract exactly as
 // time.Now's (both carry a monotonic reading); only their wall reading
 // does not follow a step of the system clock, which nothing here reads.
 type monoClock struct{ base time.Time }

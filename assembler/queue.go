@@ -39,7 +39,7 @@ type Config struct {
 // beyond its payload: roughly its bookkeeping in memory.
 const messageOverhead = 64
 
-// maxSpare is the largest buffer kept for reuse after a stream.
+// maxSpare is the largest buffer kept for reuse (see keepSpare).
 const maxSpare = 256 << 10
 
 var (
@@ -380,17 +380,14 @@ func (q *Queue) tryNext(dst []byte, appendTo bool) (Message, bool, error) {
 		if e.done {
 			m := Message{Opcode: e.op, Data: e.data}
 			if e.spare || appendTo {
-				// The caller owns what it gets: a copy (into memory
-				// that is not zeroed first, or into its own), and the
-				// buffer stays the queue's.
-				if appendTo {
-					m.Data = append(dst, e.data...)
-				} else {
-					m.Data = append([]byte{}, e.data...)
+				// The caller owns what it gets: a copy, appended to its
+				// buffer (or to an empty slice: memory not zeroed
+				// first), and the buffer stays the queue's.
+				if !appendTo {
+					dst = []byte{}
 				}
-				if cap(e.data) <= maxSpare && q.spare == nil && !q.closed {
-					q.spare = e.data[:0]
-				}
+				m.Data = append(dst, e.data...)
+				q.keepSpare(e.data)
 			}
 			q.complete--
 			q.consumed(int64(len(e.data)) + messageOverhead)
@@ -406,6 +403,15 @@ func (q *Queue) tryNext(dst []byte, appendTo bool) (Message, bool, error) {
 		return Message{}, false, q.err
 	}
 	return Message{}, false, nil
+}
+
+// keepSpare keeps buf, a message's buffer the consumer is done with, for
+// the next message: unless it is over maxSpare, the queue is closed, or a
+// spare buffer is kept already. q.mu held.
+func (q *Queue) keepSpare(buf []byte) {
+	if cap(buf) <= maxSpare && q.spare == nil && !q.closed {
+		q.spare = buf[:0]
+	}
 }
 
 // dropIncomplete removes the message cut short by the close and returns
@@ -571,9 +577,7 @@ func (r *Reader) read(ctx context.Context, p []byte) (int, error) {
 			return n, nil
 		}
 		if e.done {
-			if cap(e.data) <= maxSpare && !q.closed {
-				q.spare = e.data[:0]
-			}
+			q.keepSpare(e.data)
 			q.complete--
 			q.streaming, q.streamCtx = false, nil
 			q.consumed(messageOverhead)

@@ -230,10 +230,7 @@ func upgradeLoop(lib string, compress bool, w http.ResponseWriter, r *http.Reque
 			return func() error { return wsengineReadWriteOnce(ctx, c) }, nil
 		case "wsengine-append":
 			var buf []byte
-			return func() (err error) {
-				buf, err = wsengineAppendOnce(ctx, c, buf[:0])
-				return err
-			}, nil
+			return func() error { return wsengineAppendOnce(ctx, c, &buf) }, nil
 		}
 		return func() error { return wsengineStreamOnce(ctx, c) }, nil
 	case "gorilla", "gorilla-rw":

@@ -118,12 +118,7 @@ func wsengineStream(compress bool) http.Handler {
 func wsengineAppend(compress bool) http.Handler {
 	return wsengineHandler(compress, func(ctx context.Context, c *adapters.Conn) {
 		var buf []byte
-		for {
-			msg, err := wsengineAppendOnce(ctx, c, buf[:0])
-			if err != nil {
-				return
-			}
-			buf = msg
+		for wsengineAppendOnce(ctx, c, &buf) == nil {
 		}
 	})
 }
@@ -138,14 +133,15 @@ func wsengineReadWriteOnce(ctx context.Context, c *adapters.Conn) error {
 	return c.Write(ctx, op, p)
 }
 
-// wsengineAppendOnce echoes one message read into buf and returns the
-// buffer, grown, for the next.
-func wsengineAppendOnce(ctx context.Context, c *adapters.Conn, buf []byte) ([]byte, error) {
-	op, msg, err := c.ReadAppend(ctx, buf)
+// wsengineAppendOnce echoes one message read into *buf, which it keeps,
+// grown, for the next.
+func wsengineAppendOnce(ctx context.Context, c *adapters.Conn, buf *[]byte) error {
+	op, msg, err := c.ReadAppend(ctx, (*buf)[:0])
+	*buf = msg
 	if err != nil {
-		return msg, err
+		return err
 	}
-	return msg, c.Write(ctx, op, msg)
+	return c.Write(ctx, op, msg)
 }
 
 func wsengineStreamOnce(ctx context.Context, c *adapters.Conn) error {
