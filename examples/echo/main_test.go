@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +20,32 @@ import (
 	"github.com/wsengine/ws/protocol"
 )
 
+// waitHandlers wraps h so that the test, once it and its deferred calls
+// have returned, waits for every handler h started. A WebSocket's handler
+// runs on after the server forgets its hijacked connection (neither
+// httptest's Close nor Shutdown waits for it), and one still running would
+// log the connection's end to a test that has completed (a panic, and a
+// data race on the test's state).
+func waitHandlers(t *testing.T, h http.Handler) http.Handler {
+	var running sync.WaitGroup
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() { running.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("an echo handler still runs 10 s after its test")
+		}
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		running.Add(1)
+		defer running.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
 func TestEchoServer(t *testing.T) {
-	srv := httptest.NewServer(Handler(t.Logf))
+	srv := httptest.NewServer(waitHandlers(t, Handler(t.Logf)))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -96,6 +121,7 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.Handler = waitHandlers(t, srv.Handler)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // 5.15): a valid message followed in the same segment by a violation is
 // echoed first, then the connection is failed with 1002.
 func TestEchoBeforeViolationClose(t *testing.T) {
-	srv := httptest.NewServer(Handler(t.Logf))
+	srv := httptest.NewServer(waitHandlers(t, Handler(t.Logf)))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	key := [4]byte{5, 6, 7, 8}
