@@ -215,9 +215,9 @@ func (c *Conn) takeEvents() bool {
 
 // otherEvent is takeEvents for every event but a message's data for the
 // queue. A function of its own so that takeEvents, on every read's path,
-// keeps a small stack frame (384 bytes; 968 with these cases inline): the
-// depth of that path, where a message's allocation may take the
-// allocator's slow path, decides whether a Read loop's goroutine stack
+// keeps a small stack frame (432 bytes; about 1 KiB with these cases
+// inline): the depth of that path, where a message's allocation may take
+// the allocator's slow path, decides whether a Read loop's goroutine stack
 // grows from 4 to 8 KiB, which it then keeps for the connection's life
 // (see fill). c.mu held.
 func (c *Conn) otherEvent(ev *protocol.Event) {

@@ -153,13 +153,19 @@ func (q *Queue) Version() uint64 { return q.version.Load() }
 // returns the close error and changes nothing; so does a piece that would
 // break the message sequence or exceed MaxMessageSize.
 func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
-	return q.push(op, data, fin, 0)
+	return q.push(op, data, fin, false, 0, 0)
 }
 
-// push is Push with sizeHint, the expected size of a message that op
-// starts (0 when unknown), so that a message arriving in pieces is copied
-// into one allocation.
-func (q *Queue) push(op frame.Opcode, data []byte, fin bool, sizeHint uint64) error {
+// push is Push for a piece of a frame of frameLen bytes, more of which
+// follows (more), and whose message an extension transforms (rsv != 0):
+// when the frame's own bytes arrive in pieces, its length is the expected
+// size of the message that op starts, so that the message is copied into
+// one allocation.
+func (q *Queue) push(op frame.Opcode, data []byte, fin, more bool, rsv uint8, frameLen uint64) error {
+	var sizeHint uint64
+	if more && rsv == 0 {
+		sizeHint = frameLen
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -244,17 +250,18 @@ func (q *Queue) updatePause() {
 
 // PushEvent pushes a protocol data event and ignores every other kind, so
 // an adapter can hand over each event it takes from the engine.
+//
+// It is small enough to be inlined: an adapter calls it on the path of
+// every socket read, where one frame less keeps a Read loop's goroutine
+// stack from growing when a message's allocation takes the allocator's
+// slow path (see the adapters' fill).
 func (q *Queue) PushEvent(ev protocol.Event) error {
 	if ev.Kind != protocol.EventData {
 		return nil
 	}
-	var hint uint64
-	if ev.More && ev.Rsv == 0 {
-		// The frame arrives in pieces: its length is known from the
-		// header (unless an extension decodes it).
-		hint = ev.FrameLength
-	}
-	return q.push(ev.Opcode, ev.Data, ev.Fin, hint)
+	// A frame that arrives in pieces has its length in the header (unless
+	// an extension decodes it): push takes it as the message's size hint.
+	return q.push(ev.Opcode, ev.Data, ev.Fin, ev.More, ev.Rsv, ev.FrameLength)
 }
 
 // openEntry returns the unfinished message at the tail, if any.
@@ -464,13 +471,20 @@ func (q *Queue) notify() {
 }
 
 // wait releases the lock (held on entry) until the state changes or ctx
-// ends.
+// ends. With a fill function it calls it; the select is in waitChanged,
+// so that this frame, under every read of an adapter's Read loop (which
+// allocates each message from inside fill), stays small.
 func (q *Queue) wait(ctx context.Context) error {
 	if q.fill != nil {
 		seen := q.version.Load()
 		q.mu.Unlock()
 		return q.fill(ctx, seen)
 	}
+	return q.waitChanged(ctx)
+}
+
+// waitChanged is wait without a fill function.
+func (q *Queue) waitChanged(ctx context.Context) error {
 	ch := q.changed
 	q.waiters++
 	q.mu.Unlock()
