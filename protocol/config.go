@@ -142,6 +142,13 @@ func (c *Config) maxFrame() int64 {
 // Extension transforms message payloads (RFC 6455 §9); permessage-deflate
 // is one. The engine calls it only for messages it owns: on the receive
 // side, messages whose first frame has one of its RSV bits set.
+//
+// An Extension may also have either of two methods the engine calls if
+// present: ReleaseBuffers(), when the driver parks an idle connection
+// (Conn.ReleaseReadBuffer), to drop the buffers it keeps only for reuse
+// between messages (never its state, such as the history a peer's
+// compressor refers to, nor a message it is gathering); and Release(),
+// once the connection is closed (Conn.Release), to drop everything.
 type Extension interface {
 	// Rsv returns the RSV bits the extension may set on a message's first
 	// frame. A frame with an RSV bit that no extension owns, or a

@@ -108,7 +108,8 @@ func (c *Conn) SetMaxMessageSize(n int64) { c.cfg.MaxMessageSize = n }
 // ReleaseReadBuffer drops the receive buffer when it holds no unparsed
 // input and no event's Data points into it, so that a driver parking an
 // idle connection (reading into a few bytes of its own until the peer
-// speaks) holds no read buffer meanwhile. It reports whether it did; the
+// speaks) holds no read buffer meanwhile; the extensions drop the buffers
+// they keep for reuse too (see Extension). It reports whether it did; the
 // next ReadBuffer or Receive allocates again.
 func (c *Conn) ReleaseReadBuffer() bool {
 	r := &c.recv
@@ -116,17 +117,24 @@ func (c *Conn) ReleaseReadBuffer() bool {
 		return false
 	}
 	r.in, r.inPos, r.dec = nil, 0, nil
+	for _, e := range c.cfg.Extensions {
+		if r, ok := e.(interface{ ReleaseBuffers() }); ok {
+			r.ReleaseBuffers()
+		}
+	}
 	return true
 }
 
 // ReleaseWriteBuffer drops the output buffer when it holds nothing left to
 // write, so that a driver parking an idle connection holds no write buffer
-// either (after a large message it is as large). It reports whether it
-// did; the next frame allocates again.
+// either (after a large message it is as large), and the buffer an
+// extension's output is gathered in before it is framed. It reports
+// whether it did; the next frame allocates again.
 func (c *Conn) ReleaseWriteBuffer() bool {
 	if c.outStart < len(c.out) {
 		return false
 	}
 	c.out, c.outStart = nil, 0
+	c.send.enc = nil // scratch: filled and framed within each Send
 	return true
 }

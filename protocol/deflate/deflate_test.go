@@ -145,6 +145,45 @@ func TestContextTakeover(t *testing.T) {
 	}
 }
 
+// A driver parking an idle connection releases its buffers between
+// messages (ReleaseReadBuffer, ReleaseWriteBuffer; the extension drops the
+// buffers it gathers in). The contexts are state and stay: with context
+// takeover both ways, each side's second "Hello" still refers to the first
+// (it is shorter) and still inflates on the other side.
+func TestReleasedBuffersKeepContext(t *testing.T) {
+	takeover := deflate.Config{Level: 6, Threshold: -1, ContextTakeover: true}
+	c, s, _ := pair(t, takeover, takeover, 1<<20)
+	drain(c)
+	drain(s)
+	release := func() {
+		for _, conn := range []*protocol.Conn{c, s} {
+			if !conn.ReleaseReadBuffer() || !conn.ReleaseWriteBuffer() {
+				t.Fatal("buffers not released between messages")
+			}
+		}
+	}
+	for _, dir := range []struct {
+		name     string
+		from, to *protocol.Conn
+	}{{"server to client", s, c}, {"client to server", c, s}} {
+		var wires [][]byte
+		for range 2 {
+			release()
+			dir.from.SendMessage(t0, frame.OpText, []byte("Hello"))
+			wire, _ := drain(dir.from)
+			wires = append(wires, wire)
+			release()
+			dir.to.Receive(t0, wire)
+			if _, evs := drain(dir.to); message(evs) != "Hello" {
+				t.Fatalf("%s: got %q", dir.name, message(evs))
+			}
+		}
+		if len(wires[1]) >= len(wires[0]) {
+			t.Fatalf("%s: the compressor's context was lost: first % x, second % x", dir.name, wires[0], wires[1])
+		}
+	}
+}
+
 // RSV1 on the first frame only; a continuation or control frame with RSV1
 // is a protocol error.
 func TestRSV1Rules(t *testing.T) {

@@ -189,6 +189,7 @@ func (e *extension) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, 
 		}
 	}
 	readerPool.Put(r)
+	e.src.Reset(nil) // it referred to e.in, which may go (see below, ReleaseBuffers)
 	if cap(e.in) > 64<<10 {
 		e.in = nil
 	} else {
@@ -213,6 +214,17 @@ func (e *extension) remember(out []byte) {
 		e.history = append(e.history[:0], e.history[over:]...)
 	}
 	e.history = append(e.history, out...)
+}
+
+// ReleaseBuffers drops the buffer compressed messages are gathered in, as
+// the engine parks an idle connection (protocol.Conn.ReleaseReadBuffer),
+// unless a message is being gathered. The history a peer's compressor
+// refers to, and a compressor kept for context takeover, are state, and
+// stay.
+func (e *extension) ReleaseBuffers() {
+	if len(e.in) == 0 {
+		e.in = nil
+	}
 }
 
 // Negotiated reports whether permessage-deflate is among exts, the
