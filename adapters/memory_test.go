@@ -319,33 +319,44 @@ func skipFrame(r io.Reader) error {
 // buffers: after large messages grew them, 100 closed pairs hold little
 // more than their status.
 func TestClosedConnReleasesBuffers(t *testing.T) {
-	checkLeaks(t)
-	const n = 100
-	raiseFileLimit(t, 4*n+100)
-	big := make([]byte, 200<<10)
-	var conns []*adapters.Conn
-	before := heapAndStacks()
-	for i := 0; i < n; i++ {
-		opts := &adapters.Options{DisableCompression: true}
-		c, s := connPair(t, opts, opts)
-		ctx := ctxT(t)
-		for _, dir := range [][2]*adapters.Conn{{c, s}, {s, c}} {
-			go dir[0].Write(ctx, frame.OpBinary, big)
-			if _, _, err := dir[1].Read(ctx); err != nil {
-				t.Fatal(err)
+	for _, tt := range []struct {
+		name string
+		opts *adapters.Options
+		msg  []byte
+	}{
+		{"plain", &adapters.Options{DisableCompression: true}, make([]byte, 200<<10)},
+		// Random bytes: the compressed message is as large, and gathered
+		// whole before it is inflated.
+		{"permessage-deflate", &adapters.Options{}, randomBytes(48 << 10)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			const n = 100
+			raiseFileLimit(t, 4*n+100)
+			var conns []*adapters.Conn
+			before := heapAndStacks()
+			for i := 0; i < n; i++ {
+				c, s := connPair(t, tt.opts, tt.opts)
+				ctx := ctxT(t)
+				for _, dir := range [][2]*adapters.Conn{{c, s}, {s, c}} {
+					go dir[0].Write(ctx, frame.OpBinary, tt.msg)
+					if _, _, err := dir[1].Read(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				go s.Close(frame.CloseNormal, "")
+				c.Close(frame.CloseNormal, "")
+				<-s.Done()
+				conns = append(conns, c, s)
 			}
-		}
-		go s.Close(frame.CloseNormal, "")
-		c.Close(frame.CloseNormal, "")
-		<-s.Done()
-		conns = append(conns, c, s)
+			time.Sleep(200 * time.Millisecond) // the servers' last waits for EOF end
+			// Signed: stacks and heap left by earlier tests may be freed meanwhile.
+			per := (float64(heapAndStacks()) - float64(before)) / float64(len(conns))
+			t.Logf("%.1f KiB per closed connection end (buffers grew to %d KiB messages)", per/1024, len(tt.msg)>>10)
+			if per > 8<<10 {
+				t.Errorf("%.1f KiB held per closed connection end", per/1024)
+			}
+			runtime.KeepAlive(conns)
+		})
 	}
-	time.Sleep(200 * time.Millisecond) // the servers' last waits for EOF end
-	// Signed: stacks and heap left by earlier tests may be freed meanwhile.
-	per := (float64(heapAndStacks()) - float64(before)) / float64(len(conns))
-	t.Logf("%.1f KiB per closed connection end (buffers grew to %d KiB messages)", per/1024, len(big)>>10)
-	if per > 8<<10 {
-		t.Errorf("%.1f KiB held per closed connection end", per/1024)
-	}
-	runtime.KeepAlive(conns)
 }
