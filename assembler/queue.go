@@ -156,11 +156,11 @@ func (q *Queue) Push(op frame.Opcode, data []byte, fin bool) error {
 	return q.push(op, data, fin, false, 0, 0)
 }
 
-// push is Push for a piece of a frame of frameLen bytes, more of which
-// follows (more), and whose message an extension transforms (rsv != 0):
-// when the frame's own bytes arrive in pieces, its length is the expected
-// size of the message that op starts, so that the message is copied into
-// one allocation.
+// push is Push with what PushEvent knows of the frame data comes from: its
+// length frameLen, whether more of its bytes follow (more), and its RSV
+// bits (rsv != 0: an extension decoded it). A frame arriving in pieces and
+// not decoded has the size of the message that op starts, so that the
+// message is copied into one allocation.
 func (q *Queue) push(op frame.Opcode, data []byte, fin, more bool, rsv uint8, frameLen uint64) error {
 	var sizeHint uint64
 	if more && rsv == 0 {

@@ -118,8 +118,8 @@ func (c *Conn) ReleaseReadBuffer() bool {
 	}
 	r.in, r.inPos, r.dec = nil, 0, nil
 	for _, e := range c.cfg.Extensions {
-		if r, ok := e.(interface{ ReleaseBuffers() }); ok {
-			r.ReleaseBuffers()
+		if rb, ok := e.(interface{ ReleaseBuffers() }); ok {
+			rb.ReleaseBuffers()
 		}
 	}
 	return true

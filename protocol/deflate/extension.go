@@ -189,7 +189,7 @@ func (e *extension) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, 
 		}
 	}
 	readerPool.Put(r)
-	e.src.Reset(nil) // it referred to e.in, which may go (see below, ReleaseBuffers)
+	e.src.Reset(nil) // it referred to e.in, which may go (see ReleaseBuffers)
 	if cap(e.in) > 64<<10 {
 		e.in = nil
 	} else {
