@@ -73,8 +73,13 @@
 //   - A read that has waited a second for the peer is parked: the engine's
 //     read buffer is released and the read goes on into 64 bytes of the
 //     Conn's own. The buffers only the next messages would reuse go too
-//     (the write buffers, a Writer's, the queue's spare, OnMessage's), so
-//     an idle connection holds no buffer, however large its last messages.
+//     (the write buffers, a Writer's, the queue's spare, OnMessage's, and
+//     those permessage-deflate gathers compressed messages in), so an idle
+//     connection holds no buffer, however large its last messages. With
+//     context takeover the compression contexts are state, and stay: the
+//     last 32 KiB a peer's compressor may refer to (a server imposes none
+//     with Options.Compression's ClientNoContextTakeover), and this side's
+//     compressor if its ContextTakeover keeps it.
 //   - Once Accept has hijacked an HTTP/1.1 connection it lets go of
 //     net/http's 4 KiB read and write buffers, which net/http keeps
 //     referenced until the handler returns: a handler that runs its
