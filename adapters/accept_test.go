@@ -127,20 +127,8 @@ func TestAcceptFramesBehindRequest(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, msg := range want {
-		var hdr [frame.MaxHeaderSize]byte
-		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
-			t.Fatal(err)
-		}
-		need := frame.NeedHeader(hdr[:2])
-		if _, err := io.ReadFull(br, hdr[2:need]); err != nil {
-			t.Fatal(err)
-		}
-		h, _, err := frame.ParseHeader(hdr[:need])
+		h, got, err := readServerFrame(br)
 		if err != nil {
-			t.Fatal(err)
-		}
-		got := make([]byte, h.Length)
-		if _, err := io.ReadFull(br, got); err != nil {
 			t.Fatal(err)
 		}
 		if h.Opcode != frame.OpText || string(got) != msg {

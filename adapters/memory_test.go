@@ -253,7 +253,7 @@ func idleServerMemory(t *testing.T, n, size int, deflated bool, opts *adapters.A
 		}
 		if size > 0 {
 			nc.Write(msg)
-			if err := skipFrame(nc); err != nil {
+			if _, _, err := readServerFrame(nc); err != nil {
 				t.Fatal("echo:", err)
 			}
 		}
@@ -287,32 +287,6 @@ func deflateMessage(t *testing.T, p []byte) []byte {
 		t.Fatal(err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
-}
-
-// skipFrame reads one unmasked frame (a server's) from r: its header, byte
-// by byte so that nothing after it is consumed, then its payload.
-func skipFrame(r io.Reader) error {
-	var hdr [10]byte
-	need := 2
-	for n := 0; n < need; n++ {
-		if _, err := io.ReadFull(r, hdr[n:n+1]); err != nil {
-			return err
-		}
-		if n == 1 {
-			switch hdr[1] & 0x7f {
-			case 126:
-				need = 4
-			case 127:
-				need = 10
-			}
-		}
-	}
-	h, _, err := frame.ParseHeader(hdr[:need])
-	if err != nil {
-		return err
-	}
-	_, err = io.CopyN(io.Discard, r, int64(h.Length))
-	return err
 }
 
 // A closed connection the application still refers to releases its
