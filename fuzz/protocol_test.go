@@ -130,6 +130,7 @@ func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool, buffered 
 		}
 	}
 	o.Events = protocoltest.MergePieces(o.Events)
+	o.Out = collapsePongs(o.Out)
 	o.State = c.State()
 	if err := c.CloseStatus().Err; err != nil {
 		o.Status = err.Error()
@@ -137,8 +138,32 @@ func feed(c *protocol.Conn, stream []byte, cuts []int, drainAt []bool, buffered 
 	return o
 }
 
+// collapsePongs keeps, of each run of consecutive pongs in out, the last:
+// the engine answers only the latest of the pings whose pongs were not yet
+// drained (RFC 6455 §5.5.3), so how many pongs go out depends on when the
+// driver drains, and which one is last does not.
+func collapsePongs(out []byte) []byte {
+	var kept []byte
+	var pong []byte // the last pong of the current run
+	for len(out) > 0 {
+		h, n, err := frame.ParseHeader(out)
+		if err != nil || n == 0 || uint64(len(out)-n) < h.Length {
+			break // not whole frames: left as they are
+		}
+		f := out[:n+int(h.Length)]
+		out = out[len(f):]
+		if h.Opcode == frame.OpPong {
+			pong = f
+			continue
+		}
+		kept, pong = append(append(kept, pong...), f...), nil
+	}
+	return append(append(kept, pong...), out...)
+}
+
 // Property (a): any split of the same input gives the same events, the same
-// output bytes, the same error and the same final status. Frames here stay
+// output bytes (runs of pongs collapsed to their last, see collapsePongs),
+// the same error and the same final status. Frames here stay
 // within 16 KiB, where a frame is delivered in one event.
 func TestAnySplitSameOutcome(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {

@@ -36,6 +36,7 @@ const (
 	DefaultPongTimeout    = 20 * time.Second
 	DefaultCloseTimeout   = 10 * time.Second
 	DefaultOpenTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 20 * time.Second
 )
 
 // Disabled, as the value of a Config duration, turns that timer off. (A
@@ -70,6 +71,13 @@ type Config struct {
 	// OpenTimeout bounds the opening handshake (default 10 s; Disabled:
 	// wait forever).
 	OpenTimeout time.Duration
+	// WriteTimeout: fail the connection (1006, ErrWriteTimeout) when output
+	// waits and none of it is written for this long: the peer stopped
+	// reading our bytes (default 20 s; Disabled: wait forever). Only the
+	// peer's progress counts, not the application's pace: a connection with
+	// nothing to write never times out, and a slow peer that takes some
+	// bytes in every interval never does either. See Conn's output bound.
+	WriteTimeout time.Duration
 
 	// Rand is the source of masking keys and handshake nonces
 	// (crypto/rand.Reader when nil). Tests inject a fixed one.
@@ -82,7 +90,7 @@ type Config struct {
 
 // DefaultConfig returns the recommended settings: 1 MiB messages, a
 // keepalive ping after 20 s of silence, 20 s to answer it, 10 s for the close
-// and opening handshakes.
+// and opening handshakes, 20 s for a peer that takes none of our bytes.
 func DefaultConfig() Config {
 	return Config{
 		MaxMessageSize: DefaultMaxMessageSize,
@@ -90,6 +98,7 @@ func DefaultConfig() Config {
 		PongTimeout:    DefaultPongTimeout,
 		CloseTimeout:   DefaultCloseTimeout,
 		OpenTimeout:    DefaultOpenTimeout,
+		WriteTimeout:   DefaultWriteTimeout,
 	}
 }
 
@@ -123,6 +132,11 @@ func (c *Config) CloseTimeoutOrDefault() time.Duration {
 // OpenTimeoutOrDefault is the open timeout in force (0: off).
 func (c *Config) OpenTimeoutOrDefault() time.Duration {
 	return orDefault(c.OpenTimeout, DefaultOpenTimeout)
+}
+
+// WriteTimeoutOrDefault is the write timeout in force (0: off).
+func (c *Config) WriteTimeoutOrDefault() time.Duration {
+	return orDefault(c.WriteTimeout, DefaultWriteTimeout)
 }
 
 func (c *Config) maxMessage() int64 {

@@ -63,6 +63,7 @@ type Conn struct {
 
 	recv   recvState
 	send   sendState
+	output outputState
 	closer closeState
 	alive  keepalive
 	timers [numTimers]time.Time
@@ -122,7 +123,13 @@ func (c *Conn) Outgoing() []byte { return c.out[c.outStart:] }
 
 // Advance marks the first n bytes of Outgoing as written.
 func (c *Conn) Advance(n int) {
-	c.outStart += min(n, len(c.out)-c.outStart)
+	n = max(min(n, len(c.out)-c.outStart), 0)
+	c.outStart += n
+	c.output.written += uint64(n)
+	if c.output.pongLen > 0 && c.outStart > c.output.pongAt {
+		c.output.pongLen = 0 // going out: the next ping gets its own pong
+	}
+	defer c.updateWriteTimer()
 	if c.outStart == len(c.out) {
 		c.outStart = 0
 		c.out = c.out[:0]
@@ -140,11 +147,16 @@ func (c *Conn) Advance(n int) {
 // lock can so write without holding the lock and without copying. It
 // returns nil, and leaves spare to the caller, when there is nothing to
 // write.
+//
+// Next: write the bytes, and report each write with Wrote (the write
+// watchdog counts taken bytes as unsent until then).
 func (c *Conn) TakeOutgoing(spare []byte) []byte {
 	out := c.out[c.outStart:]
 	if len(out) == 0 {
 		return nil
 	}
+	c.output.inFlight += len(out)
+	c.output.pongLen = 0 // taken: the next ping gets its own pong
 	c.out, c.outStart = spare[:0], 0
 	if cap(spare) > maxRetainedBuffer {
 		c.out = nil
@@ -158,9 +170,11 @@ const maxRetainedBuffer = 256 << 10
 // appendOut returns the output buffer, compacted so appends go after the
 // unwritten bytes. Views returned by Outgoing before this call are stale.
 func (c *Conn) appendOut() []byte {
+	c.notePending()
 	if c.outStart > 0 {
 		n := copy(c.out, c.out[c.outStart:])
 		c.out = c.out[:n]
+		c.output.pongAt -= c.outStart // still wholly unsent if pongLen > 0 (see Advance)
 		c.outStart = 0
 	}
 	return c.out

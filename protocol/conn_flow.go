@@ -76,6 +76,7 @@ func (c *Conn) Abort(now time.Time, cause error) {
 		cause = ErrAborted
 	}
 	c.out, c.outStart = c.out[:0], 0
+	c.output.pongLen, c.output.inFlight = 0, 0
 	c.finish(cause)
 }
 

@@ -298,10 +298,11 @@ func TestZeroConfigMeansDefaults(t *testing.T) {
 		t.Fatalf("pong deadline %v", d.Sub(t0))
 	}
 	c.Close(at(21*time.Second), frame.CloseNormal, "")
+	drain(c) // written: the write watchdog's look is not due
 	if d := c.Deadline(); !d.Equal(at(21*time.Second + protocol.DefaultCloseTimeout)) {
 		t.Fatalf("close deadline %v", d.Sub(t0))
 	}
-	off := established(t, protocol.RoleServer, protocol.Config{PingInterval: protocol.Disabled, CloseTimeout: protocol.Disabled})
+	off := established(t, protocol.RoleServer, protocol.Config{PingInterval: protocol.Disabled, CloseTimeout: protocol.Disabled, WriteTimeout: protocol.Disabled})
 	off.Close(at(0), frame.CloseNormal, "")
 	if d := off.Deadline(); !d.IsZero() {
 		t.Fatalf("disabled timers: deadline %v", d.Sub(t0))

@@ -382,7 +382,9 @@ func (c *Conn) handleControl(payload []byte) error {
 		// frames after a received close are not parsed at all. Having sent
 		// a close does not excuse the pong: only data frames are forbidden
 		// then (§5.5.1).
-		if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
+		// A pong still waiting in Outgoing is replaced (§5.5.3, see
+		// conn_output.go): however many pings arrive, one pong waits.
+		if err := c.queuePong(payload); err != nil {
 			c.failInternal(err)
 		}
 	case frame.OpPong:

@@ -39,6 +39,10 @@ var (
 	ErrCloseTimeout = errors.New("close handshake timeout")
 	// ErrOpenTimeout: the opening handshake did not finish in time.
 	ErrOpenTimeout = errors.New("opening handshake timeout")
+	// ErrWriteTimeout: output waited and none of it was written for
+	// Config.WriteTimeout: the peer stopped reading. No close frame can
+	// reach such a peer, so the connection ends without one (1006).
+	ErrWriteTimeout = errors.New("write timeout: the peer stopped reading")
 	// ErrTransportClosed: the transport ended before the close handshake did.
 	ErrTransportClosed = errors.New("transport closed")
 	// ErrInternal: the engine failed itself (1011); details stay local.

@@ -61,8 +61,8 @@ func ExampleConn_HandleTimeout() {
 
 	c.HandleTimeout(c.Deadline())
 	h, _, _ := frame.ParseHeader(c.Outgoing())
+	c.Advance(len(c.Outgoing())) // written: then the next deadline is the pong's
 	fmt.Println("sent", h.Opcode, "after", c.Deadline().Sub(now)-protocol.DefaultPongTimeout)
-	c.Advance(len(c.Outgoing()))
 
 	c.HandleTimeout(c.Deadline())
 	fmt.Println(c.CloseStatus().Err)

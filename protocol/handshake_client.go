@@ -97,7 +97,7 @@ func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
 		cs.key = base64.StdEncoding.EncodeToString(nonce[:])
-		c.out = appendRequest(nil, cs, opts)
+		c.out = appendRequest(c.appendOut(), cs, opts)
 	}
 	c.hs = &handshake{limits: opts.Limits.withDefaults(), client: cs}
 	c.startOpenTimer()

@@ -149,23 +149,28 @@ func TestPingPongArguments(t *testing.T) {
 	}
 }
 
-// Sending starts and moves no timer: frames sent with no time, or with an
-// earlier time than the engine has seen, leave Deadline where it was, and
-// the keepalive ping still goes at its time.
+// Sending moves no keepalive timer: frames sent with no time, or with an
+// earlier time than the engine has seen, leave the keepalive deadline
+// where it was. The output they leave starts the write watchdog from the
+// engine's latest time (never the send's), and its drain stops it again.
 func TestSendMovesNoTimer(t *testing.T) {
 	c := established(t, protocol.RoleClient, testConfig())
 	c.Receive(at(5*time.Second), wireFrame(protocol.RoleServer, frame.OpText, true, []byte("x")))
 	drain(c)
 	before := c.Deadline()
+	watchdog := at(5*time.Second + protocol.DefaultWriteTimeout/4)
 	for _, now := range []time.Time{{}, t0, at(5 * time.Second)} {
 		if err := c.SendWith(now, frame.OpText, []byte("y"), true, protocol.SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if d := c.Deadline(); !d.Equal(before) {
-			t.Fatalf("a send at %v moved the deadline from %v to %v", now, before.Sub(t0), d.Sub(t0))
+		if d := c.Deadline(); !d.Equal(watchdog) {
+			t.Fatalf("a send at %v: deadline %v, want the watchdog's first look at %v", now, d.Sub(t0), watchdog.Sub(t0))
 		}
 	}
 	drain(c)
+	if d := c.Deadline(); !d.Equal(before) {
+		t.Fatalf("after the drain the deadline is %v, want %v", d.Sub(t0), before.Sub(t0))
+	}
 	c.HandleTimeout(before)
 	if out, _ := drain(c); !bytes.Equal(out, wireFrame(protocol.RoleClient, frame.OpPing, true, keepalivePayload(1))) {
 		t.Fatalf("at the deadline: % x", out)

@@ -7,6 +7,7 @@ const (
 	timerOpen  = iota // opening handshake
 	timerClose        // close handshake, or a client's wait for the server to close
 	timerPong         // the oldest keepalive ping's answer
+	timerWrite        // the write watchdog's next look at the output (conn_output.go)
 	timerPing         // the next keepalive ping
 	numTimers
 )
@@ -25,8 +26,10 @@ func (c *Conn) Deadline() time.Time {
 
 // HandleTimeout acts on every timer that has expired at now: it fails the
 // opening handshake, gives up the close handshake (1006, ErrCloseTimeout),
-// fails the connection with 1011 on a missing pong (ErrKeepaliveTimeout), or
-// sends a keepalive ping. Calls before the deadline do nothing.
+// fails the connection with 1011 on a missing pong (ErrKeepaliveTimeout),
+// ends it when the peer has taken none of our output for WriteTimeout
+// (1006, ErrWriteTimeout), or sends a keepalive ping. Calls before the
+// deadline do nothing.
 //
 // Next: drain the outputs (see Conn).
 func (c *Conn) HandleTimeout(now time.Time) {
@@ -47,6 +50,9 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	}
 	if expired(timerPong) {
 		c.fail(1011, "keepalive ping timeout", ErrKeepaliveTimeout)
+	}
+	if expired(timerWrite) {
+		c.checkWriteProgress()
 	}
 	if expired(timerPing) {
 		c.sendKeepalive()

@@ -1,0 +1,138 @@
+package protocol
+
+import (
+	"time"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// The output bound. The engine's output holds two kinds of bytes: what the
+// application sent, which its driver bounds by how it accepts sends (a
+// blocking Write waits for the transport; an asynchronous queue has a
+// limit), and what the engine writes by itself in answer to input. The
+// second kind is bounded whatever the peer sends, so that a peer that never
+// reads cannot make the engine hold more and more of it:
+//
+//   - At most one pong waits in Outgoing. "If an endpoint receives a Ping
+//     frame and has not yet sent Pong frame(s) in response to previous Ping
+//     frame(s), the endpoint MAY elect to send a Pong frame for only the most
+//     recently processed Ping frame" (RFC 6455 §5.5.3): a ping whose pong
+//     would join one that is still in Outgoing (not taken, not partly
+//     written) replaces it. A ping flood costs at most one pong of 131 bytes
+//     however long it lasts.
+//   - At most one close frame and one keepalive ping are ever pending.
+//
+// A peer that stops reading altogether is a failure of the peer, not of
+// the application: the write watchdog ends the connection when output waits
+// and none of it is written for Config.WriteTimeout. The driver reports what
+// it wrote (Advance, or Wrote for output taken with TakeOutgoing); the engine
+// looks at that progress on its timer, so no clock is read per write.
+
+type outputState struct {
+	// The pong in out[pongAt:pongAt+pongLen] has not been taken or
+	// written (pongLen 0: none): the next ping's pong replaces it.
+	pongAt, pongLen int
+	// inFlight counts bytes TakeOutgoing handed out and Wrote has not
+	// reported written yet; written counts every byte reported written.
+	inFlight int
+	written  uint64
+	// The watchdog. waiting says output waits (set as it is appended,
+	// cleared when a report of progress finds none left); pendingSince is
+	// the engine's time when it began to (possibly earlier than the true
+	// time: a driver may pass the last time it read); watchFrom is the
+	// first look at which written was mark, zero before a look.
+	waiting      bool
+	pendingSince time.Time
+	watchFrom    time.Time
+	mark         uint64
+}
+
+// unsent returns the bytes of output not yet written: in Outgoing and
+// taken but not reported written.
+func (c *Conn) unsent() int { return len(c.out) - c.outStart + c.output.inFlight }
+
+// Wrote reports that n bytes of output taken with TakeOutgoing reached the
+// transport: the write watchdog counts them as the peer's progress. A
+// driver that takes output calls it after each write (a long write in
+// pieces, so that a slow but live peer shows progress within
+// WriteTimeout).
+func (c *Conn) Wrote(n int) {
+	o := &c.output
+	n = max(min(n, o.inFlight), 0)
+	o.inFlight -= n
+	o.written += uint64(n)
+	c.updateWriteTimer()
+}
+
+// UnsentOutput returns the bytes of output not yet written: those in
+// Outgoing and those taken with TakeOutgoing and not reported with Wrote.
+func (c *Conn) UnsentOutput() int { return c.unsent() }
+
+// notePending is called before output is appended: if none was waiting,
+// the watchdog's clock starts now.
+func (c *Conn) notePending() {
+	o := &c.output
+	if o.waiting {
+		return
+	}
+	o.waiting, o.pendingSince, o.watchFrom = true, c.now, time.Time{}
+	if d := c.cfg.WriteTimeoutOrDefault(); d > 0 && c.state != StateClosed {
+		c.timers[timerWrite] = c.now.Add(d / 4)
+	}
+}
+
+// updateWriteTimer sets the watchdog's timer from the output's state: none
+// while nothing waits; else its first look a quarter of WriteTimeout after
+// output began to wait, and then every quarter. The first look only notes
+// the progress so far (pendingSince may be earlier than the truth); a look
+// that finds no progress since the first look that saw the same count, at
+// least WriteTimeout before, ends the connection. So a stall is noticed
+// between WriteTimeout and 1.5 times it after it began.
+func (c *Conn) updateWriteTimer() {
+	o := &c.output
+	d := c.cfg.WriteTimeoutOrDefault()
+	switch {
+	case d <= 0 || c.state == StateClosed || c.unsent() == 0:
+		c.timers[timerWrite], o.watchFrom, o.waiting = time.Time{}, time.Time{}, false
+	case o.watchFrom.IsZero():
+		c.timers[timerWrite] = o.pendingSince.Add(d / 4)
+	case c.timers[timerWrite].IsZero():
+		c.timers[timerWrite] = c.now.Add(d / 4)
+	}
+}
+
+// checkWriteProgress is the watchdog's look, at HandleTimeout.
+func (c *Conn) checkWriteProgress() {
+	o := &c.output
+	d := c.cfg.WriteTimeoutOrDefault()
+	switch {
+	case c.unsent() == 0 || d <= 0:
+		c.timers[timerWrite], o.watchFrom, o.waiting = time.Time{}, time.Time{}, false
+		return
+	case o.watchFrom.IsZero() || o.written != o.mark:
+		o.watchFrom, o.mark = c.now, o.written
+	case c.now.Sub(o.watchFrom) >= d:
+		// Nothing can reach a peer that takes no bytes: the output goes,
+		// without a close frame.
+		c.Abort(c.now, ErrWriteTimeout)
+		return
+	}
+	c.timers[timerWrite] = c.now.Add(d / 4)
+}
+
+// queuePong queues the pong for a ping received, replacing a pong that is
+// still wholly in Outgoing (§5.5.3, above).
+func (c *Conn) queuePong(payload []byte) error {
+	o := &c.output
+	if o.pongLen > 0 {
+		end := o.pongAt + o.pongLen
+		c.out = append(c.out[:o.pongAt], c.out[end:]...)
+		o.pongLen = 0
+	}
+	start := len(c.appendOut())
+	if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
+		return err
+	}
+	o.pongAt, o.pongLen = start, len(c.out)-start
+	return nil
+}
