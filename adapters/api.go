@@ -95,6 +95,9 @@ var (
 	ErrKeepaliveTimeout = protocol.ErrKeepaliveTimeout
 	// ErrCloseTimeout: the close handshake did not finish in time.
 	ErrCloseTimeout = protocol.ErrCloseTimeout
+	// ErrWriteTimeout: the peer took none of our bytes for
+	// Config.WriteTimeout (1006: no close frame can reach it).
+	ErrWriteTimeout = protocol.ErrWriteTimeout
 	// ErrOpenTimeout: the opening handshake did not finish in time.
 	ErrOpenTimeout = protocol.ErrOpenTimeout
 	// ErrTransportClosed: the transport ended before the close handshake.

@@ -1,7 +1,6 @@
 package adapters
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"sync"
@@ -114,6 +113,7 @@ type Conn struct {
 
 	pings   []pingWaiter
 	pingSeq uint64
+	hooks   hookState // OnPing and OnPong calls (hooks.go)
 
 	// The end of the transport (conn_close.go).
 	shutStarted bool      // the engine asked to close and its last bytes were written
@@ -226,12 +226,12 @@ func (c *Conn) otherEvent(ev *protocol.Event) {
 		c.gather(*ev)
 	case protocol.EventPing:
 		if c.onPing != nil {
-			go c.onPing(c, bytes.Clone(ev.Data))
+			c.queueHook(true, ev.Data, 0)
 		}
 	case protocol.EventPong:
 		c.answerPings(string(ev.Data), ev.Latency)
 		if c.onPong != nil {
-			go c.onPong(c, bytes.Clone(ev.Data), ev.Latency)
+			c.queueHook(false, ev.Data, ev.Latency)
 		}
 	case protocol.EventClosed:
 		c.ended()

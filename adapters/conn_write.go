@@ -128,15 +128,19 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			}
 			return nil
 		}
+		if c.timerAt.IsZero() {
+			c.armTimer() // the engine's write watchdog needs a look
+		}
 		c.mu.Unlock()
 		var stop func() bool
 		if ctx != nil && ctx.Done() != nil {
 			stop = c.interruptWriteWhenDone(ctx, gen)
 		}
-		n, err := c.nc.Write(w)
+		n, told, err := c.writeOut(w)
 		fired := stop != nil && !stop()
 		c.mu.Lock()
 		c.written += int64(n)
+		c.eng.Wrote(n - told)
 		if fired {
 			// The deadline may be set, or about to be: a new generation
 			// makes a late callback a no-op, then it is cleared.
@@ -171,6 +175,30 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 		if fromEngine && cap(w) <= maxWriteBuf {
 			c.wbuf = w[:0]
 		}
+	}
+}
+
+// writeChunk is the most one socket write is given: the engine's write
+// watchdog sees a peer's progress only between writes, so a large message
+// to a slow but live peer must show some within Config.WriteTimeout
+// (128 KiB in 20 s: 6.4 KiB/s).
+const writeChunk = 128 << 10
+
+// writeOut writes w to the socket in pieces of at most writeChunk, without
+// c.mu, and tells the engine of every piece but the last as it goes. It
+// returns the bytes written and how many of them it told.
+func (c *Conn) writeOut(w []byte) (n, told int, err error) {
+	for {
+		k := min(len(w)-n, writeChunk)
+		m, err := c.nc.Write(w[n : n+k])
+		n += m
+		if err != nil || n == len(w) {
+			return n, told, err
+		}
+		c.mu.Lock()
+		c.eng.Wrote(n - told)
+		c.mu.Unlock()
+		told = n
 	}
 }
 

@@ -124,6 +124,7 @@ func TestHTTP2(t *testing.T) {
 	t.Run("Limit", testHTTP2Limit)
 	t.Run("NeverAnswers", testHTTP2NeverAnswers)
 	t.Run("SilentClient", testHTTP2SilentClient)
+	t.Run("BurstThenSilence", testHTTP2BurstThenSilence)
 }
 
 // A client that opens the stream and then neither reads nor writes: the

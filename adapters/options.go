@@ -41,10 +41,12 @@ type Options struct {
 	// queued its pong (gorilla's SetPingHandler, coder's OnPingReceived,
 	// without the duty to answer). OnPong is called for every pong, with
 	// the round-trip time when it answered a ping of ours (keepalive
-	// included), else zero. Each call runs on a goroutine of its own with a
-	// copy of the payload, so a slow hook cannot stall reading, keepalive or
-	// the close handshake; calls are not ordered with each other or with
-	// messages.
+	// included), else zero. The calls run one at a time on a goroutine of
+	// the connection's own, each with a copy of the payload it may keep, so
+	// a slow hook cannot stall reading, keepalive or the close handshake;
+	// pings (and pongs) that come while a call runs are coalesced, and the
+	// next call sees the latest, so a peer's ping flood costs no goroutine
+	// per ping. Calls are not ordered with messages.
 	OnPing func(c *Conn, payload []byte)
 	OnPong func(c *Conn, payload []byte, rtt time.Duration)
 }
