@@ -125,12 +125,15 @@ func (c *Conn) Outgoing() []byte { return c.out[c.outStart:] }
 func (c *Conn) Advance(n int) {
 	n = max(min(n, len(c.out)-c.outStart), 0)
 	c.outStart += n
-	c.output.written += uint64(n)
-	if c.output.pongLen > 0 && c.outStart > c.output.pongAt {
-		c.output.pongLen = 0 // going out: the next ping gets its own pong
+	o := &c.output
+	o.written += uint64(n)
+	if o.pongLen > 0 && c.outStart > o.pongAt {
+		o.pongLen = 0 // going out: the next ping gets its own pong
 	}
-	defer c.updateWriteTimer()
 	if c.outStart == len(c.out) {
+		if o.inFlight == 0 {
+			o.waiting, o.watching = false, false
+		}
 		c.outStart = 0
 		c.out = c.out[:0]
 		// Do not keep a large message's buffer on an idle connection.

@@ -36,20 +36,26 @@ type outputState struct {
 	// reported written yet; written counts every byte reported written.
 	inFlight int
 	written  uint64
-	// The watchdog. waiting says output waits (set as it is appended,
-	// cleared when a report of progress finds none left); pendingSince is
-	// the engine's time when it began to (possibly earlier than the true
-	// time: a driver may pass the last time it read); watchFrom is the
-	// first look at which written was mark, zero before a look.
-	waiting      bool
-	pendingSince time.Time
-	watchFrom    time.Time
-	mark         uint64
+	// The watchdog. waiting says output waits: set as output is appended
+	// to none, cleared when a report of progress leaves none. pendingSince
+	// is the engine's time then (possibly earlier than the true time: a
+	// driver may pass the last time it read). Once watching, watchFrom is
+	// the first look at which written was mark, and nextLook the next.
+	// Per message that is two flags; the times are read only on a look.
+	waiting, watching bool
+	pendingSince      time.Time
+	watchFrom         time.Time
+	nextLook          time.Time
+	mark              uint64
 }
 
 // unsent returns the bytes of output not yet written: in Outgoing and
 // taken but not reported written.
 func (c *Conn) unsent() int { return len(c.out) - c.outStart + c.output.inFlight }
+
+// UnsentOutput returns the bytes of output not yet written: those in
+// Outgoing and those taken with TakeOutgoing and not reported with Wrote.
+func (c *Conn) UnsentOutput() int { return c.unsent() }
 
 // Wrote reports that n bytes of output taken with TakeOutgoing reached the
 // transport: the write watchdog counts them as the peer's progress. A
@@ -61,44 +67,39 @@ func (c *Conn) Wrote(n int) {
 	n = max(min(n, o.inFlight), 0)
 	o.inFlight -= n
 	o.written += uint64(n)
-	c.updateWriteTimer()
+	if o.inFlight == 0 && c.outStart == len(c.out) {
+		o.waiting, o.watching = false, false
+	}
 }
-
-// UnsentOutput returns the bytes of output not yet written: those in
-// Outgoing and those taken with TakeOutgoing and not reported with Wrote.
-func (c *Conn) UnsentOutput() int { return c.unsent() }
 
 // notePending is called before output is appended: if none was waiting,
 // the watchdog's clock starts now.
 func (c *Conn) notePending() {
-	o := &c.output
-	if o.waiting {
-		return
-	}
-	o.waiting, o.pendingSince, o.watchFrom = true, c.now, time.Time{}
-	if d := c.cfg.WriteTimeoutOrDefault(); d > 0 && c.state != StateClosed {
-		c.timers[timerWrite] = c.now.Add(d / 4)
+	if o := &c.output; !o.waiting {
+		o.waiting, o.pendingSince = true, c.now
 	}
 }
 
-// updateWriteTimer sets the watchdog's timer from the output's state: none
-// while nothing waits; else its first look a quarter of WriteTimeout after
-// output began to wait, and then every quarter. The first look only notes
-// the progress so far (pendingSince may be earlier than the truth); a look
-// that finds no progress since the first look that saw the same count, at
-// least WriteTimeout before, ends the connection. So a stall is noticed
-// between WriteTimeout and 1.5 times it after it began.
-func (c *Conn) updateWriteTimer() {
+// writeLook returns when the watchdog looks next at the output: never
+// while nothing waits; else a quarter of WriteTimeout after output began to
+// wait, and then every quarter. The first look only notes the progress so
+// far (pendingSince may be earlier than the truth); a look that finds no
+// progress since the first look that saw the same count, at least
+// WriteTimeout before, ends the connection. So a stall is noticed between
+// WriteTimeout and 1.5 times it after it began.
+func (c *Conn) writeLook() time.Time {
 	o := &c.output
+	if !o.waiting || c.state == StateClosed {
+		return time.Time{}
+	}
 	d := c.cfg.WriteTimeoutOrDefault()
 	switch {
-	case d <= 0 || c.state == StateClosed || c.unsent() == 0:
-		c.timers[timerWrite], o.watchFrom, o.waiting = time.Time{}, time.Time{}, false
-	case o.watchFrom.IsZero():
-		c.timers[timerWrite] = o.pendingSince.Add(d / 4)
-	case c.timers[timerWrite].IsZero():
-		c.timers[timerWrite] = c.now.Add(d / 4)
+	case d <= 0:
+		return time.Time{}
+	case o.watching:
+		return o.nextLook
 	}
+	return o.pendingSince.Add(d / 4)
 }
 
 // checkWriteProgress is the watchdog's look, at HandleTimeout.
@@ -106,18 +107,18 @@ func (c *Conn) checkWriteProgress() {
 	o := &c.output
 	d := c.cfg.WriteTimeoutOrDefault()
 	switch {
-	case c.unsent() == 0 || d <= 0:
-		c.timers[timerWrite], o.watchFrom, o.waiting = time.Time{}, time.Time{}, false
+	case c.unsent() == 0:
+		o.waiting, o.watching = false, false
 		return
-	case o.watchFrom.IsZero() || o.written != o.mark:
-		o.watchFrom, o.mark = c.now, o.written
+	case !o.watching || o.written != o.mark:
+		o.watching, o.watchFrom, o.mark = true, c.now, o.written
 	case c.now.Sub(o.watchFrom) >= d:
 		// Nothing can reach a peer that takes no bytes: the output goes,
 		// without a close frame.
 		c.Abort(c.now, ErrWriteTimeout)
 		return
 	}
-	c.timers[timerWrite] = c.now.Add(d / 4)
+	o.nextLook = c.now.Add(d / 4)
 }
 
 // queuePong queues the pong for a ping received, replacing a pong that is

@@ -7,15 +7,18 @@ const (
 	timerOpen  = iota // opening handshake
 	timerClose        // close handshake, or a client's wait for the server to close
 	timerPong         // the oldest keepalive ping's answer
-	timerWrite        // the write watchdog's next look at the output (conn_output.go)
 	timerPing         // the next keepalive ping
 	numTimers
 )
 
+// Beside them, computed rather than stored: the write watchdog's next look
+// (writeLook, conn_output.go), between the pong and the ping timers in the
+// walk, so a connection that is failing sends no keepalive ping.
+
 // Deadline returns when HandleTimeout must be called next; the zero time
 // means no timer is set.
 func (c *Conn) Deadline() time.Time {
-	var d time.Time
+	d := c.writeLook()
 	for _, t := range c.timers {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
@@ -51,7 +54,7 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	if expired(timerPong) {
 		c.fail(1011, "keepalive ping timeout", ErrKeepaliveTimeout)
 	}
-	if expired(timerWrite) {
+	if w := c.writeLook(); !w.IsZero() && !c.now.Before(w) {
 		c.checkWriteProgress()
 	}
 	if expired(timerPing) {
