@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wsengine/ws/protocol"
@@ -27,6 +28,13 @@ var ErrHijack = errors.New("adapters: cannot hijack the connection: a ResponseWr
 // engine, with exactly one Upgrade and one Connection header. If the
 // ResponseWriter cannot be hijacked (a middleware wrapper without Unwrap),
 // the client gets a 500 and the error wraps ErrHijack.
+//
+// Headers set on w before Accept (http.SetCookie, CORS, request ids from
+// middleware) go into the response, with opts.Header's (then
+// opts.Server.Header's) for the names w does not set. One that the handshake writes itself (Upgrade,
+// Connection, Sec-WebSocket-*, Content-Length, Transfer-Encoding) is
+// refused, never sent twice: the client gets a 500 and the error wraps
+// protocol.ErrReservedHeader and names it.
 //
 // An HTTP/2 extended CONNECT (RFC 8441; see the package documentation for
 // the GODEBUG switch) is served on the request's stream instead: the
@@ -77,13 +85,15 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	cfg := opts.engineConfig()
 	clock := opts.clock()
-	so := opts.Server
-	so.ManualAccept = false
-	if d, ok := opts.deflateConfig(); ok {
-		so.Extensions = append([]protocol.ServerExtension{d.Server()}, so.Extensions...)
-	}
+	so := opts.serverOptions()
+	so.Header = responseHeader(w.Header(), so.Header)
 	eng, err := protocol.NewServerFromRequest(cfg, so, r, clock.Now())
 	if err != nil {
+		for k := range w.Header() { // not on the 500 either
+			if k == "Upgrade" || k == "Connection" || strings.HasPrefix(http.CanonicalHeaderKey(k), "Sec-Websocket-") {
+				w.Header().Del(k)
+			}
+		}
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
 		return nil, err
 	}
@@ -111,6 +121,24 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	dropBuffers(brw)
 	return newConn(nc, eng, &opts.Options, cfg), nil
+}
+
+// responseHeader joins two sets of headers for the 101: first's, then
+// second's for the names first does not set (w's before the options',
+// AcceptOptions.Header before Server.Header). The engine refuses the
+// handshake's own (Upgrade, Connection, Sec-WebSocket-*, framing) from
+// any, so that the response never carries one twice.
+func responseHeader(first, second http.Header) http.Header {
+	if len(first) == 0 {
+		return second
+	}
+	h := first.Clone()
+	for k, vs := range second {
+		if _, ok := h[k]; !ok {
+			h[k] = vs
+		}
+	}
+	return h
 }
 
 // dropBuffers lets the garbage collector have net/http's 4 KiB read and

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,131 @@ func TestAcceptPanicReachesHandler(t *testing.T) {
 	}
 	if p := <-got; p != "middleware bug" {
 		t.Fatalf("handler recovered %v", p)
+	}
+}
+
+// Headers set on w before Accept (a cookie, CORS and a request id from
+// middleware) reach the client in the 101, beside ServerOptions.Header's
+// (w's value wins for a name both set); one the handshake writes itself is
+// refused with an error that names it, and the client gets a 500 without
+// it, never a 101 with a second Connection header (design P4).
+func TestAcceptMergesResponseHeaders(t *testing.T) {
+	checkLeaks(t)
+	tests := []struct {
+		name      string
+		set       func(h http.Header)
+		want      map[string][]string // in the response, exactly
+		refused   string              // the header named by the error, if refused
+		wantCode  int
+		wantNoHdr string // a header the response must not carry
+	}{
+		{"middleware headers", func(h http.Header) {
+			http.SetCookie(headerWriter(h), &http.Cookie{Name: "session", Value: "abc"})
+			h.Set("Access-Control-Allow-Origin", "https://example.com")
+			h.Set("X-Request-Id", "r-42")
+			h.Set("X-Both", "from w")
+		}, map[string][]string{
+			"Set-Cookie":                  {"session=abc"},
+			"Access-Control-Allow-Origin": {"https://example.com"},
+			"X-Request-Id":                {"r-42"},
+			"X-Both":                      {"from w"},
+			"X-Option":                    {"from options"},
+			"Connection":                  {"Upgrade"},
+			"Upgrade":                     {"websocket"},
+		}, "", http.StatusSwitchingProtocols, ""},
+		{"a second Connection", func(h http.Header) { h.Set("Connection", "upgrade") },
+			nil, "Connection", http.StatusInternalServerError, "Upgrade"},
+		{"a Sec-WebSocket-Accept", func(h http.Header) { h.Set("Sec-WebSocket-Accept", "x") },
+			nil, "Sec-Websocket-Accept", http.StatusInternalServerError, "Sec-Websocket-Accept"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := make(chan error, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tt.set(w.Header())
+				c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Server: adapters.ServerOptions{
+					Header: http.Header{"X-Option": {"from options"}, "X-Both": {"from options"}}}})
+				errs <- err
+				if err == nil {
+					c.CloseNow()
+				}
+			}))
+			defer srv.Close()
+			addr := strings.TrimPrefix(srv.URL, "http://")
+			nc := dialTCP(t, addr)
+			io.WriteString(nc, upgradeRequest(addr, ""))
+			resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			aerr := <-errs
+			if resp.StatusCode != tt.wantCode {
+				t.Fatalf("status %d, want %d (Accept: %v)", resp.StatusCode, tt.wantCode, aerr)
+			}
+			for k, v := range tt.want {
+				if got := resp.Header.Values(k); !slices.Equal(got, v) {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+			if tt.wantNoHdr != "" && resp.Header.Get(tt.wantNoHdr) != "" {
+				t.Errorf("the response carries %s: %q", tt.wantNoHdr, resp.Header.Get(tt.wantNoHdr))
+			}
+			if tt.refused == "" {
+				if aerr != nil {
+					t.Fatal(aerr)
+				}
+				return
+			}
+			if !errors.Is(aerr, protocol.ErrReservedHeader) || !strings.Contains(aerr.Error(), tt.refused) {
+				t.Fatalf("Accept: %v, want ErrReservedHeader naming %s", aerr, tt.refused)
+			}
+		})
+	}
+}
+
+// headerWriter lets http.SetCookie write into a header.
+type headerWriter http.Header
+
+func (h headerWriter) Header() http.Header       { return http.Header(h) }
+func (h headerWriter) Write([]byte) (int, error) { return 0, nil }
+func (h headerWriter) WriteHeader(int)           {}
+
+// AcceptOptions.Subprotocols and Header read as DialOptions' do; the older
+// spelling through Server keeps working, after them.
+func TestAcceptOptionsSpellings(t *testing.T) {
+	checkLeaks(t)
+	tests := []struct {
+		name   string
+		opts   adapters.AcceptOptions
+		offer  []string
+		wantSP string
+		wantH  map[string]string
+	}{
+		{"top level", adapters.AcceptOptions{Subprotocols: []string{"v2", "v1"}, Header: http.Header{"X-A": {"a"}}},
+			[]string{"v1", "v2"}, "v2", map[string]string{"X-A": "a"}},
+		{"through Server", adapters.AcceptOptions{Server: adapters.ServerOptions{Subprotocols: []string{"v1"}, Header: http.Header{"X-B": {"b"}}}},
+			[]string{"v1", "v2"}, "v1", map[string]string{"X-B": "b"}},
+		{"both: top level first", adapters.AcceptOptions{Subprotocols: []string{"v2"}, Header: http.Header{"X-A": {"top"}},
+			Server: adapters.ServerOptions{Subprotocols: []string{"v1"}, Header: http.Header{"X-A": {"server"}, "X-B": {"b"}}}},
+			[]string{"v1", "v2"}, "v2", map[string]string{"X-A": "top", "X-B": "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := server(t, &tt.opts, func(c *adapters.Conn) {})
+			c, resp, err := adapters.Dial(ctxT(t), url, &adapters.DialOptions{Subprotocols: tt.offer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if c.Subprotocol() != tt.wantSP {
+				t.Errorf("subprotocol %q, want %q", c.Subprotocol(), tt.wantSP)
+			}
+			for k, v := range tt.wantH {
+				if got := resp.Header.Values(k); len(got) != 1 || got[0] != v {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+		})
 	}
 }

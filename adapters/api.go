@@ -24,8 +24,10 @@ const (
 // CloseCode is a close status code (RFC 6455 §7.4).
 type CloseCode = frame.CloseCode
 
-// Close codes an application sends or meets. 1005 and 1006 are never sent:
-// they say no code was given, or no close frame came.
+// Close codes an application sends or meets. 1006 is never on the wire: it
+// says no close frame came. 1005 says a close frame came without a code:
+// Close(CloseNoStatus, "") sends one (an empty close frame, RFC 6455's
+// way to close without a status), and it is a clean end (IsClean).
 const (
 	CloseNormal             = frame.CloseNormal
 	CloseGoingAway          = frame.CloseGoingAway
@@ -112,9 +114,13 @@ var (
 func CloseCodeOf(err error) CloseCode { return protocol.CloseCodeOf(err) }
 
 // IsClean reports whether err is the close error of a clean end: 1000
-// (normal) or 1001 (going away). A reconnecting client stops on it and
-// retries on anything else.
+// (normal), 1001 (going away), or 1005 (the peer's close frame carried no
+// code, as python-websockets also counts it). A reconnecting client stops
+// on it and retries on anything else.
 func IsClean(err error) bool {
-	code := CloseCodeOf(err)
-	return code == CloseNormal || code == CloseGoingAway
+	switch CloseCodeOf(err) {
+	case CloseNormal, CloseGoingAway, CloseNoStatus:
+		return true
+	}
+	return false
 }

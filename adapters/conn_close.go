@@ -96,8 +96,17 @@ func (c *Conn) releaseWriterBuffers() {
 // nil if both close frames were exchanged, else the close status's error.
 // It returns within the close timeout, even while another goroutine's Write
 // is blocked on a peer that does not read. Calling it again waits again and
-// returns the same. An invalid code or reason is refused with frame's
-// typed errors and changes nothing.
+// returns the same.
+//
+// code is one valid on the wire (1000-1003, 1007-1014, 3000-4999), or
+// CloseNoStatus (1005) with an empty reason: that sends a close frame
+// without a status (an empty payload), RFC 6455's way to close without a
+// code; the peer then sees 1005, and a completed handshake is as clean as
+// with 1000 (IsClean). Any other code (1006 among them: it says no close
+// frame came, and is never sent), a reason with 1005, or a reason over 123
+// bytes or not UTF-8 is refused with frame's typed errors
+// (frame.ErrCloseCodeNotSendable, ErrCloseReasonNoCode,
+// ErrCloseReasonTooLong, ErrCloseReasonInvalid) and changes nothing.
 //
 // Called inside OnMessage, whose goroutine must return before the peer's
 // close frame can be read, Close sends the close frame and returns nil at

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -108,4 +109,63 @@ func rawDial(t *testing.T, url string) (net.Conn, *bufio.Reader) {
 		t.Fatalf("handshake: %v %v", resp, err)
 	}
 	return nc, br
+}
+
+// Close(CloseNoStatus, "") sends a close frame without a status (an empty
+// payload); the peer reports 1005 and both ends count it clean. Codes that
+// cannot go on the wire, and a reason without a code, are refused and
+// change nothing.
+func TestCloseCodes(t *testing.T) {
+	checkLeaks(t)
+	tests := []struct {
+		code    frame.CloseCode
+		reason  string
+		wantErr error // refused with it; nil: the handshake completes
+	}{
+		{frame.CloseNoStatus, "", nil},
+		{frame.CloseNormal, "bye", nil},
+		{frame.CloseNoStatus, "why", frame.ErrCloseReasonNoCode},
+		{frame.CloseAbnormal, "", frame.ErrCloseCodeNotSendable},
+		{frame.CloseCode(1004), "", frame.ErrCloseCodeNotSendable},
+		{frame.CloseCode(999), "", frame.ErrCloseCodeNotSendable},
+		{frame.CloseNormal, strings.Repeat("x", 124), frame.ErrCloseReasonTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.code, " ", len(tt.reason)), func(t *testing.T) {
+			serverSaw := make(chan error, 1)
+			url := server(t, nil, func(c *adapters.Conn) {
+				_, _, err := c.Read(context.Background())
+				serverSaw <- err
+			})
+			c, _, err := adapters.Dial(ctxT(t), url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Close(tt.code, tt.reason)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Close: %v, want %v", err, tt.wantErr)
+				}
+				if c.CloseStatus().Err != nil {
+					t.Fatalf("a refused Close changed the connection: %+v", c.CloseStatus())
+				}
+				if err := c.Close(frame.CloseNormal, ""); err != nil {
+					t.Fatalf("the connection after the refusal: %v", err)
+				}
+				<-serverSaw
+				return
+			}
+			if err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			st := c.CloseStatus()
+			if !st.Clean || !adapters.IsClean(st.Err) || st.SentCode != tt.code {
+				t.Errorf("client status %+v", st)
+			}
+			serr := <-serverSaw
+			if got := adapters.CloseCodeOf(serr); got != tt.code || !adapters.IsClean(serr) {
+				t.Errorf("the server's Read: %v (code %v), want %v and clean", serr, got, tt.code)
+			}
+		})
+	}
 }

@@ -17,7 +17,7 @@ import (
 // README: server
 func echoHandler(w http.ResponseWriter, r *http.Request) {
 	c, err := adapters.Accept(w, r, &adapters.AcceptOptions{
-		Server: adapters.ServerOptions{Subprotocols: []string{"chat.v1"}},
+		Subprotocols: []string{"chat.v1"},
 	})
 	if err != nil {
 		return // Accept wrote an HTTP error response (err is a *adapters.HandshakeError)

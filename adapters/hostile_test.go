@@ -253,7 +253,7 @@ func testHTTP2BurstThenSilence(t *testing.T) {
 	checkLeaks(t)
 	ended := make(chan error, 1)
 	s := newH2Server(t, &adapters.AcceptOptions{Options: adapters.Options{Config: writeTimeoutConfig(), DisableCompression: true},
-		Server: protocol.ServerOptions{Subprotocols: []string{"burst"}}},
+		Subprotocols: []string{"burst"}},
 		func(c *adapters.Conn) {
 			if c.Subprotocol() != "burst" {
 				echo(c)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/wsengine/ws/assembler"
@@ -88,10 +89,31 @@ type DialOptions struct {
 // AcceptOptions configure Accept.
 type AcceptOptions struct {
 	Options
-	// Server holds the handshake policies: origins, subprotocols,
-	// extensions (permessage-deflate is added unless disabled), extra
-	// response headers. ManualAccept is ignored.
+	// Subprotocols the server speaks, in its order of preference (the
+	// first one the client offered is chosen), and Header, extra headers
+	// for the 101 response: named as in DialOptions. Each is used before
+	// Server's field of the same name, which keeps working.
+	Subprotocols []string
+	Header       http.Header
+	// Server holds the other handshake policies: origins
+	// (AllowedOrigins, CheckOrigin), SelectSubprotocol, extensions
+	// (permessage-deflate is added unless disabled), header limits.
+	// ManualAccept is ignored.
 	Server protocol.ServerOptions
+}
+
+// serverOptions returns the engine's handshake policies for Accept.
+func (o *AcceptOptions) serverOptions() protocol.ServerOptions {
+	so := o.Server
+	so.ManualAccept = false
+	if len(o.Subprotocols) > 0 {
+		so.Subprotocols = append(slices.Clip(o.Subprotocols), so.Subprotocols...)
+	}
+	so.Header = responseHeader(o.Header, so.Header)
+	if d, ok := o.deflateConfig(); ok {
+		so.Extensions = append([]protocol.ServerExtension{d.Server()}, so.Extensions...)
+	}
+	return so
 }
 
 func (o *Options) deflateConfig() (deflate.Config, bool) {
