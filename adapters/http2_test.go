@@ -21,6 +21,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	testpeers "github.com/wsengine/ws/internal/peers"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -49,7 +50,7 @@ func inChild(t *testing.T, name string, on bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v", "-test.timeout=150s")
-	cmd.Env = append(env, "GODEBUG="+setting)
+	cmd.Env = append(env, "GODEBUG="+setting, testpeers.ChildEnv)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+name)) {
 		t.Fatalf("child with GODEBUG=%s: %v\n%s", setting, err, out)

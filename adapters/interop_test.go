@@ -35,7 +35,10 @@ type peer struct {
 func peers() []peer {
 	py := func(module string) func() error {
 		return func() error {
-			return exec.Command("/usr/bin/python3", "-c", "import "+module).Run()
+			if exec.Command("/usr/bin/python3", "-c", "import "+module).Run() != nil {
+				return errors.New("apt-get install python3-" + module)
+			}
+			return nil
 		}
 	}
 	return []peer{
@@ -56,6 +59,7 @@ func requirePeer(t *testing.T, p peer) {
 		if os.Getenv("WSENGINE_INTEROP") == "required" {
 			t.Fatalf("%s is not installed: %v", p.name, err)
 		}
+		missingPeers.Note(p.name, err.Error())
 		t.Skipf("%s is not installed: %v", p.name, err)
 	}
 }

@@ -63,6 +63,7 @@ func chromium(t *testing.T) string {
 		if os.Getenv("WSENGINE_INTEROP") == "required" {
 			t.Fatal("chromium is not installed")
 		}
+		missingPeers.Note("chromium", "apt-get install chromium")
 		t.Skip("chromium is not installed")
 	}
 	return browser

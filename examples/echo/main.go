@@ -100,8 +100,12 @@ func run(addr string, useTLS bool) error {
 // which a WebSocket keeps running.
 func NewServer(logf func(format string, args ...any), useTLS bool) (*http.Server, error) {
 	base, shutdown := context.WithCancel(context.Background())
+	// The handlers find base itself in their requests' contexts: a
+	// request's context also ends when its client goes (over HTTP/2, with
+	// the stream), and a client that left is not a shutdown.
+	withBase := context.WithValue(base, shutdownKey{}, base)
 	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return withBase }}
 	srv.RegisterOnShutdown(shutdown)
 	if useTLS {
 		cert, err := selfSigned()
@@ -142,6 +146,10 @@ func Handler(logf func(format string, args ...any)) http.Handler {
 	return mux
 }
 
+// shutdownKey is the key of NewServer's shutdown context in its requests'
+// contexts.
+type shutdownKey struct{}
+
 // EchoHandler upgrades every request and echoes its messages.
 func EchoHandler(logf func(format string, args ...any)) http.Handler {
 	opts := &adapters.AcceptOptions{
@@ -157,19 +165,24 @@ func EchoHandler(logf func(format string, args ...any)) http.Handler {
 		// Over HTTP/2 the WebSocket is this request's stream, which ends
 		// when the handler returns: the Close below returns once the
 		// stream is released, so the handler may return after it.
-		ctx := r.Context()
-		// The request's context ends with the server (see NewServer).
-		defer context.AfterFunc(ctx, func() { c.Close(adapters.CloseGoingAway, "server shutting down") })()
+		ctx := context.WithoutCancel(r.Context())
+		// The server's shutdown closes with 1001 (see NewServer); a
+		// client that leaves ends the connection by itself (1006 if it
+		// sent no close frame), and is logged as such.
+		shutdown, ok := r.Context().Value(shutdownKey{}).(context.Context)
+		if !ok { // a server of the caller's own: its request's context
+			shutdown = r.Context()
+		}
+		defer context.AfterFunc(shutdown, func() { c.Close(adapters.CloseGoingAway, "server shutting down") })()
 		for {
-			op, p, err := c.Read(context.WithoutCancel(ctx))
+			op, p, err := c.Read(ctx)
+			if err == nil {
+				err = c.Write(ctx, op, p)
+			}
 			if err != nil {
 				if !adapters.IsClean(err) {
 					logf("echo %s (%s): %v", c.RemoteAddr(), r.Proto, err)
 				}
-				c.Close(adapters.CloseNormal, "")
-				return
-			}
-			if err := c.Write(context.WithoutCancel(ctx), op, p); err != nil {
 				c.Close(adapters.CloseNormal, "")
 				return
 			}

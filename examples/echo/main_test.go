@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	testpeers "github.com/wsengine/ws/internal/peers"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -170,9 +172,67 @@ func inHTTP2Process(t *testing.T, name string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v", "-test.timeout=150s")
-	cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1", testpeers.ChildEnv)
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 		t.Fatalf("child with GODEBUG=http2xconnect=1: %v\n%s", err, out)
 	}
 	return false
+}
+
+// A client that leaves without a close frame is not a shutdown: over HTTP/2
+// its request's context ends with its stream, and the server must not
+// answer that with 1001 "server shutting down". The log says 1006 and what
+// was seen; over HTTP/1.1 alike.
+func TestClientLeavingIsNotShutdown(t *testing.T) {
+	if !inHTTP2Process(t, "TestClientLeavingIsNotShutdown") {
+		return
+	}
+	var mu sync.Mutex
+	var lines []string
+	logged := make(chan struct{}, 2)
+	srv, err := NewServer(func(format string, args ...any) {
+		mu.Lock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+		mu.Unlock()
+		logged <- struct{}{}
+	}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handler = waitHandlers(t, srv.Handler)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go Serve(srv, ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tlsConfig := &tls.Config{InsecureSkipVerify: true}
+	url := "wss://" + ln.Addr().String() + "/echo"
+	h1, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{TLSConfig: tlsConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, resp, err := adapters.Dial(ctx, url, &adapters.DialOptions{
+		HTTP2: adapters.NewHTTP2Client(&http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true})})
+	if err != nil || resp.ProtoMajor != 2 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	h1.CloseNow()
+	h2.CloseNow()
+	for range 2 {
+		select {
+		case <-logged:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the server did not log both ends: %q", lines)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, "shutting down") || strings.Contains(l, "1001") || !strings.Contains(l, "1006") {
+			t.Errorf("a client that left was logged as %q", l)
+		}
+	}
 }
