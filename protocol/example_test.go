@@ -136,3 +136,29 @@ func ExampleConn_ReceiveResponse() {
 	// 200 chat 0
 	// <nil> open chat
 }
+
+// A driver that writes without holding the engine: it takes the output
+// (TakeOutgoing), writes it, and reports what went out (Wrote). Output that
+// waits with none of it written for WriteTimeout ends the connection: the
+// peer stopped reading.
+func ExampleConn_Wrote() {
+	now := protocoltest.Epoch
+	c, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), now)
+	c.SendMessage(now, frame.OpText, []byte("hello"))
+	out := c.TakeOutgoing(nil)
+	fmt.Println("taken", len(out), "unsent", c.UnsentOutput())
+	c.Wrote(len(out)) // the socket took it all
+	fmt.Println("unsent", c.UnsentOutput())
+
+	// A peer that never reads: the next message stays unwritten.
+	c.SendMessage(now, frame.OpText, []byte("again"))
+	c.TakeOutgoing(nil)
+	for c.State() != protocol.StateClosed {
+		c.HandleTimeout(c.Deadline())
+	}
+	fmt.Println(c.CloseStatus().Err)
+	// Output:
+	// taken 7 unsent 7
+	// unsent 0
+	// websocket: closed 1006 (abnormal closure): no close frame received or sent: write timeout: the peer stopped reading
+}

@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"io"
 	"slices"
-	"sync"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -22,26 +21,6 @@ var (
 	finalBlock = []byte{0x01, 0x00, 0x00, 0xff, 0xff}
 )
 
-// Writers and readers are pooled process-wide: they are large (a writer is
-// about 1 MiB) and hold nothing between messages once reset.
-var (
-	writerPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
-	readerPool  sync.Pool
-)
-
-func getWriter(level int) *flate.Writer {
-	if w, ok := writerPools[level-flate.HuffmanOnly].Get().(*flate.Writer); ok {
-		return w
-	}
-	w, _ := flate.NewWriter(nil, level)
-	return w
-}
-
-func putWriter(level int, w *flate.Writer) {
-	w.Reset(nil)
-	writerPools[level-flate.HuffmanOnly].Put(w)
-}
-
 // appender is the io.Writer a flate.Writer writes into: it appends to a
 // caller's slice.
 type appender struct{ b []byte }
@@ -55,12 +34,13 @@ func (a *appender) Write(p []byte) (int, error) {
 type extension struct {
 	level     int
 	threshold int
+	pools     *flatePools // the Flate's
 
 	// Sending.
 	compress   bool // false: everything goes uncompressed
 	keepWriter bool // context takeover for this side's compressor
 	on         bool // the message being sent is compressed
-	w          *flate.Writer
+	w          Compressor
 	out        appender
 
 	// Receiving.
@@ -75,7 +55,7 @@ func newExtension(cfg Config, compress, ourTakeover, peerTakeover bool) *extensi
 		compress = false
 	}
 	return &extension{
-		level: cfg.level(), threshold: cfg.threshold(),
+		level: cfg.level(), threshold: cfg.threshold(), pools: poolsFor(cfg.Flate),
 		compress: compress, keepWriter: ourTakeover && cfg.ContextTakeover,
 		keepHistory: peerTakeover,
 	}
@@ -98,8 +78,11 @@ func (e *extension) Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]b
 		return append(dst, p...), 0, nil
 	}
 	if e.w == nil {
-		e.w = getWriter(e.level)
-		e.w.Reset(&e.out)
+		w, err := e.pools.getWriter(e.level, &e.out)
+		if err != nil {
+			return dst, 0, err
+		}
+		e.w = w
 	}
 	e.out.b = dst
 	if _, err := e.w.Write(p); err != nil {
@@ -115,7 +98,7 @@ func (e *extension) Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]b
 	if fin {
 		out = bytes.TrimSuffix(out, tail)
 		if !e.keepWriter {
-			putWriter(e.level, e.w)
+			e.pools.putWriter(e.level, e.w)
 			e.w = nil
 		}
 	}
@@ -150,19 +133,13 @@ func (e *extension) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, 
 	e.in = append(slices.Grow(e.in, len(tail)+len(finalBlock)), tail...)
 	e.in = append(e.in, finalBlock...)
 	e.src.Reset(e.in)
-	r, _ := readerPool.Get().(io.ReadCloser)
 	var dict []byte
 	if e.keepHistory {
 		dict = e.history
 	}
-	if r == nil {
-		r = flate.NewReaderDict(&e.src, dict)
-	} else {
-		r.(flate.Resetter).Reset(&e.src, dict)
-	}
+	r, err := e.pools.getReader(&e.src, dict)
 	start := len(dst)
-	var err error
-	for {
+	for err == nil {
 		produced := int64(len(dst) - start)
 		if len(dst) == cap(dst) {
 			// Double what was produced (append grows large slices by only
@@ -188,7 +165,7 @@ func (e *extension) Decode(dst, p []byte, op frame.Opcode, rsv uint8, fin bool, 
 			break
 		}
 	}
-	readerPool.Put(r)
+	e.pools.putReader(r)
 	e.src.Reset(nil) // it referred to e.in, which may go (see ReleaseBuffers)
 	if cap(e.in) > 64<<10 {
 		e.in = nil
@@ -244,7 +221,7 @@ var _ protocol.Extension = (*extension)(nil)
 // once the connection is closed (protocol.Conn.Release calls it).
 func (e *extension) Release() {
 	if e.w != nil {
-		putWriter(e.level, e.w)
+		e.pools.putWriter(e.level, e.w)
 		e.w = nil
 	}
 	e.out.b, e.history, e.in = nil, nil, nil
