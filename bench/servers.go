@@ -27,7 +27,11 @@ import (
 // gorilla's whole-message loop (ReadMessage, WriteMessage): like
 // wsengine's Read, it hands each message over in memory of its own, which
 // the streaming loops of the other rows never allocate.
-var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
+//
+// wsengine-klauspost is wsengine's OnMessage server with
+// github.com/klauspost/compress/flate plugged in as its DEFLATE
+// (KlauspostFlate); without compression it is the wsengine row again.
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -39,7 +43,9 @@ const maxMessage = 16 << 20
 func Handler(lib string, compress bool) http.Handler {
 	switch lib {
 	case "wsengine":
-		return wsengineEcho(compress)
+		return wsengineEcho(compress, nil)
+	case "wsengine-klauspost":
+		return wsengineEcho(compress, KlauspostFlate{})
 	case "wsengine-rw", TLSLib:
 		return wsengineReadWrite(compress)
 	case "wsengine-stream":
@@ -60,8 +66,9 @@ func Handler(lib string, compress bool) http.Handler {
 	panic("bench: unknown library " + lib)
 }
 
-func wsengineEcho(compress bool) http.Handler {
+func wsengineEcho(compress bool, f deflate.Flate) http.Handler {
 	opts := wsengineOptions(compress)
+	opts.Compression.Flate = f
 	// Echo in the read goroutine: no hand-off per message.
 	opts.OnMessage = func(c *adapters.Conn, op frame.Opcode, p []byte) {
 		c.Write(context.Background(), op, p)
