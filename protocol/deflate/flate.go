@@ -41,7 +41,9 @@ type Decompressor interface {
 // stdFlate is compress/flate.
 type stdFlate struct{}
 
-func (stdFlate) NewWriter(w io.Writer, level int) (Compressor, error) { return flate.NewWriter(w, level) }
+func (stdFlate) NewWriter(w io.Writer, level int) (Compressor, error) {
+	return flate.NewWriter(w, level)
+}
 
 func (stdFlate) NewReader(r io.Reader, dict []byte) Decompressor {
 	return flate.NewReaderDict(r, dict).(Decompressor)
