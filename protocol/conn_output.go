@@ -137,3 +137,30 @@ func (c *Conn) queuePong(payload []byte) error {
 	o.pongAt, o.pongLen = start, len(c.out)-start
 	return nil
 }
+
+// Drop fails the connection as Fail does, but first discards the output no
+// write has begun on: for a peer that does not keep up (a slow consumer),
+// whose queued messages are not worth sending and would only delay the
+// close frame. Output partly written stays (a frame cut in two would break
+// the stream), and so does output already taken (TakeOutgoing). The close
+// code of the connection is code, unless a close frame was received first.
+//
+// Next: write Outgoing, then close the transport.
+func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string) error {
+	c.tick(now)
+	if _, err := frame.AppendClose(nil, code, reason); err != nil {
+		return err
+	}
+	if c.state == StateClosed {
+		return nil
+	}
+	if c.outStart == 0 {
+		c.out = c.out[:0]
+		c.output.pongLen = 0
+		if c.output.inFlight == 0 {
+			c.output.waiting, c.output.watching = false, false
+		}
+	}
+	c.fail(code, reason, nil)
+	return nil
+}

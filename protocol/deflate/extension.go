@@ -109,6 +109,47 @@ func (e *extension) Encode(dst, p []byte, op frame.Opcode, first, fin bool) ([]b
 	return out, rsv, nil
 }
 
+// shareKey names the encoding of a whole message by a fresh compressor:
+// equal keys, equal bytes (protocol.SharedEncoder).
+type shareKey struct {
+	level, threshold int
+	pools            *flatePools
+	compress         bool
+}
+
+// ShareKey says that a whole message's encoding may be shared with other
+// connections unless this side keeps its compressor's context across
+// messages (ContextTakeover): a fresh compressor refers to nothing sent
+// before, so its output is valid on any connection that negotiated
+// permessage-deflate, whatever the peer keeps (RFC 7692 §7.1.1.1).
+func (e *extension) ShareKey() (any, bool) {
+	if e.keepWriter {
+		return nil, false
+	}
+	return shareKey{e.level, e.threshold, e.pools, e.compress}, true
+}
+
+// EncodeShared compresses the whole message p with a fresh compressor, as
+// Encode does for one that keeps no context.
+func (e *extension) EncodeShared(dst, p []byte, op frame.Opcode) ([]byte, uint8, error) {
+	if !e.compress || len(p) < e.threshold || len(p) == 0 {
+		return append(dst, p...), 0, nil
+	}
+	out := &appender{b: dst}
+	w, err := e.pools.getWriter(e.level, out)
+	if err != nil {
+		return dst, 0, err
+	}
+	defer e.pools.putWriter(e.level, w)
+	if _, err := w.Write(p); err != nil {
+		return dst, 0, err
+	}
+	if err := w.Flush(); err != nil {
+		return dst, 0, err
+	}
+	return bytes.TrimSuffix(out.b, tail), frame.Rsv1, nil
+}
+
 var (
 	errTooBig     = &frame.ProtocolError{Code: frame.CloseTooBig, Reason: "decompressed message too big"}
 	errCorruptTxt = &frame.ProtocolError{Code: frame.CloseInvalidPayload, Reason: "invalid compressed data"}
@@ -215,7 +256,10 @@ func Negotiated(exts []protocol.Extension) bool {
 	return false
 }
 
-var _ protocol.Extension = (*extension)(nil)
+var (
+	_ protocol.Extension     = (*extension)(nil)
+	_ protocol.SharedEncoder = (*extension)(nil)
+)
 
 // Release gives a kept compressor back to the pool and drops the buffers,
 // once the connection is closed (protocol.Conn.Release calls it).

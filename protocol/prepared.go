@@ -1,0 +1,156 @@
+package protocol
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wsengine/ws/frame"
+)
+
+// PreparedMessage is a data message encoded once per wire form and sent on
+// any number of connections with SendPrepared: a broadcast's payload is
+// compressed once per set of compression parameters, not once per member.
+//
+// A server frame is not masked, so every connection of one form sends the
+// same bytes: no extension, or one whose encoding of a whole message does
+// not depend on the connection (SharedEncoder: permessage-deflate without
+// this side's context takeover, RFC 7692 §7.1.1.1). A connection that keeps
+// a compression context encodes the message itself, through that context
+// (never a shared encoding, which its peer's window would hold and its own
+// would not). A client masks its copy with its own key.
+//
+// It is safe for concurrent use by any number of connections and
+// goroutines; its payload is never changed.
+type PreparedMessage struct {
+	op    frame.Opcode
+	data  []byte
+	forms atomic.Pointer[[]preparedForm] // copy on write
+	mu    sync.Mutex                     // serialises encodings
+}
+
+// preparedForm is the message's payload as sent on connections whose
+// extension reports key (nil: no extension).
+type preparedForm struct {
+	key     any
+	payload []byte
+	rsv     uint8
+}
+
+// NewPreparedMessage prepares a whole message (op is frame.OpText or
+// frame.OpBinary); data is copied. Text must be UTF-8 (ErrInvalidText).
+func NewPreparedMessage(op frame.Opcode, data []byte) (*PreparedMessage, error) {
+	if op != frame.OpText && op != frame.OpBinary {
+		return nil, ErrBadOpcode
+	}
+	if op == frame.OpText && !utf8.Valid(data) {
+		return nil, ErrInvalidText
+	}
+	return &PreparedMessage{op: op, data: bytes.Clone(data)}, nil
+}
+
+// Opcode returns the message's type.
+func (m *PreparedMessage) Opcode() frame.Opcode { return m.op }
+
+// Len returns the length of the message's payload.
+func (m *PreparedMessage) Len() int { return len(m.data) }
+
+// Forms returns how many encodings were made so far: one per distinct wire
+// form among the connections it was sent on.
+func (m *PreparedMessage) Forms() int {
+	if f := m.forms.Load(); f != nil {
+		return len(*f)
+	}
+	return 0
+}
+
+// form returns the encoding for key, making it with encode the first time.
+func (m *PreparedMessage) form(key any, encode func() ([]byte, uint8, error)) (preparedForm, error) {
+	if f, ok := m.lookup(key); ok {
+		return f, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.lookup(key); ok {
+		return f, nil
+	}
+	p, rsv, err := encode()
+	if err != nil {
+		return preparedForm{}, err
+	}
+	f := preparedForm{key, p, rsv}
+	var forms []preparedForm
+	if old := m.forms.Load(); old != nil {
+		forms = append(forms, *old...)
+	}
+	forms = append(forms, f)
+	m.forms.Store(&forms)
+	return f, nil
+}
+
+func (m *PreparedMessage) lookup(key any) (preparedForm, bool) {
+	if forms := m.forms.Load(); forms != nil {
+		for _, f := range *forms {
+			if f.key == key {
+				return f, true
+			}
+		}
+	}
+	return preparedForm{}, false
+}
+
+// SharedEncoder is an Extension whose encoding of a whole message may be
+// shared between connections: with equal keys the encodings are equal, and
+// valid on each. ShareKey returns ok false while the connection's encoding
+// depends on state of its own (a compression context kept across
+// messages); the key must be comparable with ==.
+type SharedEncoder interface {
+	ShareKey() (key any, ok bool)
+	// EncodeShared appends the encoding of the whole message p, from no
+	// state, and returns the RSV bits to set (0: sent as it is).
+	EncodeShared(dst, p []byte, op frame.Opcode) ([]byte, uint8, error)
+}
+
+// SendPrepared queues a prepared message as one frame: the encoding its
+// wire form shares with other connections when there is one, else encoded
+// through this connection's own extension state, exactly as Send would.
+// Misuse returns the errors of Send and changes nothing.
+//
+// Next: write Outgoing.
+func (c *Conn) SendPrepared(now time.Time, m *PreparedMessage) error {
+	c.tick(now)
+	if err := c.canSend(); err != nil {
+		return err
+	}
+	if c.send.inMsg {
+		return ErrMessageInProgress
+	}
+	var key any
+	var se SharedEncoder
+	if len(c.cfg.Extensions) > 0 {
+		var ok bool
+		if se, ok = c.cfg.Extensions[0].(SharedEncoder); ok {
+			key, ok = se.ShareKey()
+		}
+		if !ok {
+			return c.SendWith(now, m.op, m.data, true, SendOptions{})
+		}
+	}
+	f, err := m.form(key, func() ([]byte, uint8, error) {
+		if se == nil {
+			return m.data, 0, nil
+		}
+		return se.EncodeShared(nil, m.data, m.op)
+	})
+	if err != nil {
+		c.failInternal(err)
+		return err
+	}
+	if err := c.writeFrame(m.op, f.rsv, true, f.payload); err != nil {
+		c.failInternal(err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+// deflatePair opens a client and a server that negotiated permessage-deflate
+// with the given configurations.
+func deflatePair(t *testing.T, client, server deflate.Config) *protocoltest.Pair {
+	t.Helper()
+	cfg := testConfig()
+	c, err := protocol.NewClient(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{client.Client()}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := protocol.NewServer(cfg, protocol.ServerOptions{Extensions: []protocol.ServerExtension{server.Server()}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := protocoltest.Join(c, s, t0)
+	p.Settle()
+	if !deflate.Negotiated(s.Extensions()) {
+		t.Fatal("not negotiated")
+	}
+	return p
+}
+
+// A prepared message goes out as the bytes a plain send of it would make on
+// a connection of the same form, encoded once per form however many
+// connections it is sent on; a client masks its own copy.
+func TestSendPreparedEncodesOncePerForm(t *testing.T) {
+	text := []byte(strings.Repeat("prepared once, sent to many; ", 30))
+	m, err := protocol.NewPreparedMessage(frame.OpText, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Plain servers: the frame a SendMessage writes.
+	for range 3 {
+		s := established(t, protocol.RoleServer, testConfig())
+		if err := s.SendPrepared(t0, m); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := drain(s)
+		if want := wireFrame(protocol.RoleServer, frame.OpText, true, text); !bytes.Equal(out, want) {
+			t.Fatalf("plain server: % x", out[:16])
+		}
+	}
+	if m.Forms() != 1 {
+		t.Fatalf("%d encodings for 3 plain servers", m.Forms())
+	}
+	// A client: masked with its own key.
+	c := established(t, protocol.RoleClient, testConfig())
+	c.SendPrepared(t0, m)
+	if out, _ := drain(c); !bytes.Equal(out, wireFrame(protocol.RoleClient, frame.OpText, true, text)) {
+		t.Fatal("client frame differs from a plain send's")
+	}
+	// Compressing servers without their own context: one more encoding,
+	// the bytes a fresh compressor makes, and the clients read the text.
+	for range 3 {
+		p := deflatePair(t, deflate.Config{}, deflate.Config{})
+		ref := deflatePair(t, deflate.Config{}, deflate.Config{})
+		p.Server.Conn.SendPrepared(p.Now, m)
+		ref.Server.Conn.SendMessage(ref.Now, frame.OpText, text)
+		got, _ := drain(p.Server.Conn)
+		want, _ := drain(ref.Server.Conn)
+		if !bytes.Equal(got, want) || len(got) >= len(text) {
+			t.Fatalf("compressed prepared frame (%d bytes) differs from a plain send's (%d)", len(got), len(want))
+		}
+		p.Client.Conn.Receive(p.Now, got)
+		if _, evs := drain(p.Client.Conn); len(evs) != 1 || !bytes.Equal(evs[0].Data, text) {
+			t.Fatalf("client read %v", evs)
+		}
+	}
+	if m.Forms() != 2 {
+		t.Fatalf("%d encodings for plain and compressed servers", m.Forms())
+	}
+}
+
+// A connection that keeps its compression context (ContextTakeover) sends a
+// prepared message through that context, never a shared encoding: the peer
+// reads it and every message after it, whose back-references would go
+// astray if the two windows had drifted.
+func TestSendPreparedKeepsContext(t *testing.T) {
+	msgs := []string{strings.Repeat("alpha beta gamma ", 20), strings.Repeat("alpha beta gamma delta ", 20), strings.Repeat("gamma delta alpha ", 20)}
+	m, _ := protocol.NewPreparedMessage(frame.OpText, []byte(msgs[1]))
+	p := deflatePair(t, deflate.Config{}, deflate.Config{ContextTakeover: true})
+	s, c := p.Server.Conn, p.Client.Conn
+	s.SendMessage(p.Now, frame.OpText, []byte(msgs[0]))
+	s.SendPrepared(p.Now, m)
+	s.SendMessage(p.Now, frame.OpText, []byte(msgs[2]))
+	out, _ := drain(s)
+	c.Receive(p.Now, out)
+	_, evs := drain(c)
+	var got []string
+	for _, ev := range evs {
+		got = append(got, string(ev.Data))
+	}
+	if diff := cmp.Diff(msgs, got); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+	if m.Forms() != 0 {
+		t.Fatalf("a shared encoding was made for a connection with its own context")
+	}
+}
+
+// SendPrepared refuses what Send refuses, and changes nothing.
+func TestSendPreparedMisuse(t *testing.T) {
+	if _, err := protocol.NewPreparedMessage(frame.OpPing, nil); !errors.Is(err, protocol.ErrBadOpcode) {
+		t.Fatalf("ping: %v", err)
+	}
+	if _, err := protocol.NewPreparedMessage(frame.OpText, []byte{0xff}); !errors.Is(err, protocol.ErrInvalidText) {
+		t.Fatalf("invalid text: %v", err)
+	}
+	m, _ := protocol.NewPreparedMessage(frame.OpBinary, []byte("x"))
+	s := established(t, protocol.RoleServer, testConfig())
+	s.Send(t0, frame.OpBinary, []byte("a"), false)
+	drain(s)
+	if err := s.SendPrepared(t0, m); !errors.Is(err, protocol.ErrMessageInProgress) {
+		t.Fatalf("inside a fragmented message: %v", err)
+	}
+	s.Send(t0, frame.OpContinuation, nil, true)
+	s.Close(t0, frame.CloseNormal, "")
+	drain(s)
+	if err := s.SendPrepared(t0, m); !errors.Is(err, protocol.ErrClosing) {
+		t.Fatalf("after close: %v", err)
+	}
+	if out, _ := drain(s); len(out) != 0 {
+		t.Fatalf("refused sends wrote % x", out)
+	}
+}
+
+// Drop discards the output no write has begun on and fails the connection
+// with its code: only the close frame goes out. Output partly written
+// stays whole.
+func TestDrop(t *testing.T) {
+	closeFrame := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "slow"))
+	msg := wireFrame(protocol.RoleServer, frame.OpBinary, true, make([]byte, 100))
+	for _, tt := range []struct {
+		name    string
+		advance int
+		want    []byte
+	}{
+		{"nothing written", 0, closeFrame},
+		{"partly written", 10, append(append(msg[10:], msg...), closeFrame...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := established(t, protocol.RoleServer, testConfig())
+			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
+			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
+			s.Advance(tt.advance)
+			if err := s.Drop(t0, frame.ClosePolicyViolation, "slow"); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := drain(s)
+			if !bytes.Equal(out, tt.want) {
+				t.Fatalf("out % x\nwant % x", out, tt.want)
+			}
+			if st := s.CloseStatus(); st.Code != frame.ClosePolicyViolation || !s.ShouldCloseTransport() {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
