@@ -45,6 +45,17 @@ const (
 	CloseBadGateway         = frame.CloseBadGateway
 )
 
+// PreparedMessage is a message encoded once per wire form, for
+// WritePrepared, SendPrepared and Broadcast to any number of connections
+// (see protocol.PreparedMessage).
+type PreparedMessage = protocol.PreparedMessage
+
+// NewPreparedMessage prepares a whole message (OpText or OpBinary); data
+// is copied, and text must be UTF-8.
+func NewPreparedMessage(op Opcode, data []byte) (*PreparedMessage, error) {
+	return protocol.NewPreparedMessage(op, data)
+}
+
 // CloseError says how a connection ended: every call returns it once the
 // connection is over. errors.Is(err, &CloseError{Code: c}) matches by code.
 type CloseError = protocol.CloseError

@@ -103,6 +103,16 @@ type Conn struct {
 	wbuf      []byte        // written output, for the engine to reuse
 	writeErr  error         // the transport's write side failed
 
+	// Asynchronous sends (conn_send.go).
+	sendLimit     int64
+	sendFull      SendFullPolicy
+	deferred      []deferredSend // sent while the gate was held, in order
+	deferredBytes int64
+	hasDeferred   atomic.Bool // len(deferred) > 0, read by Write without c.mu
+	outPooled     bool        // the output buffers went to the pool while idle
+	bufHolder     *[]byte     // the pool's holder of the buffer taken for a send
+	asyncWriter   func()      // c.writeAsync, made at the first asynchronous write
+
 	gate       sendGate        // one outgoing message at a time
 	msgBuf     []byte          // the current Writer's gathered bytes
 	msgCtx     context.Context // the current Writer's context
@@ -161,6 +171,11 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 		onPing:       opts.OnPing,
 		onPong:       opts.OnPong,
 		want:         minReadBuffer,
+		sendLimit:    opts.SendLimit,
+		sendFull:     opts.SendFull,
+	}
+	if c.sendLimit <= 0 {
+		c.sendLimit = DefaultSendLimit
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = protocol.DefaultCloseTimeout

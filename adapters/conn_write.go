@@ -114,6 +114,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 		if len(w) == 0 || ctx != nil && ctx.Err() != nil {
 			c.rest = w // a done ctx writes nothing more
 			c.releaseWrite()
+			c.poolWriteBuffers()
 			shut := c.eng.ShouldCloseTransport() && !c.shutStarted && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0
 			if shut {
 				c.shutStarted = true
@@ -243,18 +244,25 @@ func (c *Conn) acquireMessage(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c.gate.tryAcquire() { // the common case: nobody else is sending
-		return nil
+	if !c.gate.tryAcquire() { // the common case: nobody else is sending
+		if err := c.gate.acquire(ctx, c.done); err == errGateEnded {
+			return c.closeErr()
+		} else if err != nil {
+			return err
+		}
 	}
-	if err := c.gate.acquire(ctx, c.done); err == errGateEnded {
-		return c.closeErr()
-	} else if err != nil {
-		return err
+	if c.hasDeferred.Load() { // sent before this call: they go first
+		c.mu.Lock()
+		c.appendDeferred()
+		c.mu.Unlock()
 	}
 	return nil
 }
 
-func (c *Conn) releaseMessage() { c.gate.release() }
+func (c *Conn) releaseMessage() {
+	c.gate.release()
+	c.drainDeferred()
+}
 
 // sendFrame queues one frame and writes it. The caller holds the gate.
 func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {

@@ -50,7 +50,24 @@ type Options struct {
 	// per ping. Calls are not ordered with messages.
 	OnPing func(c *Conn, payload []byte)
 	OnPong func(c *Conn, payload []byte, rtt time.Duration)
+
+	// ReadAhead is how much a connection reads ahead of the application
+	// before it stops reading the socket (the queue's high water mark; it
+	// reads again at a quarter of it): 0 means DefaultReadAhead, 64 KiB,
+	// sized for 10,000 connections and more. A larger message still
+	// streams through. Queue.HighWater, when set, is used instead.
+	ReadAhead int64
+	// SendLimit bounds the output a connection may hold unsent, what Send
+	// and SendPrepared queued and what the socket has not taken yet (0:
+	// DefaultSendLimit, 1 MiB); SendFull says what a message that would
+	// pass it does (FailSlowConsumer, the zero value, or RefuseSend).
+	// Write and WritePrepared wait for the socket instead.
+	SendLimit int64
+	SendFull  SendFullPolicy
 }
+
+// DefaultReadAhead is Options.ReadAhead when zero.
+const DefaultReadAhead = 64 << 10
 
 // DialOptions configure Dial.
 type DialOptions struct {
@@ -137,6 +154,12 @@ func (o *Options) queueConfig(cfg protocol.Config) assembler.Config {
 	q := o.Queue
 	if q.MaxMessageSize == 0 {
 		q.MaxMessageSize = cfg.MaxMessageSize
+	}
+	if q.HighWater == 0 {
+		q.HighWater = o.ReadAhead
+		if q.HighWater <= 0 {
+			q.HighWater = DefaultReadAhead
+		}
 	}
 	return q
 }

@@ -90,7 +90,7 @@ type Queue struct {
 	changed chan struct{} // closed when state changes while waiters > 0
 
 	paused   bool
-	resumed  chan struct{} // closed when paused turns false
+	resumed  chan struct{} // closed when paused turns false; made by Resumed, nil while nobody waits
 	complete int           // complete messages queued
 
 	wholeReads bool            // the consumer's last call was Next or TryNext, not NextAppend or NextReader
@@ -242,7 +242,6 @@ func (q *Queue) updatePause() {
 	case !q.paused && !q.closed && progress && q.bytes >= q.cfg.HighWater:
 		q.paused = true
 		q.pausedA.Store(true)
-		q.resumed = make(chan struct{})
 	case q.paused && (q.bytes <= q.cfg.LowWater || !progress):
 		q.unpause()
 	}
@@ -319,6 +318,9 @@ func (q *Queue) Resumed() <-chan struct{} {
 	defer q.mu.Unlock()
 	if !q.paused {
 		return closedChan
+	}
+	if q.resumed == nil { // made for a waiter only: a pause allocates nothing
+		q.resumed = make(chan struct{})
 	}
 	return q.resumed
 }
@@ -456,7 +458,10 @@ func (q *Queue) unpause() {
 	if q.paused {
 		q.paused = false
 		q.pausedA.Store(false)
-		close(q.resumed)
+		if q.resumed != nil {
+			close(q.resumed)
+			q.resumed = nil
+		}
 	}
 }
 

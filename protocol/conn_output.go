@@ -143,10 +143,11 @@ func (c *Conn) queuePong(payload []byte) error {
 // whose queued messages are not worth sending and would only delay the
 // close frame. Output partly written stays (a frame cut in two would break
 // the stream), and so does output already taken (TakeOutgoing). The close
-// code of the connection is code, unless a close frame was received first.
+// code of the connection is code, unless a close frame was received first;
+// the close status wraps cause (nil for none).
 //
 // Next: write Outgoing, then close the transport.
-func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string) error {
+func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause error) error {
 	c.tick(now)
 	if _, err := frame.AppendClose(nil, code, reason); err != nil {
 		return err
@@ -161,6 +162,21 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string) error {
 			c.output.waiting, c.output.watching = false, false
 		}
 	}
-	c.fail(code, reason, nil)
+	c.fail(code, reason, cause)
 	return nil
+}
+
+// SwapWriteBuffer lets a driver pool output buffers: when no output waits
+// it makes spare (emptied) the buffer the next output is appended to and
+// returns the one it had (empty, perhaps nil), for the driver to reuse;
+// with output waiting it does nothing and returns nil. A driver that holds
+// no buffer for an idle connection takes it with SwapWriteBuffer(nil) and
+// gives one back before the next send.
+func (c *Conn) SwapWriteBuffer(spare []byte) []byte {
+	if c.outStart < len(c.out) {
+		return nil
+	}
+	old := c.out[:0]
+	c.out, c.outStart = spare[:0], 0
+	return old
 }

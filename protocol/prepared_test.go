@@ -138,6 +138,8 @@ func TestSendPreparedMisuse(t *testing.T) {
 	}
 }
 
+var errSlow = errors.New("slow consumer")
+
 // Drop discards the output no write has begun on and fails the connection
 // with its code: only the close frame goes out. Output partly written
 // stays whole.
@@ -157,14 +159,14 @@ func TestDrop(t *testing.T) {
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
 			s.Advance(tt.advance)
-			if err := s.Drop(t0, frame.ClosePolicyViolation, "slow"); err != nil {
+			if err := s.Drop(t0, frame.ClosePolicyViolation, "slow", errSlow); err != nil {
 				t.Fatal(err)
 			}
 			out, _ := drain(s)
 			if !bytes.Equal(out, tt.want) {
 				t.Fatalf("out % x\nwant % x", out, tt.want)
 			}
-			if st := s.CloseStatus(); st.Code != frame.ClosePolicyViolation || !s.ShouldCloseTransport() {
+			if st := s.CloseStatus(); st.Code != frame.ClosePolicyViolation || !errors.Is(st.Err, errSlow) || !s.ShouldCloseTransport() {
 				t.Fatalf("status %+v", st)
 			}
 		})

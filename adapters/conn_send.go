@@ -1,0 +1,311 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Asynchronous sends. Send and SendPrepared append a message to the
+// engine's output and return; a writer goroutine, started when none is
+// writing and gone when the output is written, takes it to the socket. The
+// bound is the engine's own count of unsent output (protocol's output
+// bound: what waits in the engine and what the writer holds, pongs
+// included), so there is one mechanism for what a peer's input and what the
+// application's sends may queue. A message that would take it past
+// Options.SendLimit is refused or fails the connection (SendFullPolicy).
+//
+// Order: a message goes into the engine's output at once when no other
+// message is being written whole (the send gate is free); else (a Writer
+// is open, or a Write is appending) it waits in c.deferred, which the next
+// holder of the gate appends before its own message. So sends keep the
+// order of their calls, synchronous and asynchronous alike.
+
+// DefaultSendLimit is the unsent output a connection may hold when
+// Options.SendLimit is zero.
+const DefaultSendLimit = 1 << 20
+
+// ErrSendQueueFull: a Send or SendPrepared would have taken the
+// connection's unsent output past Options.SendLimit: the peer does not
+// keep up. With FailSlowConsumer (the default) the connection is failed
+// with 1008 and its close error wraps ErrSendQueueFull; with RefuseSend the
+// message was not queued and the connection goes on.
+var ErrSendQueueFull = errors.New("adapters: send queue full: the peer does not keep up")
+
+// SendFullPolicy says what happens to a message that would take a
+// connection's unsent output past Options.SendLimit.
+type SendFullPolicy uint8
+
+const (
+	// FailSlowConsumer fails the connection: the output not yet begun is
+	// discarded, a close frame 1008 (policy violation, reason "send queue
+	// full") follows what is being written, the transport closes, and
+	// every call returns the close error, which wraps ErrSendQueueFull.
+	// The call that hit the limit returns ErrSendQueueFull.
+	FailSlowConsumer SendFullPolicy = iota
+	// RefuseSend returns ErrSendQueueFull and queues nothing; the
+	// connection goes on, and a later Send may fit.
+	RefuseSend
+)
+
+// deferredSend is a message queued while the send gate was held.
+type deferredSend struct {
+	op       frame.Opcode
+	data     []byte // a copy, for a plain message
+	prepared *PreparedMessage
+}
+
+func (d *deferredSend) size() int64 {
+	if d.prepared != nil {
+		return int64(d.prepared.Len())
+	}
+	return int64(len(d.data))
+}
+
+// Send queues a whole message (op is frame.OpText or frame.OpBinary) and
+// returns without waiting for the socket: p is encoded (compressed, framed)
+// into the connection's output at once, and a writer goroutine writes it.
+// Messages go out in the order of the calls that sent them, Write's and
+// Send's alike, and before a later close frame. If the unsent output would
+// pass Options.SendLimit, Send applies Options.SendFull and returns
+// ErrSendQueueFull. After the end it returns the close error.
+//
+// Send may be called from any goroutine, OnMessage included; it never
+// blocks on the peer.
+func (c *Conn) Send(op frame.Opcode, p []byte) error {
+	if op != frame.OpText && op != frame.OpBinary {
+		return protocol.ErrBadOpcode
+	}
+	return c.send(deferredSend{op: op, data: p})
+}
+
+// SendPrepared is Send for a prepared message: its encoding for this
+// connection's wire form is made once and shared with every connection of
+// that form (see protocol.PreparedMessage).
+func (c *Conn) SendPrepared(m *PreparedMessage) error {
+	return c.send(deferredSend{op: m.Opcode(), prepared: m})
+}
+
+func (c *Conn) send(d deferredSend) error {
+	c.mu.Lock()
+	if err := c.admit(d.size()); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if !c.gate.tryAcquire() {
+		if d.prepared == nil {
+			d.data = append([]byte(nil), d.data...) // the caller's until it returns
+		}
+		c.deferred = append(c.deferred, d)
+		c.deferredBytes += d.size()
+		c.hasDeferred.Store(true)
+		c.mu.Unlock()
+		c.drainDeferred() // the holder may have gone meanwhile
+		return nil
+	}
+	c.appendDeferred()
+	err := c.appendSend(&d)
+	c.kickWriter()
+	c.mu.Unlock()
+	c.gate.release()
+	c.drainDeferred()
+	return err
+}
+
+// admit checks a message of n bytes against the send limit and applies the
+// policy. c.mu held.
+func (c *Conn) admit(n int64) error {
+	if c.closed {
+		c.mu.Unlock()
+		err := c.closeErr()
+		c.mu.Lock()
+		return err
+	}
+	if int64(c.eng.UnsentOutput())+c.deferredBytes+n <= c.sendLimit {
+		return nil
+	}
+	if c.sendFull == RefuseSend {
+		return ErrSendQueueFull
+	}
+	c.deferred, c.deferredBytes = nil, 0
+	c.hasDeferred.Store(false)
+	c.eng.Drop(c.roundAt, frame.ClosePolicyViolation, "send queue full", ErrSendQueueFull)
+	if c.afterEngine() {
+		c.kickWriter()
+	}
+	return ErrSendQueueFull
+}
+
+// appendSend puts one message into the engine's output. The caller holds
+// the gate and c.mu.
+func (c *Conn) appendSend(d *deferredSend) error {
+	c.unpoolWriteBuffer()
+	var err error
+	if d.prepared != nil {
+		err = c.eng.SendPrepared(c.roundAt, d.prepared)
+	} else {
+		err = c.eng.SendWith(c.roundAt, d.op, d.data, true, protocol.SendOptions{})
+	}
+	if err != nil && c.closed {
+		c.mu.Unlock()
+		err = c.closeErr()
+		c.mu.Lock()
+	}
+	return err
+}
+
+// appendDeferred puts the deferred messages into the engine's output, in
+// order. The caller holds the gate and c.mu.
+func (c *Conn) appendDeferred() {
+	for i := range c.deferred {
+		c.appendSend(&c.deferred[i])
+		c.deferred[i] = deferredSend{}
+	}
+	c.deferred, c.deferredBytes = c.deferred[:0], 0
+	c.hasDeferred.Store(false)
+	if cap(c.deferred) > 64 {
+		c.deferred = nil
+	}
+}
+
+// drainDeferred appends deferred messages if the gate is free, until none
+// is left or someone else holds the gate (who then appends them).
+func (c *Conn) drainDeferred() {
+	for {
+		c.mu.Lock()
+		if len(c.deferred) == 0 || !c.gate.tryAcquire() {
+			c.mu.Unlock()
+			return
+		}
+		c.appendDeferred()
+		c.kickWriter()
+		c.mu.Unlock()
+		c.gate.release()
+	}
+}
+
+// kickWriter starts a writer goroutine if output waits and nobody writes.
+// c.mu held.
+func (c *Conn) kickWriter() {
+	if c.writing || c.sockClosed || !c.outputPending() {
+		return
+	}
+	c.writing = true
+	c.writeGen++
+	if c.asyncWriter == nil {
+		// Made once: "go c.writeAsync()" would allocate a closure per
+		// start, one per member of every broadcast.
+		c.asyncWriter = c.writeAsync
+	}
+	go c.asyncWriter()
+}
+
+// writeAsync writes the output until none is left, then ends.
+func (c *Conn) writeAsync() {
+	c.mu.Lock()
+	c.writeLoop(nil, true)
+}
+
+// WritePrepared is Write for a prepared message: it returns once the
+// message is written to the socket, bounded by ctx.
+func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
+	if err := c.acquireMessage(ctx); err != nil {
+		return err
+	}
+	defer c.releaseMessage()
+	c.mu.Lock()
+	c.unpoolWriteBuffer()
+	if err := c.eng.SendPrepared(c.roundAt, m); err != nil {
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return c.closeErr()
+		}
+		return err
+	}
+	mark := c.mark()
+	err := c.flushToLocked(ctx, mark, false)
+	if err != nil && ctx.Err() != nil {
+		c.abortUnwritten(mark, ctx.Err())
+	}
+	return err
+}
+
+// Broadcast sends m to every connection with SendPrepared: it never waits
+// on a socket, so a slow member delays no other, and m is encoded once per
+// wire form among them. It returns how many took the message; the others
+// refused it or were failed by their SendFull policy, or had ended.
+func Broadcast(m *PreparedMessage, conns ...*Conn) int {
+	n := 0
+	for _, c := range conns {
+		if c.SendPrepared(m) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Output buffers of idle connections are pooled: a connection whose read
+// is parked (idle) gives its written buffers back once its writer is done,
+// and takes one again for its next send, so an idle member of a room holds
+// no buffer and a broadcast to members allocates none. A free list rather
+// than a sync.Pool, which the race detector makes drop buffers at random:
+// the bound on allocations per broadcast is tested under -race too.
+var outBufs freeList
+
+// freeList keeps up to 4,096 empty buffers of at most 64 KiB.
+type freeList struct {
+	mu   sync.Mutex
+	bufs [][]byte
+}
+
+func (l *freeList) get() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.bufs)
+	if n == 0 {
+		return nil
+	}
+	b := l.bufs[n-1]
+	l.bufs[n-1] = nil
+	l.bufs = l.bufs[:n-1]
+	return b
+}
+
+func (l *freeList) put(b []byte) {
+	if cap(b) == 0 || cap(b) > 64<<10 {
+		return
+	}
+	l.mu.Lock()
+	if len(l.bufs) < 4096 {
+		l.bufs = append(l.bufs, b[:0])
+	}
+	l.mu.Unlock()
+}
+
+// poolWriteBuffers gives the connection's empty output buffers to the pool
+// when its read is parked. c.mu held, no write in progress.
+func (c *Conn) poolWriteBuffers() {
+	if !c.parkedRead || c.writing || len(c.rest) > 0 {
+		return
+	}
+	outBufs.put(c.wbuf)
+	c.wbuf = nil
+	outBufs.put(c.eng.SwapWriteBuffer(nil))
+	c.outPooled = true
+}
+
+// unpoolWriteBuffer gives the engine a pooled buffer before a send, if the
+// connection's were pooled. c.mu held.
+func (c *Conn) unpoolWriteBuffer() {
+	if !c.outPooled {
+		return
+	}
+	c.outPooled = false
+	if b := outBufs.get(); b != nil {
+		c.eng.SwapWriteBuffer(b)
+	}
+}

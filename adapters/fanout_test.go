@@ -1,0 +1,340 @@
+package adapters_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
+)
+
+// Synchronous and asynchronous sends keep the order of their calls: Send
+// while a Writer is open waits behind that message, a Write after a Send
+// goes after it, and every message goes out before the close frame that
+// follows.
+func TestSendOrder(t *testing.T) {
+	checkLeaks(t)
+	c, s := connPair(t, nil, nil)
+	ctx := ctxT(t)
+	m, err := adapters.NewPreparedMessage(adapters.OpText, []byte("7 prepared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { return s.Send(adapters.OpText, []byte("1 sent")) },
+		func() error { return s.Write(ctx, adapters.OpText, []byte("2 written")) },
+		func() error { return s.Send(adapters.OpBinary, []byte("3 sent")) },
+		func() error {
+			w, err := s.Writer(ctx, adapters.OpText)
+			if err != nil {
+				return err
+			}
+			w.Write([]byte("4 streamed, "))
+			// Sent while the stream is open: it waits behind it.
+			if err := s.Send(adapters.OpText, []byte("5 sent during the stream")); err != nil {
+				return err
+			}
+			w.Write([]byte("in two writes"))
+			return w.Close()
+		},
+		func() error { return s.Write(ctx, adapters.OpText, []byte("6 written")) },
+		func() error { return s.SendPrepared(m) },
+		func() error { return s.Send(adapters.OpText, []byte("8 sent last")) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close(adapters.CloseNormal, "done") }()
+	want := []string{"1 sent", "2 written", "3 sent", "4 streamed, in two writes", "5 sent during the stream", "6 written", "7 prepared", "8 sent last"}
+	for _, w := range want {
+		_, p, err := c.Read(ctx)
+		if err != nil || string(p) != w {
+			t.Fatalf("got %q %v, want %q", p, err, w)
+		}
+	}
+	if _, _, err := c.Read(ctx); adapters.CloseCodeOf(err) != adapters.CloseNormal {
+		t.Fatalf("after the messages: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// A peer that never reads: Send never blocks, and once the unsent output
+// would pass SendLimit the policy applies. RefuseSend returns
+// ErrSendQueueFull and the connection goes on; FailSlowConsumer fails the
+// connection with 1008, its close error wrapping ErrSendQueueFull.
+func TestSendLimit(t *testing.T) {
+	for _, policy := range []adapters.SendFullPolicy{adapters.RefuseSend, adapters.FailSlowConsumer} {
+		t.Run(fmt.Sprint("policy ", policy), func(t *testing.T) {
+			checkLeaks(t)
+			a, peer := smallBufferPair(t)
+			cfg := protocol.DefaultConfig()
+			cfg.PingInterval = protocol.Disabled
+			s, err := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true,
+				SendLimit: 64 << 10, SendFull: policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.CloseNow()
+			msg := make([]byte, 4<<10)
+			var queued int
+			for {
+				start := time.Now()
+				err := s.Send(adapters.OpBinary, msg)
+				if d := time.Since(start); d > 200*time.Millisecond {
+					t.Fatalf("Send blocked for %v", d)
+				}
+				if err != nil {
+					if !errors.Is(err, adapters.ErrSendQueueFull) {
+						t.Fatalf("Send: %v", err)
+					}
+					break
+				}
+				if queued++; queued > 10000 {
+					t.Fatal("the limit never applied")
+				}
+			}
+			t.Logf("%d messages of 4 KiB queued or written before the limit", queued)
+			if policy == adapters.RefuseSend {
+				if err := s.CloseStatus().Err; err != nil {
+					t.Fatalf("refused, yet the connection ended: %v", err)
+				}
+				// The peer catches up: sending works again.
+				go io.Copy(io.Discard, peer)
+				deadline := time.Now().Add(5 * time.Second)
+				for s.Send(adapters.OpBinary, msg) != nil {
+					if time.Now().After(deadline) {
+						t.Fatal("Send still refused after the peer read everything")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				return
+			}
+			select {
+			case <-s.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the slow consumer was not failed")
+			}
+			err = s.CloseStatus().Err
+			if adapters.CloseCodeOf(err) != adapters.ClosePolicyViolation || !errors.Is(err, adapters.ErrSendQueueFull) {
+				t.Fatalf("close error %v", err)
+			}
+			if err := s.Send(adapters.OpBinary, msg); adapters.CloseCodeOf(err) != adapters.ClosePolicyViolation {
+				t.Fatalf("Send after the end: %v", err)
+			}
+		})
+	}
+}
+
+// A broadcast of 3,000 messages of 4 KiB at about 1,500 a second to 20
+// reading members and 2 that never read (12 MiB each: more than the
+// kernel's socket buffers hold): Broadcast never waits on a socket, every
+// reading member gets every message in order, the two stalled members are
+// failed as slow consumers, and the message is encoded once per wire form
+// (here one: none of them compresses).
+func TestBroadcastStalledMembers(t *testing.T) {
+	checkLeaks(t)
+	const readers, stalled, messages = 20, 2, 3000
+	var mu sync.Mutex
+	var members []*adapters.Conn
+	joined := make(chan struct{}, readers+stalled)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true, SendLimit: 256 << 10}},
+		func(c *adapters.Conn) {
+			mu.Lock()
+			members = append(members, c)
+			mu.Unlock()
+			joined <- struct{}{}
+			<-c.Done()
+		})
+	addr := strings.TrimPrefix(url, "ws://")
+	for range stalled {
+		nc := upgradedRaw(t, addr)
+		nc.(*net.TCPConn).SetReadBuffer(4 << 10) // never read
+	}
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, readers)
+	for i := range readers {
+		c, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{Options: adapters.Options{DisableCompression: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.CloseNow()
+			for j := range messages {
+				_, p, err := c.Read(ctx)
+				if err != nil || !strings.HasPrefix(string(p), fmt.Sprint(j, " ")) {
+					errs <- fmt.Errorf("reader %d, message %d: %.20q %v", i, j, p, err)
+					return
+				}
+			}
+		}()
+	}
+	for range readers + stalled {
+		<-joined
+	}
+	mu.Lock()
+	room := append([]*adapters.Conn(nil), members...)
+	mu.Unlock()
+	payload := strings.Repeat("x", 4<<10)
+	var slowest time.Duration
+	var last *adapters.PreparedMessage
+	for j := range messages {
+		m, err := adapters.NewPreparedMessage(adapters.OpText, []byte(fmt.Sprint(j, " ", payload)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		adapters.Broadcast(m, room...)
+		slowest = max(slowest, time.Since(start))
+		last = m
+		if j%2 == 0 {
+			time.Sleep(time.Millisecond) // a busy room: about 1,500 messages a second
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("slowest Broadcast to %d members: %v", len(room), slowest)
+	if slowest > 500*time.Millisecond {
+		t.Errorf("a Broadcast took %v: it waited on a socket", slowest)
+	}
+	if last.Forms() != 1 {
+		t.Errorf("%d encodings of one message for one wire form", last.Forms())
+	}
+	failed := 0
+	for _, c := range room {
+		if errors.Is(c.CloseStatus().Err, adapters.ErrSendQueueFull) {
+			failed++
+		}
+	}
+	if failed != stalled {
+		t.Errorf("%d members failed as slow consumers, want the %d that never read", failed, stalled)
+	}
+	for _, c := range room {
+		c.CloseNow()
+	}
+}
+
+// A broadcast allocates nothing per member: members idle long enough for
+// their reads to be parked hold no output buffer, and take one from a pool
+// for each message and give it back once it is written. Allocations per
+// broadcast to 100 members stay under a handful.
+func TestBroadcastAllocations(t *testing.T) {
+	checkLeaks(t)
+	const members = 100
+	var mu sync.Mutex
+	var room []*adapters.Conn
+	joined := make(chan struct{}, members)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, func(c *adapters.Conn) {
+		mu.Lock()
+		room = append(room, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		<-c.Done()
+	})
+	addr := strings.TrimPrefix(url, "ws://")
+	for range members {
+		nc := upgradedRaw(t, addr)
+		go io.Copy(io.Discard, nc) // reads and drops every frame
+	}
+	for range members {
+		<-joined
+	}
+	time.Sleep(1500 * time.Millisecond) // every member's read is parked
+	m, _ := adapters.NewPreparedMessage(adapters.OpText, []byte("a message to everyone in the room"))
+	mu.Lock()
+	conns := append([]*adapters.Conn(nil), room...)
+	mu.Unlock()
+	adapters.Broadcast(m, conns...)
+	allocs := testing.AllocsPerRun(50, func() {
+		if n := adapters.Broadcast(m, conns...); n != members {
+			t.Fatalf("%d members took the message", n)
+		}
+		time.Sleep(5 * time.Millisecond) // the writers finish
+	})
+	t.Logf("%.1f allocations per broadcast to %d members", allocs, members)
+	if allocs > 10 {
+		t.Errorf("%.1f allocations per broadcast to %d members: some per member", allocs, members)
+	}
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}
+
+// WritePrepared writes a prepared message and returns once it is written;
+// compressed connections decode it.
+func TestWritePrepared(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprint("compress ", compress), func(t *testing.T) {
+			checkLeaks(t)
+			opts := &adapters.Options{DisableCompression: !compress}
+			c, s := connPair(t, opts, opts)
+			text := strings.Repeat("prepared and written; ", 50)
+			m, _ := adapters.NewPreparedMessage(adapters.OpText, []byte(text))
+			if err := s.WritePrepared(ctxT(t), m); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := c.Read(ctxT(t)); err != nil || string(p) != text {
+				t.Fatalf("%.20q %v", p, err)
+			}
+		})
+	}
+}
+
+// ReadAhead bounds how much a connection reads ahead of an application
+// that does not read: a peer that sends 4 MiB finds the socket unread once
+// about ReadAhead is queued (plus the socket buffers, 16 KiB each way here,
+// and the read in progress).
+func TestReadAhead(t *testing.T) {
+	for _, ahead := range []int64{0, 256 << 10} {
+		t.Run(fmt.Sprint("ReadAhead ", ahead), func(t *testing.T) {
+			checkLeaks(t)
+			a, peer := tcpPair(t)
+			a.(*net.TCPConn).SetReadBuffer(16 << 10)
+			peer.(*net.TCPConn).SetWriteBuffer(16 << 10)
+			s, err := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{DisableCompression: true, ReadAhead: ahead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.CloseNow()
+			// The server's application reads nothing. The peer sends until
+			// a write makes no progress for two seconds (the background
+			// reader takes over after a quarter second), and counts what went.
+			msg := protocoltest.EncodeFrame(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpBinary, 0, true, make([]byte, 16<<10))
+			sent := 0
+			for sent < 4<<20 {
+				peer.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				n, err := peer.Write(msg)
+				sent += n
+				if err != nil {
+					break
+				}
+			}
+			want := ahead
+			if want == 0 {
+				want = adapters.DefaultReadAhead
+			}
+			t.Logf("ReadAhead %d KiB: the peer got %d KiB in before it stalled", want>>10, sent>>10)
+			if int64(sent) < want || int64(sent) > want+256<<10 {
+				t.Fatalf("%d KiB went in, want ReadAhead (%d KiB) and at most 256 KiB more", sent>>10, want>>10)
+			}
+		})
+	}
+}
