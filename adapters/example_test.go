@@ -133,7 +133,11 @@ func ExampleDial() {
 // A hub: connections join rooms, a message to a room goes to everyone in
 // it, and a graceful shutdown closes every connection with 1001 going away
 // (http.Server.Shutdown does not track hijacked connections, so the hub
-// registers its own shutdown).
+// registers its own shutdown). The message is prepared once and queued to
+// every member (Broadcast): nothing waits on a socket under the lock, and a
+// member that does not keep up is dropped by its own send limit (1008)
+// without delaying the others. examples/chat is the whole server, with a
+// page and rooms across nodes over NATS.
 func Example_hub() {
 	type hub struct {
 		mu    sync.Mutex
@@ -141,14 +145,14 @@ func Example_hub() {
 	}
 	h := &hub{rooms: map[string]map[*adapters.Conn]bool{}}
 	broadcast := func(room string, msg []byte) {
+		m, err := adapters.NewPreparedMessage(adapters.OpText, msg)
+		if err != nil {
+			return // not UTF-8
+		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for c := range h.rooms[room] {
-			// Write from any goroutine is safe; a short ctx keeps one slow
-			// member from holding up the room (it fails that member only).
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			c.Write(ctx, adapters.OpText, msg)
-			cancel()
+			c.SendPrepared(m) // queues; never waits on the socket
 		}
 	}
 	mux := http.NewServeMux()
