@@ -116,7 +116,7 @@ func (c *Conn) send(d deferredSend) error {
 }
 
 // admit checks a message of n bytes against the send limit and applies the
-// policy. c.mu held.
+// policy: it is admitted if it fits, or if nothing is queued. c.mu held.
 func (c *Conn) admit(n int64) error {
 	if c.closed {
 		c.mu.Unlock()
@@ -124,7 +124,10 @@ func (c *Conn) admit(n int64) error {
 		c.mu.Lock()
 		return err
 	}
-	if int64(c.eng.UnsentOutput())+c.deferredBytes+n <= c.sendLimit {
+	// A message larger than the limit still goes when nothing waits: the
+	// limit bounds what piles up behind a peer, not one message's size
+	// (Config.MaxMessageSize is the application's to choose).
+	if queued := int64(c.eng.UnsentOutput()) + c.deferredBytes; queued == 0 || queued+n <= c.sendLimit {
 		return nil
 	}
 	if c.sendFull == RefuseSend {

@@ -338,3 +338,20 @@ func TestReadAhead(t *testing.T) {
 		})
 	}
 }
+
+// A message larger than SendLimit is taken when nothing is queued: the
+// limit bounds what piles up, not a message's size.
+func TestSendLargerThanLimit(t *testing.T) {
+	checkLeaks(t)
+	c, s := connPair(t, &adapters.Options{Config: bigConfig()}, &adapters.Options{Config: bigConfig(), SendLimit: 64 << 10, SendFull: adapters.RefuseSend})
+	big := make([]byte, 1<<20)
+	if err := s.Send(adapters.OpBinary, big); err != nil {
+		t.Fatalf("Send on an empty queue: %v", err)
+	}
+	if err := s.Send(adapters.OpBinary, []byte("behind it")); !errors.Is(err, adapters.ErrSendQueueFull) {
+		t.Fatalf("Send behind 1 MiB with a 64 KiB limit: %v", err)
+	}
+	if _, p, err := c.Read(ctxT(t)); err != nil || len(p) != len(big) {
+		t.Fatalf("%d bytes, %v", len(p), err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // Interop tests run real peers on loopback. A peer that is not installed
@@ -154,11 +155,18 @@ func interopServer(t *testing.T, compression bool) (string, chan seen) {
 			nc.Close()
 			return
 		}
-		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig(), DisableCompression: !compression}})
+		opts := &adapters.AcceptOptions{Options: adapters.Options{Config: bigConfig(), DisableCompression: !compression}}
+		if r.URL.Path == "/prepared-context" { // this side keeps its compressor: per connection
+			opts.Compression = &deflate.Config{ContextTakeover: true}
+		}
+		c, err := adapters.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
-		if r.URL.Path == "/p1" {
+		if strings.HasPrefix(r.URL.Path, "/prepared") {
+			echoPrepared(c)
+			<-c.Done()
+		} else if r.URL.Path == "/p1" {
 			c.Write(context.Background(), frame.OpText, []byte("last message"))
 			c.Close(frame.CloseNormal, "done")
 		} else {
@@ -169,6 +177,28 @@ func interopServer(t *testing.T, compression bool) (string, chan seen) {
 	}))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), results
+}
+
+// echoPrepared echoes every message as a prepared message (compressed once
+// for every connection of its wire form), by turns with WritePrepared and
+// SendPrepared.
+func echoPrepared(c *adapters.Conn) {
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		op, p, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		m, err := adapters.NewPreparedMessage(op, p)
+		if err == nil && i%2 == 0 {
+			err = c.WritePrepared(ctx, m)
+		} else if err == nil {
+			err = c.SendPrepared(m)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // seen is what the wsengine end of an interop connection saw.
@@ -212,6 +242,22 @@ func peerClientScenarios(t *testing.T, p peer, compression bool, extra []string)
 	got := <-results
 	if got.status.Code != 4000 || got.status.Reason != "peer done" || got.compressed != compression {
 		t.Fatalf("wsengine saw %+v", got)
+	}
+
+	// The same echoes as prepared messages: one encoding shared by every
+	// connection of the form (this side keeping no compression context),
+	// and, on /prepared-context, encoded through the connection's own kept
+	// compressor; the peer decodes both, with its own context kept.
+	for _, path := range []string{"/prepared", "/prepared-context"} {
+		pr := start(t, p, append([]string{"client", "echo", url + path}, extra...)...)
+		checkExt(t, pr.expect("EXT"), compression)
+		pr.expect("PONG")
+		if w := pr.expect("CLOSED"); w[1] != "4000" {
+			t.Fatalf("%s: peer saw %v", path, w)
+		}
+		if got := <-results; got.status.Code != 4000 || got.compressed != compression {
+			t.Fatalf("%s: wsengine saw %+v", path, got)
+		}
 	}
 	if len(extra) > 0 {
 		return

@@ -60,7 +60,8 @@ type Options struct {
 	// SendLimit bounds the output a connection may hold unsent, what Send
 	// and SendPrepared queued and what the socket has not taken yet (0:
 	// DefaultSendLimit, 1 MiB); SendFull says what a message that would
-	// pass it does (FailSlowConsumer, the zero value, or RefuseSend).
+	// pass it does (FailSlowConsumer, the zero value, or RefuseSend). A
+	// message larger than the limit is taken when nothing is queued.
 	// Write and WritePrepared wait for the socket instead.
 	SendLimit int64
 	SendFull  SendFullPolicy
