@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wsengine/ws/assembler"
@@ -112,6 +113,17 @@ type Conn struct {
 	outPooled     bool        // the output buffers went to the pool while idle
 	bufHolder     *[]byte     // the pool's holder of the buffer taken for a send
 	asyncWriter   func()      // c.writeAsync, made at the first asynchronous write
+	// Non-blocking writes on a TCP socket (writeNowOrLater), made at the
+	// first: the raw connection and its write callback, which reads its
+	// buffer from rawBuf and leaves its result in rawN and rawErr (a
+	// callback of its own per call would allocate per member of a
+	// broadcast). Used by the write token's holder only.
+	raw      syscall.RawConn
+	rawWrite func(fd uintptr) bool
+	rawBuf   []byte
+	rawN     int
+	rawErr   error
+	noRaw    bool // the transport has no raw connection
 
 	gate       sendGate        // one outgoing message at a time
 	msgBuf     []byte          // the current Writer's gathered bytes

@@ -3,7 +3,9 @@ package adapters
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
+	"syscall"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -108,9 +110,12 @@ func (c *Conn) send(d deferredSend) error {
 	}
 	c.appendDeferred()
 	err := c.appendSend(&d)
-	c.kickWriter()
+	inline := c.takeWriteToken()
 	c.mu.Unlock()
 	c.gate.release()
+	if inline {
+		c.writeNowOrLater()
+	}
 	c.drainDeferred()
 	return err
 }
@@ -193,11 +198,25 @@ func (c *Conn) drainDeferred() {
 // kickWriter starts a writer goroutine if output waits and nobody writes.
 // c.mu held.
 func (c *Conn) kickWriter() {
+	if c.takeWriteToken() {
+		c.startWriter()
+	}
+}
+
+// takeWriteToken takes the write token if output waits and nobody writes.
+// c.mu held.
+func (c *Conn) takeWriteToken() bool {
 	if c.writing || c.sockClosed || !c.outputPending() {
-		return
+		return false
 	}
 	c.writing = true
 	c.writeGen++
+	return true
+}
+
+// startWriter starts a goroutine that writes with the token taken. c.mu
+// held.
+func (c *Conn) startWriter() {
 	if c.asyncWriter == nil {
 		// Made once: "go c.writeAsync()" would allocate a closure per
 		// start, one per member of every broadcast.
@@ -205,6 +224,96 @@ func (c *Conn) kickWriter() {
 	}
 	go c.asyncWriter()
 }
+
+// writeNowOrLater writes the output with one non-blocking write in the
+// sender's goroutine, holding the write token, and hands what is left (the
+// socket's buffer was full, or more output came) to a writer goroutine.
+// A broadcast so costs a member one write system call and neither a
+// goroutine nor an output buffer of its own: the buffer goes back to the
+// pool at once for the next member. Without a socket to write to without
+// blocking (TLS, an HTTP/2 stream, a wrapper), the goroutine writes.
+func (c *Conn) writeNowOrLater() {
+	c.mu.Lock()
+	if !c.canWriteNow() || len(c.rest) > 0 || c.writeErr != nil {
+		c.startWriter()
+		c.mu.Unlock()
+		return
+	}
+	c.unpoolWriteBuffer()
+	w := c.eng.TakeOutgoing(c.wbuf)
+	if w == nil {
+		c.releaseWrite()
+		c.mu.Unlock()
+		return
+	}
+	c.wbuf = nil
+	c.taken += int64(len(w))
+	c.mu.Unlock()
+	n, err := c.writeNonBlocking(w)
+	c.mu.Lock()
+	c.written += int64(n)
+	c.eng.Wrote(n)
+	switch {
+	case err != nil:
+		// The writer goroutine meets the error again and ends the
+		// connection as writeLoop does.
+		c.rest = w[n:]
+		c.startWriter()
+	case n < len(w):
+		c.rest = w[n:] // the socket is full: the goroutine waits for it
+		c.startWriter()
+	default:
+		if cap(w) <= maxWriteBuf {
+			c.wbuf = w[:0]
+		}
+		if c.outputPending() {
+			c.startWriter()
+		} else {
+			c.releaseWrite()
+			c.parkWriteBuffers()
+		}
+	}
+	c.mu.Unlock()
+}
+
+// canWriteNow reports whether the socket takes non-blocking writes, and
+// prepares them once. c.mu held.
+func (c *Conn) canWriteNow() bool {
+	if c.raw == nil && !c.noRaw {
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			if rc, err := tc.SyscallConn(); err == nil {
+				c.raw = rc
+				c.rawWrite = func(fd uintptr) bool {
+					c.rawN, c.rawErr = syscall.Write(int(fd), c.rawBuf)
+					return true // one try: never wait for the socket
+				}
+			}
+		}
+		c.noRaw = c.raw == nil
+	}
+	return c.raw != nil
+}
+
+// writeNonBlocking makes one write system call with w, without waiting:
+// it returns what the socket took (0 when its buffer is full, which is not
+// an error).
+func (c *Conn) writeNonBlocking(w []byte) (int, error) {
+	c.rawBuf = w
+	err := c.raw.Write(c.rawWrite)
+	n, werr := c.rawN, c.rawErr
+	c.rawBuf, c.rawErr = nil, nil
+	if err != nil {
+		return 0, err
+	}
+	if werr == syscall.EAGAIN || werr == syscall.EINTR {
+		return max(n, 0), nil
+	}
+	return max(n, 0), werr
+}
+
+// parkWriteBuffers is poolWriteBuffers for the write token's holder that
+// just gave it back. c.mu held.
+func (c *Conn) parkWriteBuffers() { c.poolWriteBuffers() }
 
 // writeAsync writes the output until none is left, then ends.
 func (c *Conn) writeAsync() {
@@ -221,20 +330,7 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	defer c.releaseMessage()
 	c.mu.Lock()
 	c.unpoolWriteBuffer()
-	if err := c.eng.SendPrepared(c.roundAt, m); err != nil {
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
-			return c.closeErr()
-		}
-		return err
-	}
-	mark := c.mark()
-	err := c.flushToLocked(ctx, mark, false)
-	if err != nil && ctx.Err() != nil {
-		c.abortUnwritten(mark, ctx.Err())
-	}
-	return err
+	return c.flushQueued(ctx, c.eng.SendPrepared(c.roundAt, m), false)
 }
 
 // Broadcast sends m to every connection with SendPrepared: it never waits

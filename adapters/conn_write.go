@@ -267,9 +267,17 @@ func (c *Conn) releaseMessage() {
 // sendFrame queues one frame and writes it. The caller holds the gate.
 func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {
 	c.mu.Lock()
+	c.unpoolWriteBuffer()
 	// Sending moves no engine timer: the time of the last read round will
 	// do, and saves a clock read per message.
-	if err := c.eng.SendWith(c.roundAt, op, p, fin, o); err != nil {
+	return c.flushQueued(ctx, c.eng.SendWith(c.roundAt, op, p, fin, o), keepRest)
+}
+
+// flushQueued writes what the engine just queued (err is how queueing
+// went) and returns once it is written, as sendFrame says. Entered with
+// c.mu held; returns without it.
+func (c *Conn) flushQueued(ctx context.Context, err error, keepRest bool) error {
+	if err != nil {
 		closed := c.closed
 		c.mu.Unlock()
 		if closed {
@@ -278,7 +286,7 @@ func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin boo
 		return err
 	}
 	mark := c.mark()
-	err := c.flushToLocked(ctx, mark, keepRest)
+	err = c.flushToLocked(ctx, mark, keepRest)
 	if err != nil && !keepRest && ctx.Err() != nil {
 		c.abortUnwritten(mark, ctx.Err())
 	}

@@ -7,7 +7,10 @@
 //   - A Conn reads and writes messages: Read and Write (whole messages),
 //     ReadAppend (whole messages into the caller's reused buffer), Reader
 //     and Writer (streams), ReadJSON and WriteJSON; or Options.OnMessage
-//     to have messages delivered to a callback. Ping measures the round trip;
+//     to have messages delivered to a callback. Send and SendPrepared queue
+//     a message without waiting for the socket, bounded by
+//     Options.SendLimit; NewPreparedMessage and Broadcast send one message,
+//     encoded once, to many connections. Ping measures the round trip;
 //     Close runs the close handshake, CloseNow drops the connection; Done and
 //     CloseStatus say how it ended; NetConn is a net.Conn view.
 //   - The connection's end is a *CloseError: IsClean(err) for 1000 and 1001,
@@ -38,10 +41,18 @@
 //     and calls the callback between reads.
 //   - Writing: at most one goroutine writes the socket, the holder of the
 //     write token, and it writes until no output is left, so bytes queued by
-//     others (pongs, close replies, keepalive pings) go out behind its own.
-//     Whole messages are serialised; frames never interleave. Background
-//     writers never wait for the token; an application call waits its turn
-//     bounded by its own ctx.
+//     others (pongs, close replies, keepalive pings, Send's messages) go out
+//     behind its own. Whole messages are serialised; frames never
+//     interleave. Background writers never wait for the token; an
+//     application call waits its turn bounded by its own ctx. Send appends
+//     its message to the engine's output and starts a writer goroutine if
+//     none writes; a Send while a Writer is open waits in order behind it,
+//     never on the socket.
+//   - One bound on output: the engine's count of unsent bytes (its output
+//     and what the writer holds). A peer's input adds at most one pong to
+//     it; Send refuses or fails the connection (1008, ErrSendQueueFull) past
+//     Options.SendLimit; Write waits; a peer that takes none of it for
+//     Config.WriteTimeout is failed (ErrWriteTimeout).
 //   - A ctx bounds only its own call. Only the holder of a token sets a
 //     deadline on the socket, for its own ctx. A message that its ctx cuts
 //     short fails the connection (part of a frame may be on the wire): that

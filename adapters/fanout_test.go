@@ -340,10 +340,17 @@ func TestReadAhead(t *testing.T) {
 }
 
 // A message larger than SendLimit is taken when nothing is queued: the
-// limit bounds what piles up, not a message's size.
+// limit bounds what piles up, not a message's size. (The peer reads only at
+// the end, through small socket buffers, so most of the message waits.)
 func TestSendLargerThanLimit(t *testing.T) {
 	checkLeaks(t)
-	c, s := connPair(t, &adapters.Options{Config: bigConfig()}, &adapters.Options{Config: bigConfig(), SendLimit: 64 << 10, SendFull: adapters.RefuseSend})
+	a, b := smallBufferPair(t)
+	s, err := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{Config: bigConfig(), DisableCompression: true,
+		SendLimit: 64 << 10, SendFull: adapters.RefuseSend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.CloseNow()
 	big := make([]byte, 1<<20)
 	if err := s.Send(adapters.OpBinary, big); err != nil {
 		t.Fatalf("Send on an empty queue: %v", err)
@@ -351,6 +358,11 @@ func TestSendLargerThanLimit(t *testing.T) {
 	if err := s.Send(adapters.OpBinary, []byte("behind it")); !errors.Is(err, adapters.ErrSendQueueFull) {
 		t.Fatalf("Send behind 1 MiB with a 64 KiB limit: %v", err)
 	}
+	c, err := adapters.NewConn(b, protocol.RoleClient, &adapters.Options{Config: bigConfig(), DisableCompression: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
 	if _, p, err := c.Read(ctxT(t)); err != nil || len(p) != len(big) {
 		t.Fatalf("%d bytes, %v", len(p), err)
 	}

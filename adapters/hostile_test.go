@@ -188,19 +188,7 @@ func TestBurstThenSilence(t *testing.T) {
 	checkLeaks(t)
 	ended := make(chan error, 1)
 	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{Config: writeTimeoutConfig(), DisableCompression: true}},
-		func(c *adapters.Conn) {
-			ctx := context.Background()
-			for {
-				op, p, err := c.Read(ctx)
-				if err == nil {
-					err = c.Write(ctx, op, p)
-				}
-				if err != nil {
-					ended <- err
-					return
-				}
-			}
-		})
+		echoUntilEnd(ended))
 	nc := upgradedRaw(t, strings.TrimPrefix(url, "ws://"))
 	nc.(*net.TCPConn).SetReadBuffer(4 << 10)
 	msg := protocoltest.EncodeFrame(protocol.RoleClient, [4]byte{9, 8, 7, 6}, frame.OpBinary, 0, true, make([]byte, 1<<10))
@@ -224,6 +212,24 @@ func TestBurstThenSilence(t *testing.T) {
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.Copy(io.Discard, nc); err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 		t.Fatalf("the peer's socket did not end: %v", err)
+	}
+}
+
+// echoUntilEnd is an echo handler that sends the error that ended it on
+// ended.
+func echoUntilEnd(ended chan<- error) func(*adapters.Conn) {
+	return func(c *adapters.Conn) {
+		ctx := context.Background()
+		for {
+			op, p, err := c.Read(ctx)
+			if err == nil {
+				err = c.Write(ctx, op, p)
+			}
+			if err != nil {
+				ended <- err
+				return
+			}
+		}
 	}
 }
 
@@ -259,17 +265,7 @@ func testHTTP2BurstThenSilence(t *testing.T) {
 				echo(c)
 				return
 			}
-			ctx := context.Background()
-			for {
-				op, p, err := c.Read(ctx)
-				if err == nil {
-					err = c.Write(ctx, op, p)
-				}
-				if err != nil {
-					ended <- err
-					return
-				}
-			}
+			echoUntilEnd(ended)(c)
 		})
 	h2 := s.client()
 	pr, pw := io.Pipe()

@@ -43,7 +43,14 @@ func RunChildIfAsked() {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	go http.Serve(stats, http.HandlerFunc(serveStats))
+	statsMux := http.NewServeMux()
+	statsMux.HandleFunc("/stats", serveStats)
+	var rm *room // a broadcast server's
+	if b, ok := strings.CutPrefix(lib, broadcastPrefix); ok {
+		rm = newRoom(b, compress == "deflate")
+		statsMux.HandleFunc("/broadcast", rm.serveBroadcast)
+	}
+	go http.Serve(stats, statsMux)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop us
@@ -69,7 +76,13 @@ func RunChildIfAsked() {
 		}()
 	}
 	fmt.Println("ADDR", ln.Addr(), stats.Addr())
-	Serve(ctx, ln, lib, compress == "deflate")
+	if rm != nil {
+		srv := &http.Server{Handler: rm.handler()}
+		go func() { <-ctx.Done(); srv.Close() }()
+		srv.Serve(ln)
+	} else {
+		Serve(ctx, ln, lib, compress == "deflate")
+	}
 	exit = 0
 }
 

@@ -123,15 +123,36 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h1, h2 := serveTLSBoth(t, ctx, srv)
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Shutdown took %v", d)
+	}
+	for _, c := range []*adapters.Conn{h1, h2} {
+		_, _, err := c.Read(ctx)
+		if code := adapters.CloseCodeOf(err); code != adapters.CloseGoingAway || !strings.Contains(err.Error(), "server shutting down") {
+			t.Fatalf("client saw %v", err)
+		}
+	}
+}
+
+// serveTLSBoth serves srv (made by NewServer with TLS) on a loopback port
+// until the test ends, and dials its echo twice: over HTTP/1.1 and over
+// HTTP/2.
+func serveTLSBoth(t *testing.T, ctx context.Context, srv *http.Server) (h1, h2 *adapters.Conn) {
+	t.Helper()
 	srv.Handler = waitHandlers(t, srv.Handler)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go Serve(srv, ln)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(func() { srv.Close() })
 	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the server's self-signed certificate
 	url := "wss://" + ln.Addr().String() + "/echo"
 	h1, resp1, err := adapters.Dial(ctx, url, &adapters.DialOptions{TLSConfig: tlsConfig})
@@ -146,19 +167,7 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 	if resp1.ProtoMajor != 1 || resp2.ProtoMajor != 2 {
 		t.Fatalf("protocols %s and %s", resp1.Proto, resp2.Proto)
 	}
-	start := time.Now()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("Shutdown took %v", d)
-	}
-	for _, c := range []*adapters.Conn{h1, h2} {
-		_, _, err := c.Read(ctx)
-		if code := adapters.CloseCodeOf(err); code != adapters.CloseGoingAway || !strings.Contains(err.Error(), "server shutting down") {
-			t.Fatalf("client saw %v", err)
-		}
-	}
+	return h1, h2
 }
 
 // inHTTP2Process returns true in a process whose HTTP/2 server takes
@@ -199,26 +208,9 @@ func TestClientLeavingIsNotShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Handler = waitHandlers(t, srv.Handler)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go Serve(srv, ln)
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	tlsConfig := &tls.Config{InsecureSkipVerify: true}
-	url := "wss://" + ln.Addr().String() + "/echo"
-	h1, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{TLSConfig: tlsConfig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, resp, err := adapters.Dial(ctx, url, &adapters.DialOptions{
-		HTTP2: adapters.NewHTTP2Client(&http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true})})
-	if err != nil || resp.ProtoMajor != 2 {
-		t.Fatalf("%v %v", resp, err)
-	}
+	h1, h2 := serveTLSBoth(t, ctx, srv)
 	h1.CloseNow()
 	h2.CloseNow()
 	for range 2 {
