@@ -35,6 +35,7 @@ type extension struct {
 	level     int
 	threshold int
 	pools     *flatePools // the Flate's
+	key       any         // ShareKey's, made at its first call
 
 	// Sending.
 	compress   bool // false: everything goes uncompressed
@@ -126,7 +127,12 @@ func (e *extension) ShareKey() (any, bool) {
 	if e.keepWriter {
 		return nil, false
 	}
-	return shareKey{e.level, e.threshold, e.pools, e.compress}, true
+	if e.key == nil || e.key.(shareKey).compress != e.compress {
+		// Made once: a struct put in an interface is allocated, and this
+		// is called for every member of every broadcast.
+		e.key = shareKey{e.level, e.threshold, e.pools, e.compress}
+	}
+	return e.key, true
 }
 
 // EncodeShared compresses the whole message p with a fresh compressor, as
