@@ -87,7 +87,10 @@ func TestFlatePlugsIn(t *testing.T) {
 			if f.writers.Load() == 0 || f.readers.Load() == 0 {
 				t.Fatalf("writers %d readers %d made", f.writers.Load(), f.readers.Load())
 			}
-			if !takeover && f.writers.Load() > 2 {
+			// Without context takeover writers are pooled: a couple serve
+			// all 18 messages (under the race detector, which makes the
+			// pool drop some, still fewer than one a message).
+			if most := map[bool]int64{false: 2, true: 17}[raceEnabled]; !takeover && f.writers.Load() > most {
 				t.Errorf("%d writers made for 18 messages without context takeover: not pooled", f.writers.Load())
 			}
 		})
