@@ -270,7 +270,7 @@ func (c *Conn) writeNowOrLater() {
 			c.startWriter()
 		} else {
 			c.releaseWrite()
-			c.parkWriteBuffers()
+			c.poolWriteBuffers()
 		}
 	}
 	c.mu.Unlock()
@@ -311,14 +311,19 @@ func (c *Conn) writeNonBlocking(w []byte) (int, error) {
 	return max(n, 0), werr
 }
 
-// parkWriteBuffers is poolWriteBuffers for the write token's holder that
-// just gave it back. c.mu held.
-func (c *Conn) parkWriteBuffers() { c.poolWriteBuffers() }
 
-// writeAsync writes the output until none is left, then ends.
+// writeAsync writes the output until none is left, then ends, giving an
+// idle connection's buffers to the pool. (Only the asynchronous path pools:
+// a connection that Writes keeps its buffers while it writes, however long
+// its read has been parked.)
 func (c *Conn) writeAsync() {
 	c.mu.Lock()
 	c.writeLoop(nil, true)
+	c.mu.Lock()
+	if !c.writing {
+		c.poolWriteBuffers()
+	}
+	c.mu.Unlock()
 }
 
 // WritePrepared is Write for a prepared message: it returns once the

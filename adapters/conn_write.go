@@ -114,7 +114,6 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 		if len(w) == 0 || ctx != nil && ctx.Err() != nil {
 			c.rest = w // a done ctx writes nothing more
 			c.releaseWrite()
-			c.poolWriteBuffers()
 			shut := c.eng.ShouldCloseTransport() && !c.shutStarted && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0
 			if shut {
 				c.shutStarted = true
