@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wsengine/ws/assembler"
@@ -105,25 +104,15 @@ type Conn struct {
 	writeErr  error         // the transport's write side failed
 
 	// Asynchronous sends (conn_send.go).
-	sendLimit     int64
-	sendFull      SendFullPolicy
-	deferred      []deferredSend // sent while the gate was held, in order
-	deferredBytes int64
-	hasDeferred   atomic.Bool // len(deferred) > 0, read by Write without c.mu
-	outPooled     bool        // the output buffers went to the pool while idle
-	bufHolder     *[]byte     // the pool's holder of the buffer taken for a send
-	asyncWriter   func()      // c.writeAsync, made at the first asynchronous write
-	// Non-blocking writes on a TCP socket (writeNowOrLater), made at the
-	// first: the raw connection and its write callback, which reads its
-	// buffer from rawBuf and leaves its result in rawN and rawErr (a
-	// callback of its own per call would allocate per member of a
-	// broadcast). Used by the write token's holder only.
-	raw      syscall.RawConn
-	rawWrite func(fd uintptr) bool
-	rawBuf   []byte
-	rawN     int
-	rawErr   error
-	noRaw    bool // the transport has no raw connection
+	sendLimit   int64
+	sendFull    SendFullPolicy
+	deferred    *deferredSends // sent while the gate was held, made at the first
+	hasDeferred atomic.Bool    // deferred has messages, read by Write without c.mu
+	outPooled   bool           // the output buffers went to the pool while idle
+	bufHolder   *[]byte        // the pool's holder of the buffer taken for a send
+	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
+	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
+	noRaw       bool           // the transport has none
 
 	gate       sendGate        // one outgoing message at a time
 	msgBuf     []byte          // the current Writer's gathered bytes
@@ -135,7 +124,7 @@ type Conn struct {
 
 	pings   []pingWaiter
 	pingSeq uint64
-	hooks   hookState // OnPing and OnPong calls (hooks.go)
+	hooks   *hookState // OnPing and OnPong calls (hooks.go), made at the first
 
 	// The end of the transport (conn_close.go).
 	shutStarted bool      // the engine asked to close and its last bytes were written

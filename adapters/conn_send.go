@@ -53,6 +53,21 @@ const (
 	RefuseSend
 )
 
+// deferredSends are the messages queued while the send gate was held, in
+// order, and their bytes.
+type deferredSends struct {
+	list  []deferredSend
+	bytes int64
+}
+
+// deferredBytes returns the bytes of the deferred messages. c.mu held.
+func (c *Conn) deferredBytes() int64 {
+	if c.deferred == nil {
+		return 0
+	}
+	return c.deferred.bytes
+}
+
 // deferredSend is a message queued while the send gate was held.
 type deferredSend struct {
 	op       frame.Opcode
@@ -101,8 +116,11 @@ func (c *Conn) send(d deferredSend) error {
 		if d.prepared == nil {
 			d.data = append([]byte(nil), d.data...) // the caller's until it returns
 		}
-		c.deferred = append(c.deferred, d)
-		c.deferredBytes += d.size()
+		if c.deferred == nil {
+			c.deferred = new(deferredSends)
+		}
+		c.deferred.list = append(c.deferred.list, d)
+		c.deferred.bytes += d.size()
 		c.hasDeferred.Store(true)
 		c.mu.Unlock()
 		c.drainDeferred() // the holder may have gone meanwhile
@@ -132,13 +150,13 @@ func (c *Conn) admit(n int64) error {
 	// A message larger than the limit still goes when nothing waits: the
 	// limit bounds what piles up behind a peer, not one message's size
 	// (Config.MaxMessageSize is the application's to choose).
-	if queued := int64(c.eng.UnsentOutput()) + c.deferredBytes; queued == 0 || queued+n <= c.sendLimit {
+	if queued := int64(c.eng.UnsentOutput()) + c.deferredBytes(); queued == 0 || queued+n <= c.sendLimit {
 		return nil
 	}
 	if c.sendFull == RefuseSend {
 		return ErrSendQueueFull
 	}
-	c.deferred, c.deferredBytes = nil, 0
+	c.deferred = nil
 	c.hasDeferred.Store(false)
 	c.eng.Drop(c.roundAt, frame.ClosePolicyViolation, "send queue full", ErrSendQueueFull)
 	if c.afterEngine() {
@@ -168,14 +186,16 @@ func (c *Conn) appendSend(d *deferredSend) error {
 // appendDeferred puts the deferred messages into the engine's output, in
 // order. The caller holds the gate and c.mu.
 func (c *Conn) appendDeferred() {
-	for i := range c.deferred {
-		c.appendSend(&c.deferred[i])
-		c.deferred[i] = deferredSend{}
+	d := c.deferred
+	if d == nil {
+		return
 	}
-	c.deferred, c.deferredBytes = c.deferred[:0], 0
+	// Taken first: appendSend may let go of c.mu (after the end), and a
+	// Send meanwhile starts a list of its own, drained after this one.
+	c.deferred = nil // rare: not kept for the next time
 	c.hasDeferred.Store(false)
-	if cap(c.deferred) > 64 {
-		c.deferred = nil
+	for i := range d.list {
+		c.appendSend(&d.list[i])
 	}
 }
 
@@ -184,7 +204,7 @@ func (c *Conn) appendDeferred() {
 func (c *Conn) drainDeferred() {
 	for {
 		c.mu.Lock()
-		if len(c.deferred) == 0 || !c.gate.tryAcquire() {
+		if c.deferred == nil || !c.gate.tryAcquire() {
 			c.mu.Unlock()
 			return
 		}
@@ -276,17 +296,30 @@ func (c *Conn) writeNowOrLater() {
 	c.mu.Unlock()
 }
 
+// rawWriter makes non-blocking writes on a TCP socket: its write callback
+// reads its buffer from buf and leaves its result in n and err (a callback
+// of its own per call would allocate per member of a broadcast). Used by
+// the write token's holder only.
+type rawWriter struct {
+	rc    syscall.RawConn
+	write func(fd uintptr) bool
+	buf   []byte
+	n     int
+	err   error
+}
+
 // canWriteNow reports whether the socket takes non-blocking writes, and
 // prepares them once. c.mu held.
 func (c *Conn) canWriteNow() bool {
 	if c.raw == nil && !c.noRaw {
 		if tc, ok := c.nc.(*net.TCPConn); ok {
 			if rc, err := tc.SyscallConn(); err == nil {
-				c.raw = rc
-				c.rawWrite = func(fd uintptr) bool {
-					c.rawN, c.rawErr = syscall.Write(int(fd), c.rawBuf)
+				r := &rawWriter{rc: rc}
+				r.write = func(fd uintptr) bool {
+					r.n, r.err = syscall.Write(int(fd), r.buf)
 					return true // one try: never wait for the socket
 				}
+				c.raw = r
 			}
 		}
 		c.noRaw = c.raw == nil
@@ -298,10 +331,11 @@ func (c *Conn) canWriteNow() bool {
 // it returns what the socket took (0 when its buffer is full, which is not
 // an error).
 func (c *Conn) writeNonBlocking(w []byte) (int, error) {
-	c.rawBuf = w
-	err := c.raw.Write(c.rawWrite)
-	n, werr := c.rawN, c.rawErr
-	c.rawBuf, c.rawErr = nil, nil
+	r := c.raw
+	r.buf = w
+	err := r.rc.Write(r.write)
+	n, werr := r.n, r.err
+	r.buf, r.err = nil, nil
 	if err != nil {
 		return 0, err
 	}
@@ -310,7 +344,6 @@ func (c *Conn) writeNonBlocking(w []byte) (int, error) {
 	}
 	return max(n, 0), werr
 }
-
 
 // writeAsync writes the output until none is left, then ends, giving an
 // idle connection's buffers to the pool. (Only the asynchronous path pools:

@@ -19,7 +19,10 @@ type hookState struct {
 // queueHook records a ping's or pong's payload for its hook and starts the
 // hooks' goroutine if it is not running. c.mu held.
 func (c *Conn) queueHook(ping bool, payload []byte, rtt time.Duration) {
-	h := &c.hooks
+	if c.hooks == nil { // made at the first ping or pong: most connections have none
+		c.hooks = new(hookState)
+	}
+	h := c.hooks
 	if ping {
 		h.ping, h.pingDue = append(h.ping[:0], payload...), true
 	} else {
@@ -35,7 +38,7 @@ func (c *Conn) queueHook(ping bool, payload []byte, rtt time.Duration) {
 func (c *Conn) runHooks() {
 	c.mu.Lock()
 	for {
-		h := &c.hooks
+		h := c.hooks
 		switch {
 		case h.pingDue:
 			p := append([]byte(nil), h.ping...) // the hook's to keep

@@ -127,7 +127,7 @@ func (c *Conn) Advance(n int) {
 	c.outStart += n
 	o := &c.output
 	o.written += uint64(n)
-	if o.pongLen > 0 && c.outStart > o.pongAt {
+	if o.pongLen > 0 && c.outStart > int(o.pongAt) {
 		o.pongLen = 0 // going out: the next ping gets its own pong
 	}
 	if c.outStart == len(c.out) {
@@ -177,7 +177,7 @@ func (c *Conn) appendOut() []byte {
 	if c.outStart > 0 {
 		n := copy(c.out, c.out[c.outStart:])
 		c.out = c.out[:n]
-		c.output.pongAt -= c.outStart // still wholly unsent if pongLen > 0 (see Advance)
+		c.output.pongAt -= int32(c.outStart) // still wholly unsent if pongLen > 0 (see Advance)
 		c.outStart = 0
 	}
 	return c.out

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"math"
 	"time"
 
 	"github.com/wsengine/ws/frame"
@@ -30,21 +31,25 @@ import (
 
 type outputState struct {
 	// The pong in out[pongAt:pongAt+pongLen] has not been taken or
-	// written (pongLen 0: none): the next ping's pong replaces it.
-	pongAt, pongLen int
+	// written (pongLen 0: none): the next ping's pong replaces it. (int32:
+	// the engine's struct stays in its allocation size class.)
+	pongAt, pongLen int32
 	// inFlight counts bytes TakeOutgoing handed out and Wrote has not
 	// reported written yet; written counts every byte reported written.
 	inFlight int
 	written  uint64
 	// The watchdog. waiting says output waits: set as output is appended
-	// to none, cleared when a report of progress leaves none. pendingSince
-	// is the engine's time then (possibly earlier than the true time: a
-	// driver may pass the last time it read). Once watching, watchFrom is
-	// the first look at which written was mark, and nextLook the next.
-	// Per message that is two flags; the times are read only on a look.
+	// to none, cleared when a report of progress leaves none. nextLook is
+	// the watchdog's next look: at first the engine's time when output
+	// began to wait (possibly earlier than the true time: a driver may pass
+	// the last time it read) plus a quarter of WriteTimeout. Once
+	// watching, mark is the count of bytes written at the first look that
+	// saw it, and stalled how long the looks since have found no progress,
+	// counted a quarter of WriteTimeout a look (a look made late counts no
+	// more, so the count never runs ahead of the truth). Per message that
+	// is two flags and a time; the rest is read only on a look.
 	waiting, watching bool
-	pendingSince      time.Time
-	watchFrom         time.Time
+	stalled           time.Duration
 	nextLook          time.Time
 	mark              uint64
 }
@@ -76,7 +81,7 @@ func (c *Conn) Wrote(n int) {
 // the watchdog's clock starts now.
 func (c *Conn) notePending() {
 	if o := &c.output; !o.waiting {
-		o.waiting, o.pendingSince = true, c.now
+		o.waiting, o.nextLook = true, c.now.Add(c.cfg.WriteTimeoutOrDefault()/4)
 	}
 }
 
@@ -86,20 +91,16 @@ func (c *Conn) notePending() {
 // far (pendingSince may be earlier than the truth); a look that finds no
 // progress since the first look that saw the same count, at least
 // WriteTimeout before, ends the connection. So a stall is noticed between
-// WriteTimeout and 1.5 times it after it began.
+// WriteTimeout and 1.5 times it after it began (looks made on time).
 func (c *Conn) writeLook() time.Time {
 	o := &c.output
 	if !o.waiting || c.state == StateClosed {
 		return time.Time{}
 	}
-	d := c.cfg.WriteTimeoutOrDefault()
-	switch {
-	case d <= 0:
+	if c.cfg.WriteTimeoutOrDefault() <= 0 {
 		return time.Time{}
-	case o.watching:
-		return o.nextLook
 	}
-	return o.pendingSince.Add(d / 4)
+	return o.nextLook
 }
 
 // checkWriteProgress is the watchdog's look, at HandleTimeout.
@@ -111,12 +112,14 @@ func (c *Conn) checkWriteProgress() {
 		o.waiting, o.watching = false, false
 		return
 	case !o.watching || o.written != o.mark:
-		o.watching, o.watchFrom, o.mark = true, c.now, o.written
-	case c.now.Sub(o.watchFrom) >= d:
-		// Nothing can reach a peer that takes no bytes: the output goes,
-		// without a close frame.
-		c.Abort(c.now, ErrWriteTimeout)
-		return
+		o.watching, o.stalled, o.mark = true, 0, o.written
+	default:
+		if o.stalled += d / 4; o.stalled >= d {
+			// Nothing can reach a peer that takes no bytes: the output
+			// goes, without a close frame.
+			c.Abort(c.now, ErrWriteTimeout)
+			return
+		}
 	}
 	o.nextLook = c.now.Add(d / 4)
 }
@@ -134,7 +137,9 @@ func (c *Conn) queuePong(payload []byte) error {
 	if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
 		return err
 	}
-	o.pongAt, o.pongLen = start, len(c.out)-start
+	if start <= math.MaxInt32-frame.MaxHeaderSize-frame.MaxControlPayload { // else not replaced: the output is over 2 GiB
+		o.pongAt, o.pongLen = int32(start), int32(len(c.out)-start)
+	}
 	return nil
 }
 

@@ -12,7 +12,7 @@ type sendState struct {
 	ext    Extension // transforming the message being sent, if any
 	utf8   frame.UTF8
 	enc    []byte
-	keys   [64]byte // masking keys, read from Rand in batches
+	keys   [32]byte // masking keys, read from Rand in batches of 8 (a server uses none)
 	keyPos int
 }
 
