@@ -62,6 +62,7 @@ func TestChromium(t *testing.T) {
 		if os.Getenv("WSENGINE_INTEROP") == "required" {
 			t.Fatal("chromium is not installed")
 		}
+		missingPeers.Note("chromium", "apt-get install chromium")
 		t.Skip("chromium is not installed (apt-get install chromium)")
 	}
 	hub := NewHub(t.Logf)

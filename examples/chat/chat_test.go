@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/wsengine/ws/adapters"
 )
 
@@ -249,34 +248,43 @@ func TestShutdown(t *testing.T) {
 }
 
 // natsServer starts Debian's nats-server on a free loopback port for the
-// test and returns its URL.
-func natsServer(t *testing.T) string {
+// test and returns its URL and a function that stops it.
+func natsServer(t *testing.T) (string, func()) {
 	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if os.Getenv("WSENGINE_INTEROP") == "required" {
-			t.Fatal("nats-server is not installed (apt-get install nats-server)")
-		}
-		t.Skip("nats-server is not installed (apt-get install nats-server)")
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	return natsServerOn(t, port)
+}
+
+// natsServerOn starts nats-server on port and waits until it answers.
+func natsServerOn(t *testing.T, port int) (string, func()) {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		if os.Getenv("WSENGINE_INTEROP") == "required" {
+			t.Fatal("nats-server is not installed (apt-get install nats-server)")
+		}
+		missingPeers.Note("nats-server", "apt-get install nats-server")
+		t.Skip("nats-server is not installed (apt-get install nats-server)")
+	}
 	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(stop)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		nc, err := nats.Connect(url)
+		bus, err := DialNATS(url, func(string, []byte) {}, t.Logf)
 		if err == nil {
-			nc.Close()
-			return url
+			bus.Close()
+			return url, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nats-server did not start: %v", err)
@@ -288,12 +296,12 @@ func natsServer(t *testing.T) string {
 // Two nodes on one NATS server: a message sent on either reaches the room's
 // members on both, once each, and is published once.
 func TestTwoNodesOverNATS(t *testing.T) {
-	url := natsServer(t)
+	url, _ := natsServer(t)
 	var hubs []*Hub
 	var bases []string
 	for range 2 {
 		hub := NewHub(t.Logf)
-		bus, err := DialNATS(url, hub.Deliver)
+		bus, err := DialNATS(url, hub.Deliver, t.Logf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,17 +310,13 @@ func TestTwoNodesOverNATS(t *testing.T) {
 		hubs = append(hubs, hub)
 		bases = append(bases, chatServer(t, hub))
 	}
-	// A raw subscriber counts what goes through NATS.
-	nc, err := nats.Connect(url)
+	// A subscriber of its own sees what goes through NATS.
+	published := make(chan string, 10)
+	watcher, err := DialNATS(url, func(room string, msg []byte) { published <- room + ": " + string(msg) }, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	published, err := nc.SubscribeSync(Subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc.Flush()
+	defer watcher.Close()
 	onA := []*adapters.Conn{join(t, bases[0], "r", nil), join(t, bases[0], "r", nil)}
 	onB := []*adapters.Conn{join(t, bases[1], "r", nil)}
 	other := join(t, bases[1], "elsewhere", nil)
@@ -331,12 +335,18 @@ func TestTwoNodesOverNATS(t *testing.T) {
 				t.Fatalf("message %d, member %d: %q %v", i, j, p, err)
 			}
 		}
-		m, err := published.NextMsg(5 * time.Second)
-		if err != nil || string(m.Data) != msg || m.Header.Get("Room") != "r" {
-			t.Fatalf("on NATS: %v %v", m, err)
+		select {
+		case got := <-published:
+			if got != "r: "+msg {
+				t.Fatalf("on NATS: %q", got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing published on NATS")
 		}
-		if m, err := published.NextMsg(100 * time.Millisecond); err == nil {
-			t.Fatalf("published twice: %q", m.Data)
+		select {
+		case got := <-published:
+			t.Fatalf("published twice: %q", got)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -366,5 +376,37 @@ func BenchmarkSlowMembers(b *testing.B) {
 			b.ReportMetric(float64(percentile(lat, .99).Microseconds())/1e3, "p99-ms")
 			b.ReportMetric(float64(percentile(lat, 1).Microseconds())/1e3, "max-ms")
 		})
+	}
+}
+
+// A node whose NATS server goes away and comes back dials it again and
+// subscribes again: messages flow once more.
+func TestNATSReconnects(t *testing.T) {
+	url, stop := natsServer(t)
+	got := make(chan string, 10)
+	bus, err := DialNATS(url, func(room string, msg []byte) { got <- room + ": " + string(msg) }, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	stop()
+	port, _ := strconv.Atoi(url[strings.LastIndex(url, ":")+1:])
+	natsServerOn(t, port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := bus.Publish("back", []byte("again")); err == nil {
+			select {
+			case m := <-got:
+				if m != "back: again" {
+					t.Fatalf("got %q", m)
+				}
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no message through NATS after the server came back")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -17,8 +17,8 @@
 // ("server shutting down"), and the server stops once they have closed, or
 // after 5 seconds.
 //
-// It is a module of its own (it needs nats.go); go.work at the repository's
-// root lets `go run ./examples/chat` work from there.
+// The NATS client is a small one of its own (nats.go), in the standard
+// library, so that wsengine's module still depends on nothing.
 package main
 
 import (
@@ -51,7 +51,7 @@ func main() {
 func run(addr, natsURL string) error {
 	hub := NewHub(log.Printf)
 	if natsURL != "" {
-		bus, err := DialNATS(natsURL, hub.Deliver)
+		bus, err := DialNATS(natsURL, hub.Deliver, log.Printf)
 		if err != nil {
 			return fmt.Errorf("nats: %w", err)
 		}

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	testpeers "github.com/wsengine/ws/internal/peers"
+)
+
+// missingPeers are the interop peers whose tests were skipped.
+var missingPeers testpeers.Missing
+
+// TestMain says in one line which interop peers did not run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	missingPeers.Report("examples/chat")
+	os.Exit(code)
+}
