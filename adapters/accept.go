@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/wsengine/ws/protocol"
@@ -89,11 +88,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	so.Header = responseHeader(w.Header(), so.Header)
 	eng, err := protocol.NewServerFromRequest(cfg, so, r, clock.Now())
 	if err != nil {
-		for k := range w.Header() { // not on the 500 either
-			if k == "Upgrade" || k == "Connection" || strings.HasPrefix(http.CanonicalHeaderKey(k), "Sec-Websocket-") {
-				w.Header().Del(k)
-			}
-		}
+		clear(w.Header()) // the 500 is ours: without the headers meant for the 101
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
 		return nil, err
 	}

@@ -109,7 +109,6 @@ type Conn struct {
 	deferred    *deferredSends // sent while the gate was held, made at the first
 	hasDeferred atomic.Bool    // deferred has messages, read by Write without c.mu
 	outPooled   bool           // the output buffers went to the pool while idle
-	bufHolder   *[]byte        // the pool's holder of the buffer taken for a send
 	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
 	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
 	noRaw       bool           // the transport has none

@@ -202,7 +202,7 @@ func (c *Conn) appendDeferred() {
 // drainDeferred appends deferred messages if the gate is free, until none
 // is left or someone else holds the gate (who then appends them).
 func (c *Conn) drainDeferred() {
-	for {
+	for c.hasDeferred.Load() { // most calls: nothing deferred, no lock taken
 		c.mu.Lock()
 		if c.deferred == nil || !c.gate.tryAcquire() {
 			c.mu.Unlock()

@@ -85,19 +85,13 @@ func compressionPair(t *rapid.T, compression string) *protocoltest.Pair {
 	case "context takeover":
 		cexts, sexts = []protocol.ClientExtension{deflate.Config{}.Client()}, []protocol.ServerExtension{deflate.Config{ContextTakeover: true}.Server()}
 	}
-	c, err := protocol.NewClient(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: cexts}, protocoltest.Epoch)
+	chunk := func(n int) int { return rapid.IntRange(1, n).Draw(t, "chunk") }
+	p, err := protocoltest.Handshake(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: cexts}, protocol.ServerOptions{Extensions: sexts}, chunk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := protocol.NewServer(cfg, protocol.ServerOptions{Extensions: sexts}, protocoltest.Epoch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := protocoltest.Join(c, s, protocoltest.Epoch)
-	p.Chunk = func(n int) int { return rapid.IntRange(1, n).Draw(t, "chunk") }
-	p.Settle()
-	if s.State() != protocol.StateOpen || deflate.Negotiated(s.Extensions()) != (compression != "off") {
-		t.Fatalf("handshake: %v, compression %q negotiated %v", s.CloseStatus().Err, compression, deflate.Negotiated(s.Extensions()))
+	if s := p.Server.Conn; deflate.Negotiated(s.Extensions()) != (compression != "off") {
+		t.Fatalf("compression %q negotiated %v", compression, deflate.Negotiated(s.Extensions()))
 	}
 	return p
 }

@@ -131,9 +131,6 @@ func (c *Conn) Advance(n int) {
 		o.pongLen = 0 // going out: the next ping gets its own pong
 	}
 	if c.outStart == len(c.out) {
-		if o.inFlight == 0 {
-			o.waiting, o.watching = false, false
-		}
 		c.outStart = 0
 		c.out = c.out[:0]
 		// Do not keep a large message's buffer on an idle connection.
@@ -141,6 +138,7 @@ func (c *Conn) Advance(n int) {
 			c.out = nil
 		}
 	}
+	c.settleOutput()
 }
 
 // TakeOutgoing returns Outgoing and hands its memory to the caller: the

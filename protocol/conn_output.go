@@ -72,8 +72,14 @@ func (c *Conn) Wrote(n int) {
 	n = max(min(n, o.inFlight), 0)
 	o.inFlight -= n
 	o.written += uint64(n)
-	if o.inFlight == 0 && c.outStart == len(c.out) {
-		o.waiting, o.watching = false, false
+	c.settleOutput()
+}
+
+// settleOutput stops the watchdog once no output waits (after a report of
+// progress, a look, or output dropped).
+func (c *Conn) settleOutput() {
+	if c.unsent() == 0 {
+		c.output.waiting, c.output.watching = false, false
 	}
 }
 
@@ -88,9 +94,9 @@ func (c *Conn) notePending() {
 // writeLook returns when the watchdog looks next at the output: never
 // while nothing waits; else a quarter of WriteTimeout after output began to
 // wait, and then every quarter. The first look only notes the progress so
-// far (pendingSince may be earlier than the truth); a look that finds no
-// progress since the first look that saw the same count, at least
-// WriteTimeout before, ends the connection. So a stall is noticed between
+// far (the time output began to wait may be earlier than the truth); the
+// looks after it that find no progress add up, and at WriteTimeout end the
+// connection. So a stall is noticed between
 // WriteTimeout and 1.5 times it after it began (looks made on time).
 func (c *Conn) writeLook() time.Time {
 	o := &c.output
@@ -109,7 +115,7 @@ func (c *Conn) checkWriteProgress() {
 	d := c.cfg.WriteTimeoutOrDefault()
 	switch {
 	case c.unsent() == 0:
-		o.waiting, o.watching = false, false
+		c.settleOutput()
 		return
 	case !o.watching || o.written != o.mark:
 		o.watching, o.stalled, o.mark = true, 0, o.written
@@ -163,9 +169,7 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 	if c.outStart == 0 {
 		c.out = c.out[:0]
 		c.output.pongLen = 0
-		if c.output.inFlight == 0 {
-			c.output.waiting, c.output.watching = false, false
-		}
+		c.settleOutput()
 	}
 	c.fail(code, reason, cause)
 	return nil

@@ -17,18 +17,12 @@ import (
 // with the given configurations.
 func deflatePair(t *testing.T, client, server deflate.Config) *protocoltest.Pair {
 	t.Helper()
-	cfg := testConfig()
-	c, err := protocol.NewClient(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{client.Client()}}, t0)
+	p, err := protocoltest.Handshake(testConfig(), protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{client.Client()}},
+		protocol.ServerOptions{Extensions: []protocol.ServerExtension{server.Server()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := protocol.NewServer(cfg, protocol.ServerOptions{Extensions: []protocol.ServerExtension{server.Server()}}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := protocoltest.Join(c, s, t0)
-	p.Settle()
-	if !deflate.Negotiated(s.Extensions()) {
+	if !deflate.Negotiated(p.Server.Conn.Extensions()) {
 		t.Fatal("not negotiated")
 	}
 	return p

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	testpeers "github.com/wsengine/ws/internal/peers"
@@ -11,8 +10,4 @@ import (
 var missingPeers testpeers.Missing
 
 // TestMain says in one line which interop peers did not run.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	missingPeers.Report("examples/chat")
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { missingPeers.Run(m, "examples/chat") }

@@ -52,6 +52,14 @@ func (m *Missing) Line(pkg string) string {
 // report to their parent.
 const ChildEnv = "WSENGINE_TEST_CHILD=1"
 
+// Run runs a package's tests (m.Run), reports the missing peers for pkg,
+// and exits with the tests' code: a TestMain's whole body.
+func (m *Missing) Run(tm interface{ Run() int }, pkg string) {
+	code := tm.Run()
+	m.Report(pkg)
+	os.Exit(code)
+}
+
 // Report writes Line to the terminal when there is one, else to stderr
 // (seen with -v or on a failure), unless this process is a child.
 func (m *Missing) Report(pkg string) {

@@ -25,19 +25,12 @@ func pair(t testing.TB, client, server deflate.Config, maxMessage int64) (*proto
 	cfg := protocol.DefaultConfig()
 	cfg.Rand = protocoltest.KeyReader{0, 0, 0, 0} // mask with zeros: wire bytes readable
 	cfg.MaxMessageSize = maxMessage
-	c, err := protocol.NewClient(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{client.Client()}}, t0)
+	p, err := protocoltest.Handshake(cfg, protocol.ClientOptions{URL: "ws://h/", Extensions: []protocol.ClientExtension{client.Client()}},
+		protocol.ServerOptions{Extensions: []protocol.ServerExtension{server.Server()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := protocol.NewServer(cfg, protocol.ServerOptions{Extensions: []protocol.ServerExtension{server.Server()}}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := protocoltest.Join(c, s, t0)
-	p.Settle()
-	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen {
-		t.Fatalf("not open: %v %v", c.CloseStatus().Err, s.CloseStatus().Err)
-	}
+	c, s := p.Client.Conn, p.Server.Conn
 	if !deflate.Negotiated(c.Extensions()) || !deflate.Negotiated(s.Extensions()) {
 		t.Fatal("deflate not negotiated")
 	}

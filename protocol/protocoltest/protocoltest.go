@@ -74,6 +74,28 @@ func Join(client, server *protocol.Conn, now time.Time) *Pair {
 	return &Pair{Client: &Side{Conn: client}, Server: &Side{Conn: server}, Now: now}
 }
 
+// Handshake makes a client and a server with the given configuration and
+// options, runs the opening handshake between them (with chunk, if not
+// nil, as the Pair's Chunk), and returns the pair open, or an error saying
+// why it is not. Set the pair's Chunk afterwards to split later bytes.
+func Handshake(cfg protocol.Config, client protocol.ClientOptions, server protocol.ServerOptions, chunk func(n int) int) (*Pair, error) {
+	c, err := protocol.NewClient(cfg, client, Epoch)
+	if err != nil {
+		return nil, err
+	}
+	s, err := protocol.NewServer(cfg, server, Epoch)
+	if err != nil {
+		return nil, err
+	}
+	p := Join(c, s, Epoch)
+	p.Chunk = chunk
+	p.Settle()
+	if c.State() != protocol.StateOpen || s.State() != protocol.StateOpen {
+		return nil, fmt.Errorf("protocoltest: handshake failed: client %v, server %v", c.CloseStatus().Err, s.CloseStatus().Err)
+	}
+	return p, nil
+}
+
 // Drain takes a side's outputs: outgoing bytes go in flight, events are
 // recorded, and a transport close is noted. It reports whether anything
 // happened.
