@@ -312,11 +312,11 @@ type rawWriter struct {
 // prepares them once. c.mu held.
 func (c *Conn) canWriteNow() bool {
 	if c.raw == nil && !c.noRaw {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
+		if tc, ok := c.nc.(*net.TCPConn); ok && rawWrites {
 			if rc, err := tc.SyscallConn(); err == nil {
 				r := &rawWriter{rc: rc}
 				r.write = func(fd uintptr) bool {
-					r.n, r.err = syscall.Write(int(fd), r.buf)
+					r.n, r.err = rawWrite(fd, r.buf)
 					return true // one try: never wait for the socket
 				}
 				c.raw = r
