@@ -139,3 +139,35 @@ func (c *Conn) ReleaseWriteBuffer() bool {
 	c.send.enc = nil // scratch: filled and framed within each Send
 	return true
 }
+
+// SwapReadBuffer gives the engine spare as its receive buffer and returns
+// the one it had (its length zero; nil if none) and true, when that holds
+// no unparsed input and no event's Data points into it; otherwise it
+// changes nothing and returns false. An event loop lends each connection its scratch buffer this way
+// while it reads and takes it back after, so a connection holds a receive
+// buffer only while part of a frame waits for the rest. Extensions' buffers
+// are left alone (see ReleaseReadBuffer).
+func (c *Conn) SwapReadBuffer(spare []byte) ([]byte, bool) {
+	r := &c.recv
+	if c.eventsPending() || r.inPos != len(r.in) {
+		return nil, false
+	}
+	old := r.in[:0]
+	r.in, r.inPos = spare[:0], 0
+	return old, true
+}
+
+// ReleaseHandshake drops what the opening handshake kept: the request (or
+// response) and the header block's buffer, about a kilobyte a connection;
+// Request and Response return nil after it, Subprotocol still answers. It
+// does nothing before the connection is open.
+func (c *Conn) ReleaseHandshake() {
+	if !c.opened || c.hs == nil {
+		return
+	}
+	if c.hs.subprotocol == "" {
+		c.hs = nil
+		return
+	}
+	c.hs = &handshake{subprotocol: c.hs.subprotocol}
+}

@@ -120,6 +120,11 @@ func (c *Conn) ReceiveBuffered(now time.Time, n int) error {
 // ReadBuffer's slice are there already: the buffer only grows over them.
 func (c *Conn) bufferInput(data []byte) {
 	r := &c.recv
+	if len(data) == 0 {
+		// Nothing to make room for: going on after a stop must not move
+		// the rest of a read of many small messages once per message.
+		return
+	}
 	if len(data) > 0 && len(data) <= cap(r.in)-len(r.in) && &r.in[:len(r.in)+1][len(r.in)] == &data[0] {
 		r.in = r.in[:len(r.in)+len(data)]
 		return

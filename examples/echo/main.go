@@ -5,6 +5,12 @@
 //	go run ./examples/echo               # ws://127.0.0.1:9001/echo, page at http://127.0.0.1:9001/page
 //	go run ./examples/echo -tls          # wss:// with a generated self-signed certificate
 //	go run ./examples/echo -addr :9002
+//	go run ./examples/echo -loop         # the same endpoints, served by event loops (package loop)
+//
+// With -loop the WebSockets run in a few epoll loops (GOMAXPROCS of them)
+// instead of a goroutine each, and the page through net/http; with -tls
+// as well, the wss connections run on goroutines (a loop reads plain
+// sockets only).
 //
 // With -tls it serves HTTP/1.1 and HTTP/2. Browsers open their WebSockets
 // over HTTP/2 (RFC 8441) only when the server advertises extended CONNECT,
@@ -53,7 +59,14 @@ const MaxMessageSize = 16 << 20
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
 	useTLS := flag.Bool("tls", false, "serve wss:// with a self-signed certificate")
+	useLoop := flag.Bool("loop", false, "serve the WebSockets from event loops (epoll) instead of a goroutine each")
 	flag.Parse()
+	if *useLoop {
+		if err := runLoop(*addr, *useTLS); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(*addr, *useTLS); err != nil {
 		log.Fatal(err)
 	}

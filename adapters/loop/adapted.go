@@ -1,0 +1,83 @@
+package loop
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+)
+
+// The goroutine driver: an adapters.Conn under the same callbacks, for
+// wss (a loop reads plain sockets only) and where epoll does not exist.
+
+// newAdapted returns the Conn a goroutine-driven connection will have.
+func (s *Server) newAdapted(r *http.Request) *Conn {
+	return &Conn{srv: s, start: make(chan struct{}), request: r, hidx: -1}
+}
+
+// adaptedOptions are the adapters' options with OnMessage delivering to
+// c's callback once OnOpen has returned.
+func (s *Server) adaptedOptions(c *Conn) *adapters.AcceptOptions {
+	o := s.opts.acceptOptions()
+	if cb := s.opts.OnMessage; cb != nil {
+		o.OnMessage = func(_ *adapters.Conn, op frame.Opcode, p []byte) {
+			<-c.start
+			cb(c, op, p)
+		}
+	} else {
+		o.OnMessage = func(*adapters.Conn, frame.Opcode, []byte) {}
+	}
+	return o
+}
+
+// runAdapted runs OnOpen, then lets messages through, and reports the end
+// to OnClose.
+func (s *Server) runAdapted(c *Conn, ac *adapters.Conn) {
+	c.ac = ac
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		close(c.start)
+		ac.CloseNow()
+		return
+	}
+	s.adapted[c] = struct{}{}
+	s.adaptedWG.Add(1)
+	s.mu.Unlock()
+	if cb := s.opts.OnOpen; cb != nil {
+		cb(c)
+	}
+	c.request = nil
+	close(c.start)
+	go func() {
+		defer s.adaptedWG.Done()
+		<-ac.Done()
+		if cb := s.opts.OnClose; cb != nil {
+			cb(c, ac.CloseStatus().Err)
+		}
+		s.mu.Lock()
+		delete(s.adapted, c)
+		s.mu.Unlock()
+	}()
+}
+
+// dialAdapted dials with package adapters (wss, proxies, HTTP/2).
+func (s *Server) dialAdapted(ctx context.Context, rawURL string, opts *adapters.DialOptions) (*Conn, error) {
+	c := s.newAdapted(nil)
+	var o adapters.DialOptions
+	if opts != nil {
+		o = *opts
+	}
+	ao := s.adaptedOptions(c)
+	o.Options.OnMessage = ao.OnMessage
+	if o.Options.Config == nil {
+		o.Options.Config = s.opts.Config
+	}
+	ac, _, err := adapters.Dial(ctx, rawURL, &o)
+	if err != nil {
+		return nil, err
+	}
+	s.runAdapted(c, ac)
+	return c, nil
+}

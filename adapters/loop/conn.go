@@ -1,0 +1,197 @@
+package loop
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// Conn is one WebSocket connection of a Server. Its methods may be called
+// from any goroutine, callbacks included.
+//
+// A loop drives it (a plain TCP connection on Linux) or, for wss and where
+// epoll does not exist, a goroutine adapters.Conn does; the API and the
+// rules are the same.
+type Conn struct {
+	srv *Server
+	ac  *adapters.Conn // the goroutine driver's; nil when a loop drives it
+
+	// Loop-driven connections (conn_linux.go). mu guards the engine and
+	// the socket's write side; the loop alone reads and closes the socket
+	// and runs callbacks, so state it alone touches needs no lock.
+	mu  sync.Mutex
+	eng *protocol.Conn
+	l   *loop
+	fd  int
+	st  connState // mu
+
+	// Loop-owned.
+	pre      []byte // a server's request bytes before the engine exists
+	msg      []byte // the message being gathered from several events
+	msgOp    frame.Opcode
+	inMsg    bool
+	own      ownState
+	deadline time.Time
+	hidx     int // in the loop's timer heap; -1 when absent
+	ended    bool
+	opened   chan error // Dial waits for the open on it (nil otherwise)
+
+	data any
+
+	// The goroutine driver's: start is closed once OnOpen returned, and
+	// request is the handshake's until then.
+	start   chan struct{}
+	request *http.Request
+}
+
+// connState is what both the loop and other goroutines change: guarded
+// by Conn.mu.
+type connState struct {
+	closed     bool // the socket is closed (the loop closed it)
+	writeWait  bool // output waits for the socket to be writable
+	queued     bool // in the loop's inbox
+	writeErr   bool // a write failed: the peer is gone
+	paused     bool // Pause: the application reads no more for now
+	lingering  bool // our close frame is out; reading until the peer's EOF
+	lingerEnd  time.Time
+	sawEOF     bool
+	readLater  bool // the socket may have input that was not read
+	heldOutput bool // the engine keeps output it could not write: it owns its write buffer
+}
+
+// ownState is what only the loop changes.
+type ownState struct {
+	backpressure bool // unsent output passed the high water mark: not read
+}
+
+// ErrClosed is returned by calls on a connection that has ended before a
+// close error was known.
+var ErrClosed = protocol.ErrClosed
+
+// Send queues a message without waiting for the socket: it is written at
+// once if the socket takes it, else when it can. The connection's unsent
+// output is bounded by Options.SendLimit (Options.SendFull says what
+// happens past it). After the end it returns the close error.
+func (c *Conn) Send(op frame.Opcode, p []byte) error {
+	if c.ac != nil {
+		return c.ac.Send(op, p)
+	}
+	return c.send(op, p, nil)
+}
+
+// SendPrepared queues a message encoded once for many connections (see
+// Broadcast), bounded as Send is.
+func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
+	if c.ac != nil {
+		return c.ac.SendPrepared(m)
+	}
+	return c.send(0, nil, m)
+}
+
+// Broadcast sends m to every connection with SendPrepared and returns how
+// many took it: the encoding (and compression) is done once for all.
+func Broadcast(m *protocol.PreparedMessage, conns ...*Conn) int {
+	n := 0
+	for _, c := range conns {
+		if c.SendPrepared(m) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// NewPreparedMessage prepares a message for SendPrepared and Broadcast.
+func NewPreparedMessage(op frame.Opcode, data []byte) (*protocol.PreparedMessage, error) {
+	return protocol.NewPreparedMessage(op, data)
+}
+
+// Close starts the close handshake with code and reason and returns at
+// once; OnClose reports the end. Closing twice is a no-op.
+func (c *Conn) Close(code frame.CloseCode, reason string) error {
+	if c.ac != nil {
+		go c.ac.Close(code, reason) // it waits for the peer's close frame
+		return nil
+	}
+	return c.closeWith(code, reason)
+}
+
+// Ping sends a ping with payload p; OnClose reports a peer that stops
+// answering the keepalive pings the engine sends by itself.
+func (c *Conn) Ping(p []byte) error {
+	if c.ac != nil {
+		return errors.New("loop: Ping on a goroutine-driven connection: use keepalive")
+	}
+	return c.ping(p)
+}
+
+// CloseStatus says how the connection ended (Err is nil while open).
+func (c *Conn) CloseStatus() protocol.CloseStatus {
+	if c.ac != nil {
+		return c.ac.CloseStatus()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng.CloseStatus()
+}
+
+// Subprotocol is the subprotocol the handshake chose ("" for none).
+func (c *Conn) Subprotocol() string {
+	if c.ac != nil {
+		return c.ac.Subprotocol()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng.Subprotocol()
+}
+
+// Request is the client's handshake request, for a server's connection,
+// during OnOpen: the loop drops it afterwards (a kilobyte a connection),
+// so keep what you need from it (a room name, a user) with SetData.
+func (c *Conn) Request() *http.Request {
+	if c.ac != nil {
+		return c.request
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng.Request()
+}
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.ac != nil {
+		return c.ac.RemoteAddr()
+	}
+	return c.remoteAddr()
+}
+
+// SetData attaches a value of the application's to the connection (a
+// user, a room); Data returns it. Safe from any goroutine only if the
+// application orders the calls; callbacks of one connection are ordered.
+func (c *Conn) SetData(v any) { c.data = v }
+
+// Data returns what SetData attached.
+func (c *Conn) Data() any { return c.data }
+
+// Pause stops reading the connection: no OnMessage until Resume. Keepalive
+// is told, so a paused connection is not failed for the pongs it does not
+// read. Close still reads (the peer's close frame must come in).
+func (c *Conn) Pause() {
+	if c.ac != nil {
+		return // the goroutine driver's queue does its own flow control
+	}
+	c.pause(true)
+}
+
+// Resume reads the connection again after Pause.
+func (c *Conn) Resume() {
+	if c.ac != nil {
+		return
+	}
+	c.pause(false)
+}

@@ -1,0 +1,162 @@
+//go:build linux
+
+package loop
+
+import (
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// send frames a message into the engine's output and writes what the
+// socket takes at once, from the caller's goroutine (no hand-off to the
+// loop); the loop writes the rest when the socket is writable.
+func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage) error {
+	size := len(p)
+	if m != nil {
+		size = m.Len()
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.admit(now, int64(size)); err != nil {
+		return err
+	}
+	c.lendWriteBuffer(size + 14)
+	var err error
+	if m != nil {
+		err = c.eng.SendPrepared(now, m)
+	} else {
+		err = c.eng.SendMessage(now, op, p)
+	}
+	c.afterCommand()
+	return err
+}
+
+// usable returns the close error of a connection that has ended. c.mu
+// held.
+func (c *Conn) usable() error {
+	if c.eng == nil {
+		return ErrClosed
+	}
+	if c.eng.State() == protocol.StateClosed || c.st.closed {
+		if err := c.eng.CloseStatus().Err; err != nil {
+			return err
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+// admit applies the output bound: a message that would take the unsent
+// output past the send limit is refused, or fails the connection (1008,
+// adapters.ErrSendQueueFull). A message larger than the limit passes when
+// nothing waits. c.mu held.
+func (c *Conn) admit(now time.Time, n int64) error {
+	o := &c.srv.opts
+	if queued := int64(c.eng.UnsentOutput()); queued == 0 || queued+n <= o.sendLimit() {
+		return nil
+	}
+	if o.SendFull == adapters.RefuseSend {
+		return adapters.ErrSendQueueFull
+	}
+	c.eng.Drop(now, frame.ClosePolicyViolation, "send queue full", adapters.ErrSendQueueFull)
+	c.afterCommand()
+	return adapters.ErrSendQueueFull
+}
+
+// afterCommand writes what a command left in the output and hands the
+// connection to its loop when the loop has something to do about it: its
+// deadline moved (a close started, output waits for the watchdog), or the
+// transport is to end. c.mu held.
+func (c *Conn) afterCommand() {
+	c.flush()
+	if c.st.closed {
+		return
+	}
+	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || !c.eng.Deadline().Equal(c.deadline) ||
+		c.eng.UnsentOutput() > 0 {
+		c.l.post(c)
+	}
+}
+
+// closeWith starts the close handshake. c.mu not held.
+func (c *Conn) closeWith(code frame.CloseCode, reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng == nil || c.st.closed {
+		return nil
+	}
+	err := c.eng.Close(time.Now(), code, reason)
+	c.afterCommand()
+	if err == protocol.ErrInvalidState {
+		return nil // closing or closed already
+	}
+	return err
+}
+
+func (c *Conn) ping(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.usable(); err != nil {
+		return err
+	}
+	err := c.eng.Ping(time.Now(), p)
+	c.afterCommand()
+	return err
+}
+
+func (c *Conn) pause(on bool) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.paused == on || c.eng == nil {
+		return
+	}
+	c.st.paused = on
+	if on {
+		c.st.readLater = true
+		c.eng.PauseReading(now)
+	} else if !c.own.backpressure {
+		c.eng.ResumeReading(now)
+	}
+	if !c.st.closed {
+		c.l.post(c)
+	}
+}
+
+// abort drops a connection now (a Dial whose ctx ended).
+func (c *Conn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng != nil && c.eng.State() != protocol.StateClosed {
+		c.eng.Abort(time.Now(), ErrServerClosed)
+		c.l.post(c)
+	}
+}
+
+func (c *Conn) remoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.closed {
+		return nil
+	}
+	sa, err := syscall.Getpeername(c.fd)
+	if err != nil {
+		return nil
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+	}
+	return nil
+}

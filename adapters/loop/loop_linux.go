@@ -1,0 +1,712 @@
+//go:build linux
+
+package loop
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+const (
+	// readSize is a loop's scratch read buffer, lent to the connection it
+	// reads: a read that fills it is followed by another in the next round.
+	readSize = 64 << 10
+	// maxPooled is the largest buffer kept for reuse.
+	maxPooled = 256 << 10
+	// maxRequest bounds a request read before the loop decides between a
+	// WebSocket and net/http (protocol's default header limit).
+	maxRequest = 16 << 10
+	// epollET etc.: syscall's constants are int, EpollEvent.Events uint32.
+	epollIn    = uint32(syscall.EPOLLIN)
+	epollOut   = uint32(syscall.EPOLLOUT)
+	epollRDHup = uint32(syscall.EPOLLRDHUP)
+	epollET    = uint32(1) << 31
+)
+
+// loop is one event loop: an epoll instance, the connections it owns, a
+// timer heap over their deadlines and a scratch read buffer. Its goroutine
+// alone reads and closes their sockets and runs their callbacks; other
+// goroutines write (under Conn.mu) and leave it requests in its inbox.
+type loop struct {
+	srv    *Server
+	epfd   int
+	wakefd int
+	conns  []*Conn // by file descriptor
+	count  atomic.Int64
+	timers timerHeap
+	rbuf   []byte
+	events []syscall.EpollEvent
+	ready  []*Conn // read again this round: their last read filled the buffer
+	spare  []*Conn
+
+	mu       sync.Mutex
+	inbox    []*Conn // connections with work from other goroutines, or new
+	work     []*Conn
+	woken    atomic.Bool
+	closing  bool   // Shutdown: close every connection, then stop when empty
+	closeMsg string // its reason
+	stopping bool   // Close: drop everything and stop
+	empty    chan struct{}
+	exited   chan struct{}
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	r, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("eventfd2", errno)
+	}
+	l := &loop{srv: s, epfd: epfd, wakefd: int(r), events: make([]syscall.EpollEvent, 256),
+		empty: make(chan struct{}), exited: make(chan struct{})}
+	ev := syscall.EpollEvent{Events: epollIn, Fd: int32(l.wakefd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakefd, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(l.wakefd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return l, nil
+}
+
+// post asks the loop to look at c (a new connection, or one another
+// goroutine left output or a state change in). c.mu held.
+func (l *loop) post(c *Conn) {
+	if c.st.queued {
+		return
+	}
+	c.st.queued = true
+	l.mu.Lock()
+	l.inbox = append(l.inbox, c)
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *loop) wake() {
+	if l.woken.Swap(true) {
+		return
+	}
+	one := uint64(1)
+	syscall.Write(l.wakefd, (*[8]byte)(unsafe.Pointer(&one))[:])
+}
+
+func (l *loop) run() {
+	defer close(l.exited)
+	var now time.Time
+	for {
+		timeout := -1
+		if len(l.ready) > 0 {
+			timeout = 0
+		} else if d, ok := l.timers.next(); ok {
+			wait := time.Until(d)
+			timeout = int((wait + time.Millisecond - 1) / time.Millisecond)
+			timeout = max(timeout, 0)
+		}
+		n, err := syscall.EpollWait(l.epfd, l.events, timeout)
+		if err != nil && err != syscall.EINTR {
+			n = 0
+		}
+		now = time.Now()
+		for _, ev := range l.events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			if fd == l.wakefd {
+				var b [8]byte
+				syscall.Read(l.wakefd, b[:])
+				l.woken.Store(false)
+				if l.takeInbox(now) {
+					return
+				}
+				continue
+			}
+			c := l.conn(fd)
+			if c == nil {
+				continue
+			}
+			if ev.Events&(epollOut|uint32(syscall.EPOLLERR)|uint32(syscall.EPOLLHUP)) != 0 {
+				l.writable(c, now)
+			}
+			if ev.Events&^epollOut != 0 {
+				l.readable(c, now)
+			}
+		}
+		ready := l.ready
+		l.ready = l.spare[:0]
+		for i, c := range ready {
+			l.readable(c, now)
+			ready[i] = nil
+		}
+		l.spare = ready[:0]
+		l.expire(now)
+	}
+}
+
+func (l *loop) conn(fd int) *Conn {
+	if fd < 0 || fd >= len(l.conns) {
+		return nil
+	}
+	return l.conns[fd]
+}
+
+// takeInbox handles other goroutines' requests; it reports whether the
+// loop is to stop.
+func (l *loop) takeInbox(now time.Time) bool {
+	l.mu.Lock()
+	work := l.inbox
+	l.inbox = l.work[:0]
+	closing, reason, stopping := l.closing, l.closeMsg, l.stopping
+	l.mu.Unlock()
+	for i, c := range work {
+		work[i] = nil
+		c.mu.Lock()
+		c.st.queued = false
+		if c.st.closed {
+			c.mu.Unlock()
+			continue
+		}
+		if l.conn(c.fd) != c {
+			l.register(c, now)
+		} else {
+			l.settle(c, now)
+			if c.st.readLater && !c.holdsInput() {
+				l.ready = append(l.ready, c)
+			}
+		}
+		c.mu.Unlock()
+	}
+	l.work = work[:0]
+	if stopping {
+		l.dropAll(now)
+		return true
+	}
+	if closing {
+		for _, c := range l.conns {
+			if c == nil {
+				continue
+			}
+			c.mu.Lock()
+			if c.eng != nil && c.eng.State() == protocol.StateOpen {
+				c.eng.Close(now, frame.CloseGoingAway, reason)
+				l.dispatch(c, now)
+			} else if c.eng == nil || !c.eng.Opened() {
+				c.eng = nil
+				l.closeFD(c, now)
+			}
+			if !c.st.closed {
+				l.settle(c, now)
+			}
+			c.mu.Unlock()
+		}
+		l.checkEmpty()
+	}
+	return false
+}
+
+// register adds a new connection: to the table, to epoll (edge-triggered,
+// every interest once, so no epoll_ctl follows), and its first deadline.
+// c.mu held.
+func (l *loop) register(c *Conn, now time.Time) {
+	for c.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*Conn, len(l.conns)+64)...)
+	}
+	ev := syscall.EpollEvent{Events: epollIn | epollOut | epollRDHup | epollET, Fd: int32(c.fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		syscall.Close(c.fd)
+		c.st.closed = true
+		if c.opened != nil {
+			c.opened <- os.NewSyscallError("epoll_ctl", err)
+		}
+		l.count.Add(-1)
+		l.checkEmpty()
+		return
+	}
+	l.conns[c.fd] = c
+	if c.eng == nil { // a server reading the request for net/http's sake
+		l.timers.set(c, now.Add(l.srv.cfg.OpenTimeoutOrDefault()))
+		return
+	}
+	l.dispatch(c, now)
+	l.settle(c, now)
+}
+
+// readable reads what the socket has and runs the engine on it.
+func (l *loop) readable(c *Conn, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.closed {
+		return
+	}
+	if c.eng == nil {
+		l.readRequest(c, now)
+		return
+	}
+	if c.st.lingering {
+		l.drain(c, now)
+		return
+	}
+	if c.holdsInput() {
+		c.st.readLater = true
+		return
+	}
+	c.st.readLater = false
+	// The loop's scratch buffer is lent to an engine that holds no input;
+	// one with part of a frame keeps its own until the frame is whole.
+	if l.rbuf == nil {
+		l.rbuf = l.srv.sys.getBuf(readSize)
+	}
+	if old, ok := c.eng.SwapReadBuffer(l.rbuf); ok {
+		l.rbuf = nil
+		if cap(old) > 0 {
+			l.srv.sys.putBuf(old)
+		}
+	}
+	buf := c.eng.ReadBuffer(4 << 10)
+	c.mu.Unlock()
+	n, err := readFD(c.fd, buf)
+	c.mu.Lock()
+	switch {
+	case n > 0:
+		c.eng.ReceiveBuffered(now, n)
+	case err == syscall.EAGAIN:
+	case err == nil:
+		c.st.sawEOF = true
+		c.eng.ReceiveEOF(now)
+	default:
+		c.st.writeErr = true // a reset: nothing more goes out either
+		c.eng.Abort(now, err)
+	}
+	l.dispatch(c, now)
+	if b, ok := c.eng.SwapReadBuffer(nil); ok && cap(b) > 0 {
+		if l.rbuf == nil {
+			l.rbuf = b
+		} else {
+			l.srv.sys.putBuf(b)
+		}
+	}
+	l.settle(c, now)
+	if n == len(buf) && !c.st.closed {
+		l.ready = append(l.ready, c)
+	}
+}
+
+func readFD(fd int, p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(fd, p)
+		if err == syscall.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}
+
+// drain reads and drops what a lingering connection's peer still sends,
+// until its EOF. c.mu held.
+func (l *loop) drain(c *Conn, now time.Time) {
+	if l.rbuf == nil {
+		l.rbuf = l.srv.sys.getBuf(readSize)
+	}
+	for range 4 {
+		n, err := readFD(c.fd, l.rbuf[:cap(l.rbuf)])
+		if err == syscall.EAGAIN {
+			return
+		}
+		if n == 0 || err != nil {
+			c.st.sawEOF = true
+			l.closeFD(c, now)
+			return
+		}
+	}
+	l.ready = append(l.ready, c)
+}
+
+// writable writes the output that waited for the socket.
+func (l *loop) writable(c *Conn, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.closed || c.eng == nil {
+		return
+	}
+	l.settle(c, now)
+}
+
+// expire runs the engines whose deadline has passed.
+func (l *loop) expire(now time.Time) {
+	for {
+		d, ok := l.timers.next()
+		if !ok || d.After(now) {
+			return
+		}
+		c := l.timers.pop()
+		c.mu.Lock()
+		switch {
+		case c.st.closed:
+		case c.eng == nil: // the request did not come in time
+			l.closeFD(c, now)
+		case c.st.lingering && !now.Before(c.st.lingerEnd):
+			l.closeFD(c, now)
+		default:
+			c.eng.HandleTimeout(now)
+			l.dispatch(c, now)
+			l.settle(c, now)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// dispatch takes the engine's events and runs the callbacks for them,
+// without c.mu (so that they may Send and Close): held on entry and exit.
+func (l *loop) dispatch(c *Conn, now time.Time) {
+	opts := &l.srv.opts
+	for {
+		ev := c.eng.NextEvent()
+		switch ev.Kind {
+		case protocol.EventNone:
+			if c.eng.InputPending() && !c.holdsInput() {
+				c.eng.Receive(now, nil)
+				continue
+			}
+			return
+		case protocol.EventRequest:
+			if check := opts.CheckRequest; check != nil {
+				r := ev.Request
+				c.mu.Unlock()
+				status := check(r)
+				c.mu.Lock()
+				if status == 0 {
+					c.eng.AcceptHandshake(now, nil)
+				} else {
+					c.eng.RejectHandshake(now, status, http.StatusText(status))
+				}
+			}
+		case protocol.EventOpen:
+			if c.opened != nil {
+				c.opened <- nil
+				c.opened = nil
+			}
+			if opts.OnOpen != nil {
+				c.mu.Unlock()
+				opts.OnOpen(c)
+				c.mu.Lock()
+			}
+			c.eng.ReleaseHandshake()
+		case protocol.EventData:
+			op, p, ok := c.gather(ev)
+			if !ok {
+				continue
+			}
+			if opts.OnMessage != nil {
+				c.mu.Unlock()
+				opts.OnMessage(c, op, p)
+				c.mu.Lock()
+			}
+			c.delivered()
+		case protocol.EventClosed:
+			err := c.eng.CloseStatus().Err
+			if c.opened != nil {
+				c.opened <- err
+				c.opened = nil
+			}
+			if c.eng.Opened() && !c.ended {
+				c.ended = true
+				if opts.OnClose != nil {
+					c.mu.Unlock()
+					opts.OnClose(c, err)
+					c.mu.Lock()
+				}
+			}
+		}
+	}
+}
+
+// gather joins a message's data events. A message in one event is handed
+// over as the engine's own bytes, without a copy.
+func (c *Conn) gather(ev protocol.Event) (frame.Opcode, []byte, bool) {
+	if !c.inMsg && ev.Fin {
+		return ev.Opcode, ev.Data, true
+	}
+	if !c.inMsg {
+		c.msgOp, c.inMsg = ev.Opcode, true
+		if c.msg == nil {
+			c.msg = c.srv.sys.getBuf(int(min(ev.FrameLength, maxPooled)))
+		}
+	}
+	c.msg = append(c.msg, ev.Data...)
+	if !ev.Fin {
+		return 0, nil, false
+	}
+	return c.msgOp, c.msg, true
+}
+
+// delivered returns a gathered message's buffer once its callback ran.
+func (c *Conn) delivered() {
+	if c.inMsg {
+		c.inMsg = false
+		c.srv.sys.putBuf(c.msg)
+		c.msg = nil
+	}
+}
+
+// holdsInput says whether the socket is left unread: the application
+// paused, or output piled past the high water mark. A closing connection
+// reads anyway: the peer's close frame must come in. c.mu held.
+func (c *Conn) holdsInput() bool {
+	return (c.st.paused || c.own.backpressure) && c.eng.State() == protocol.StateOpen
+}
+
+// settle is what follows every input or command: write the output the
+// socket takes, apply the output bound to reading, end the transport when
+// the engine asks, and move the connection in the timer heap. c.mu held.
+func (l *loop) settle(c *Conn, now time.Time) {
+	c.flush()
+	if c.st.closed {
+		return
+	}
+	unsent := c.eng.UnsentOutput()
+	if c.eng.ShouldCloseTransport() && (unsent == 0 || c.st.writeErr) {
+		if !c.st.lingering {
+			if !c.linger() {
+				l.closeFD(c, now)
+				return
+			}
+			syscall.Shutdown(c.fd, syscall.SHUT_WR)
+			c.st.lingering = true
+			c.st.lingerEnd = now.Add(l.srv.cfg.CloseTimeoutOrDefault())
+			l.ready = append(l.ready, c) // the EOF may be in already
+		}
+		l.timers.set(c, c.st.lingerEnd)
+		return
+	}
+	// The output bound applies to reading: a peer that does not read our
+	// replies is not read either, above the high water mark, until its
+	// output is down to a quarter of it.
+	high := l.srv.opts.highWater()
+	switch {
+	case !c.own.backpressure && int64(unsent) > high:
+		c.own.backpressure = true
+		c.st.readLater = true
+		c.eng.PauseReading(now)
+	case c.own.backpressure && int64(unsent) <= high/4:
+		c.own.backpressure = false
+		if !c.st.paused {
+			c.eng.ResumeReading(now)
+			if c.st.readLater {
+				l.ready = append(l.ready, c)
+			}
+		}
+	}
+	l.timers.set(c, c.eng.Deadline())
+}
+
+// linger decides how the transport ends (RFC 6455 §7.1.1): after our close
+// frame, half-close and read until the peer's EOF, so unread bytes do not
+// make the kernel reset the connection and destroy the close frame in
+// flight; not when the peer is gone or its EOF was seen.
+func (c *Conn) linger() bool {
+	st := c.eng.CloseStatus()
+	return st.Sent && !c.st.sawEOF && !c.st.writeErr
+}
+
+// flush writes the engine's output while the socket takes it, from any
+// goroutine; the rest waits for EPOLLOUT. The engine borrows a pooled
+// write buffer while it holds output, and gives it back once all is
+// written. c.mu held.
+func (c *Conn) flush() {
+	for !c.st.closed && !c.st.writeErr {
+		out := c.eng.Outgoing()
+		if len(out) == 0 {
+			break
+		}
+		n, err := syscall.Write(c.fd, out)
+		if n > 0 {
+			c.eng.Advance(n)
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			c.st.writeWait = true
+			return
+		}
+		if err != nil {
+			c.st.writeErr = true
+			c.eng.Abort(time.Now(), err)
+			return
+		}
+	}
+	c.st.writeWait = false
+	if b := c.eng.SwapWriteBuffer(nil); cap(b) > 0 {
+		c.srv.sys.putBuf(b)
+	}
+}
+
+// lendWriteBuffer gives the engine a pooled buffer to frame into, when it
+// has none (it keeps one only while output waits). c.mu held.
+func (c *Conn) lendWriteBuffer(size int) {
+	if c.eng.UnsentOutput() > 0 {
+		return
+	}
+	if old := c.eng.SwapWriteBuffer(c.srv.sys.getBuf(size)); cap(old) > 0 {
+		c.srv.sys.putBuf(old)
+	}
+}
+
+// closeFD closes the socket and forgets the connection; its engine ends
+// first if it had not (the server's Close). c.mu held.
+func (l *loop) closeFD(c *Conn, now time.Time) {
+	if c.st.closed {
+		return
+	}
+	if c.eng != nil && c.eng.State() != protocol.StateClosed {
+		c.eng.Abort(now, ErrServerClosed)
+		l.dispatch(c, now)
+	}
+	c.st.closed = true
+	syscall.Close(c.fd)
+	if l.conn(c.fd) == c {
+		l.conns[c.fd] = nil
+	}
+	l.timers.remove(c)
+	if c.eng != nil {
+		c.eng.Release()
+	}
+	if c.msg != nil {
+		l.srv.sys.putBuf(c.msg)
+		c.msg, c.inMsg = nil, false
+	}
+	c.pre = nil
+	if c.opened != nil {
+		c.opened <- ErrServerClosed
+		c.opened = nil
+	}
+	l.count.Add(-1)
+	l.checkEmpty()
+}
+
+// checkEmpty closes empty once a closing loop has no connection left.
+func (l *loop) checkEmpty() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (l.closing || l.stopping) && l.count.Load() == 0 {
+		select {
+		case <-l.empty:
+		default:
+			close(l.empty)
+		}
+	}
+}
+
+// dropAll ends every connection at once and the loop's own descriptors.
+func (l *loop) dropAll(now time.Time) {
+	for _, c := range l.conns {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		l.closeFD(c, now)
+		c.mu.Unlock()
+	}
+	// Connections posted but never registered.
+	l.mu.Lock()
+	pending := l.inbox
+	l.inbox = nil
+	l.mu.Unlock()
+	for _, c := range pending {
+		c.mu.Lock()
+		if !c.st.closed {
+			l.closeFD(c, now)
+		}
+		c.mu.Unlock()
+	}
+	syscall.Close(l.epfd)
+	syscall.Close(l.wakefd)
+}
+
+// readRequest reads a server's request until its header block is in, to
+// decide between the engine and net/http (Options.HTTP). c.mu held.
+func (l *loop) readRequest(c *Conn, now time.Time) {
+	if l.rbuf == nil {
+		l.rbuf = l.srv.sys.getBuf(readSize)
+	}
+	buf := l.rbuf[:cap(l.rbuf)]
+	n, err := readFD(c.fd, buf)
+	if err == syscall.EAGAIN {
+		return
+	}
+	if n == 0 || err != nil {
+		l.closeFD(c, now)
+		return
+	}
+	c.pre = append(c.pre, buf[:n]...)
+	end := bytes.Index(c.pre, []byte("\r\n\r\n"))
+	if end < 0 && len(c.pre) < maxRequest {
+		if n == len(buf) {
+			l.ready = append(l.ready, c)
+		}
+		return
+	}
+	if end >= 0 && !looksLikeUpgrade(c.pre[:end]) {
+		l.toHTTP(c, now)
+		return
+	}
+	// A WebSocket request (or one too large, which the engine refuses).
+	eng, err := protocol.NewServer(l.srv.cfg, l.srv.so, now)
+	if err != nil {
+		l.closeFD(c, now)
+		return
+	}
+	stopAfterMessages(eng)
+	c.eng = eng
+	pre := c.pre
+	c.pre = nil
+	eng.Receive(now, pre)
+	l.dispatch(c, now)
+	l.settle(c, now)
+}
+
+// stopAfterMessages makes the engine stop after each message, so that a
+// reply sent from OnMessage goes out before what the next bytes cause (a
+// close frame for a violation).
+func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
+
+// toHTTP gives a connection whose first request is not an upgrade to
+// net/http, with the bytes read so far. c.mu held.
+func (l *loop) toHTTP(c *Conn, now time.Time) {
+	pre := c.pre
+	c.pre = nil
+	nc, err := fileConn(c.fd)
+	l.closeFD(c, now) // ours; net/http has a duplicate
+	if err != nil {
+		return
+	}
+	go l.srv.toHTTP(&prefixConn{Conn: nc, prefix: pre})
+}
+
+// looksLikeUpgrade reports whether a request's header block asks for a
+// WebSocket: an Upgrade header naming websocket. The engine checks the
+// rest; this only routes.
+func looksLikeUpgrade(block []byte) bool {
+	for line := range bytes.SplitSeq(block, []byte("\r\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Upgrade")) {
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				if bytes.EqualFold(bytes.TrimSpace(tok), []byte("websocket")) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+var errNotTCP = errors.New("loop: not a TCP connection")

@@ -1,0 +1,335 @@
+//go:build linux
+
+package loop
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// system is the server's loops.
+type system struct {
+	loops []*loop
+	next  atomic.Uint32
+	// bufs pools read, write and gathering buffers by size class (below
+	// readSize, and from it up to maxPooled); holders recycles the
+	// pointers they are pooled by, so that neither Get nor Put allocates.
+	bufs    [2]sync.Pool
+	holders sync.Pool
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+func (y *system) start(s *Server) error {
+	s.cfg = s.opts.engineConfig()
+	s.so = s.opts.serverOptions()
+	n := s.opts.Loops
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		l, err := newLoop(s)
+		if err != nil {
+			for _, l := range y.loops {
+				syscall.Close(l.epfd)
+				syscall.Close(l.wakefd)
+			}
+			y.loops = nil
+			return err
+		}
+		y.loops = append(y.loops, l)
+	}
+	for _, l := range y.loops {
+		y.wg.Add(1)
+		go func() {
+			defer y.wg.Done()
+			l.run()
+		}()
+	}
+	return nil
+}
+
+func (y *system) pick() *loop {
+	return y.loops[int(y.next.Add(1))%len(y.loops)]
+}
+
+// adopt gives a freshly accepted connection to a loop, which reads its
+// request; eng, when set, is an engine whose handshake another driver
+// began (a dialed client, a hijacked request). It reports false for a
+// connection that is not plain TCP.
+func (y *system) adopt(nc net.Conn, eng *protocol.Conn) bool {
+	c, ok := y.newConn(nc, eng)
+	if ok && c != nil {
+		c.mu.Lock()
+		c.l.post(c)
+		c.mu.Unlock()
+	}
+	return ok
+}
+
+func (y *system) newConn(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nil, false
+	}
+	fd, err := takeFD(tc)
+	if err != nil {
+		return nil, true // closed
+	}
+	l := y.pick()
+	c := &Conn{srv: l.srv, l: l, fd: fd, eng: eng, hidx: -1}
+	l.count.Add(1)
+	return c, true
+}
+
+// takeFD takes a TCP connection's socket from Go's poller: a duplicate
+// descriptor (non-blocking already: the flag is the open file's), and the
+// original closed.
+func takeFD(tc *net.TCPConn) (int, error) {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		tc.Close()
+		return -1, err
+	}
+	fd := -1
+	cerr := raw.Control(func(s uintptr) {
+		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		if errno != 0 {
+			err = errno
+			return
+		}
+		fd = int(r)
+	})
+	tc.Close()
+	if cerr != nil {
+		return -1, cerr
+	}
+	if err != nil {
+		return -1, err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// fileConn makes a net.Conn of a duplicate of fd, for net/http.
+func fileConn(fd int) (net.Conn, error) {
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(nfd)
+	f := os.NewFile(uintptr(nfd), "ws")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// upgrade hijacks an HTTP/1.1 request's TCP connection for a loop; the
+// engine answers the request (101 or a rejection). It reports false when
+// the connection is not plain TCP: the goroutine driver takes it.
+func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
+	s := y.loops[0].srv
+	rc := http.NewResponseController(w)
+	nc, brw, err := rc.Hijack()
+	if err != nil {
+		http.Error(w, "websocket: cannot hijack the connection", http.StatusInternalServerError)
+		return true
+	}
+	now := time.Now()
+	eng, err := protocol.NewServerFromRequest(s.cfg, s.so, r, now)
+	if err != nil {
+		nc.Close()
+		return true
+	}
+	stopAfterMessages(eng)
+	if n := brw.Reader.Buffered(); n > 0 {
+		rest, _ := brw.Reader.Peek(n)
+		eng.Receive(now, rest)
+	}
+	if _, ok := nc.(*net.TCPConn); !ok {
+		// A wrapped connection: the engine's answer is written here and
+		// the goroutine driver runs the WebSocket.
+		go y.adaptHijacked(s, nc, eng, r)
+		return true
+	}
+	c, _ := y.newConn(nc, eng)
+	if c != nil {
+		c.mu.Lock()
+		c.l.post(c)
+		c.mu.Unlock()
+	}
+	return true
+}
+
+// adaptHijacked runs a hijacked connection that is not a *net.TCPConn on
+// the goroutine driver, the engine having answered its request.
+func (y *system) adaptHijacked(s *Server, nc net.Conn, eng *protocol.Conn, r *http.Request) {
+	nc.SetWriteDeadline(time.Now().Add(s.cfg.OpenTimeoutOrDefault()))
+	_, err := nc.Write(eng.Outgoing())
+	nc.SetWriteDeadline(time.Time{})
+	if err != nil || !eng.Opened() {
+		nc.Close()
+		return
+	}
+	c := s.newAdapted(r)
+	ao := s.adaptedOptions(c)
+	cfg := s.cfg
+	cfg.Extensions = eng.Extensions()
+	o := ao.Options
+	o.Config = &cfg
+	ac, err := adapters.NewConn(nc, protocol.RoleServer, &o)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	s.runAdapted(c, ac)
+}
+
+// dial connects a ws:// URL on a loop: the engine writes the request and
+// reads the response there. Other URLs are the goroutine driver's.
+func (y *system) dial(ctx context.Context, rawURL string, opts *adapters.DialOptions) (*Conn, bool, error) {
+	s := y.loops[0].srv
+	t, err := protocol.ParseURL(rawURL)
+	if err != nil {
+		return nil, true, err
+	}
+	if t.TLS || opts != nil && (opts.HTTP2 != nil || opts.Proxy != nil) {
+		return nil, false, nil
+	}
+	var co protocol.ClientOptions
+	co.URL = rawURL
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if opts != nil {
+		co.Origin, co.Subprotocols, co.Header = opts.Origin, opts.Subprotocols, opts.Header
+		co.Extensions = opts.Extensions
+		dialer = opts.DialContext
+	}
+	if !s.opts.DisableCompression {
+		d := deflateConfig(&s.opts)
+		co.Extensions = append([]protocol.ClientExtension{d.Client()}, co.Extensions...)
+	}
+	if dialer == nil {
+		dialer = (&net.Dialer{}).DialContext
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpenTimeoutOrDefault())
+	defer cancel()
+	nc, err := dialer(ctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, true, err
+	}
+	eng, err := protocol.NewClient(s.cfg, co, time.Now())
+	if err != nil {
+		nc.Close()
+		return nil, true, err
+	}
+	stopAfterMessages(eng)
+	c, ok := y.newConn(nc, eng)
+	if !ok {
+		nc.Close()
+		return nil, true, errNotTCP
+	}
+	if c == nil {
+		return nil, true, net.ErrClosed
+	}
+	opened := make(chan error, 1)
+	c.opened = opened
+	c.mu.Lock()
+	c.l.post(c)
+	c.mu.Unlock()
+	select {
+	case err := <-opened:
+		if err != nil {
+			return nil, true, err
+		}
+		return c, true, nil
+	case <-ctx.Done():
+		c.Close(frame.CloseGoingAway, "")
+		c.abort()
+		return nil, true, ctx.Err()
+	}
+}
+
+func (y *system) len() int {
+	n := 0
+	for _, l := range y.loops {
+		n += int(l.count.Load())
+	}
+	return n
+}
+
+// closeAll starts the close handshake of every open connection.
+func (y *system) closeAll(code frame.CloseCode, reason string) {
+	for _, l := range y.loops {
+		l.mu.Lock()
+		l.closing, l.closeMsg = true, reason
+		l.mu.Unlock()
+		l.checkEmpty()
+		l.wake()
+	}
+}
+
+// waitEmpty waits until closing loops have no connection left.
+func (y *system) waitEmpty() {
+	for _, l := range y.loops {
+		<-l.empty
+	}
+}
+
+// stop drops every connection and ends the loops.
+func (y *system) stop() {
+	y.once.Do(func() {
+		for _, l := range y.loops {
+			l.mu.Lock()
+			l.stopping = true
+			l.mu.Unlock()
+			l.wake()
+		}
+		y.wg.Wait()
+		for _, l := range y.loops {
+			l.checkEmpty()
+		}
+	})
+}
+
+func (y *system) getBuf(size int) []byte {
+	class := 0
+	if size >= readSize {
+		class = 1
+	}
+	if p, ok := y.bufs[class].Get().(*[]byte); ok {
+		b := (*p)[:0]
+		*p = nil
+		y.holders.Put(p)
+		return b
+	}
+	return make([]byte, 0, max(size, 4<<10))
+}
+
+func (y *system) putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooled {
+		return
+	}
+	class := 0
+	if cap(b) >= readSize {
+		class = 1
+	}
+	p, _ := y.holders.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	y.bufs[class].Put(p)
+}

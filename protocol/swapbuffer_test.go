@@ -1,0 +1,104 @@
+package protocol_test
+
+import (
+	"testing"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+)
+
+// An event loop lends its scratch buffer: the engine takes it only while it
+// holds no input, parses in it, and gives it back once the frames in it are
+// consumed; part of a frame keeps it until the rest comes.
+func TestSwapReadBuffer(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	scratch := make([]byte, 0, 4096)
+	old, ok := c.SwapReadBuffer(scratch)
+	if !ok || old != nil {
+		t.Fatalf("first swap: %v %v", old, ok)
+	}
+	f := wireFrame(protocol.RoleClient, frame.OpText, true, []byte("hello"))
+	buf := c.ReadBuffer(64)
+	if &buf[:1][0] != &scratch[:1][0] {
+		t.Fatal("ReadBuffer is not the lent buffer")
+	}
+	// A frame and a half: the whole one is an event, the half stays.
+	n := copy(buf, f)
+	n += copy(buf[n:], f[:3])
+	if err := c.ReceiveBuffered(t0, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.SwapReadBuffer(nil); ok {
+		t.Fatal("swapped while an event points into the buffer")
+	}
+	if ev := c.NextEvent(); string(ev.Data) != "hello" || &ev.Data[0] != &scratch[:n][len(f)-5] {
+		t.Fatalf("event %+v not in the lent buffer", ev)
+	}
+	c.NextEvent()
+	if _, ok := c.SwapReadBuffer(nil); ok {
+		t.Fatal("swapped while part of a frame waits")
+	}
+	if err := c.Receive(t0, f[3:]); err != nil {
+		t.Fatal(err)
+	}
+	if ev := c.NextEvent(); string(ev.Data) != "hello" {
+		t.Fatalf("second event %+v", ev)
+	}
+	c.NextEvent()
+	back, ok := c.SwapReadBuffer(nil)
+	if !ok || cap(back) == 0 || len(back) != 0 {
+		t.Fatalf("swap back: len %d cap %d %v", len(back), cap(back), ok)
+	}
+}
+
+// After the handshake, ReleaseHandshake drops the request and keeps the
+// subprotocol; before it, it does nothing.
+func TestReleaseHandshake(t *testing.T) {
+	for _, protos := range [][]string{nil, {"chat"}} {
+		s := newServer(t, protocol.ServerOptions{Subprotocols: protos})
+		s.ReleaseHandshake() // connecting: nothing to drop
+		if err := s.Receive(t0, crlf(rfcRequest)); err != nil {
+			t.Fatal(err)
+		}
+		drain(s)
+		want := ""
+		if protos != nil {
+			want = "chat"
+		}
+		if s.Request() == nil || s.Subprotocol() != want {
+			t.Fatalf("before: request %v, subprotocol %q", s.Request(), s.Subprotocol())
+		}
+		s.ReleaseHandshake()
+		if s.Request() != nil || s.Response() != nil || s.Subprotocol() != want {
+			t.Fatalf("after: request %v, subprotocol %q", s.Request(), s.Subprotocol())
+		}
+	}
+}
+
+// Going on after a stop does not move the input: a read of many small
+// messages is parsed where it lies, message after message.
+func TestStopAfterMessageKeepsInputInPlace(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	c.SetStopAfterMessage(true)
+	f := wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte("abc"))
+	buf := c.ReadBuffer(3 * len(f))
+	n := copy(buf, f)
+	n += copy(buf[n:], f)
+	n += copy(buf[n:], f)
+	if err := c.ReceiveBuffered(t0, n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		ev := c.NextEvent()
+		if string(ev.Data) != "abc" || &ev.Data[0] != &buf[i*len(f)+len(f)-3] {
+			t.Fatalf("message %d: %+v moved", i, ev)
+		}
+		if c.NextEvent().Kind != protocol.EventNone {
+			t.Fatal("more than one message per round")
+		}
+		if i < 2 != c.InputPending() {
+			t.Fatalf("message %d: InputPending %v", i, c.InputPending())
+		}
+		c.Receive(t0, nil)
+	}
+}
