@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsengine/ws/adapters/loop"
 )
 
 //go:embed testdata/selftest.html
@@ -57,6 +59,12 @@ func TestChromiumHTTP2(t *testing.T) {
 	}
 }
 
+// TestChromiumLoop runs the page against `echo -loop`: the page through
+// net/http, the WebSocket on an event loop.
+func TestChromiumLoop(t *testing.T) {
+	runChromiumOn(t, chromium(t), false, 1, true)
+}
+
 func chromium(t *testing.T) string {
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
@@ -72,6 +80,11 @@ func chromium(t *testing.T) string {
 // runChromium serves the echo server as `echo` or `echo -tls` does and
 // checks the page's report; the WebSocket must have used HTTP/protoMajor.
 func runChromium(t *testing.T, browser string, useTLS bool, protoMajor int) {
+	runChromiumOn(t, browser, useTLS, protoMajor, false)
+}
+
+// runChromiumOn is runChromium, against the -loop server when onLoop.
+func runChromiumOn(t *testing.T, browser string, useTLS bool, protoMajor int, onLoop bool) {
 	var mu sync.Mutex
 	var logged []string
 	var protos []int
@@ -111,8 +124,29 @@ func runChromium(t *testing.T, browser string, useTLS bool, protoMajor int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go Serve(srv, ln)
-	defer srv.Close()
+	if onLoop {
+		logf := func(format string, args ...any) {
+			mu.Lock()
+			logged = append(logged, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+		opts := LoopOptions(logf)
+		opts.HTTP = mux
+		opts.OnOpen = func(*loop.Conn) {
+			mu.Lock()
+			protos = append(protos, 1)
+			mu.Unlock()
+		}
+		ls, err := loop.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ls.Serve(ln)
+		defer ls.Close()
+	} else {
+		go Serve(srv, ln)
+		defer srv.Close()
+	}
 	pageURL := "http://" + ln.Addr().String() + "/selftest"
 	if useTLS {
 		pageURL = "https://" + ln.Addr().String() + "/selftest"

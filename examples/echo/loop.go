@@ -20,8 +20,13 @@ import (
 // echo, /page is the page), its WebSockets run by event loops. logf
 // receives one line per connection that ends abnormally.
 func LoopServer(logf func(format string, args ...any)) (*loop.Server, error) {
+	return loop.NewServer(LoopOptions(logf))
+}
+
+// LoopOptions are LoopServer's options.
+func LoopOptions(logf func(format string, args ...any)) loop.Options {
 	page := Handler(logf)
-	return loop.NewServer(loop.Options{
+	return loop.Options{
 		Config: &adapters.Config{MaxMessageSize: MaxMessageSize},
 		// A demo: any page may connect.
 		Server: adapters.ServerOptions{AllowedOrigins: []string{"*"}},
@@ -42,7 +47,7 @@ func LoopServer(logf func(format string, args ...any)) (*loop.Server, error) {
 			}
 		},
 		HTTP: page,
-	})
+	}
 }
 
 // runLoop is main with -loop.

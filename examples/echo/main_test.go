@@ -46,9 +46,43 @@ func waitHandlers(t *testing.T, h http.Handler) http.Handler {
 	})
 }
 
-func TestEchoServer(t *testing.T) {
+// servers starts the echo server both ways, as `echo` and as `echo -loop`
+// do, each on a loopback port until the test ends, and returns their
+// http:// base URLs by name.
+func servers(t *testing.T) map[string]string {
 	srv := httptest.NewServer(waitHandlers(t, Handler(t.Logf)))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return map[string]string{"goroutines": srv.URL, "loop": serveLoop(t)}
+}
+
+// serveLoop serves LoopServer on a loopback port until the test ends.
+func serveLoop(t *testing.T) string {
+	t.Helper()
+	srv, err := LoopServer(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func TestEchoServer(t *testing.T) {
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) { testEchoServer(t, url) })
+	}
+}
+
+func testEchoServer(t *testing.T, url string) {
+	srv := struct{ URL string }{url}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cfg := protocol.DefaultConfig()
@@ -92,7 +126,11 @@ func TestEchoServer(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/elsewhere: %d", resp.StatusCode)
 	}
-	// A plain GET of the echo endpoint is refused with 426.
+	// A plain GET of the echo endpoint is refused with 426, and a
+	// WebSocket elsewhere with 404.
+	if _, resp, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/elsewhere", nil); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("WebSocket at /elsewhere: %v", err)
+	}
 	resp, err = http.Get(srv.URL + "/echo")
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +172,43 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 		t.Fatalf("Shutdown took %v", d)
 	}
 	for _, c := range []*adapters.Conn{h1, h2} {
+		_, _, err := c.Read(ctx)
+		if code := adapters.CloseCodeOf(err); code != adapters.CloseGoingAway || !strings.Contains(err.Error(), "server shutting down") {
+			t.Fatalf("client saw %v", err)
+		}
+	}
+}
+
+// With -loop, shutdown closes every WebSocket with 1001 as well, and
+// wss runs on goroutines behind net/http's TLS.
+func TestLoopShutdown(t *testing.T) {
+	srv, err := LoopServer(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var conns []*adapters.Conn
+	for range 3 {
+		c, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String()+"/echo", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Serve returned %v", err)
+	}
+	for _, c := range conns {
 		_, _, err := c.Read(ctx)
 		if code := adapters.CloseCodeOf(err); code != adapters.CloseGoingAway || !strings.Contains(err.Error(), "server shutting down") {
 			t.Fatalf("client saw %v", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +19,12 @@ import (
 // 5.15): a valid message followed in the same segment by a violation is
 // echoed first, then the connection is failed with 1002.
 func TestEchoBeforeViolationClose(t *testing.T) {
-	srv := httptest.NewServer(waitHandlers(t, Handler(t.Logf)))
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) { testEchoBeforeViolationClose(t, strings.TrimPrefix(url, "http://")) })
+	}
+}
+
+func testEchoBeforeViolationClose(t *testing.T, addr string) {
 	key := [4]byte{5, 6, 7, 8}
 	for _, bad := range []struct {
 		name  string
