@@ -138,13 +138,13 @@ func (l *loop) run() {
 				l.writable(c, now)
 			}
 			if ev.Events&^epollOut != 0 {
-				l.readable(c, now)
+				l.readable(c, now, ev.Events&(epollRDHup|uint32(syscall.EPOLLHUP|syscall.EPOLLERR)) != 0)
 			}
 		}
 		ready := l.ready
 		l.ready = l.spare[:0]
 		for i, c := range ready {
-			l.readable(c, now)
+			l.readable(c, now, false)
 			ready[i] = nil
 		}
 		l.spare = ready[:0]
@@ -178,6 +178,7 @@ func (l *loop) takeInbox(now time.Time) bool {
 		if l.conn(c.fd) != c {
 			l.register(c, now)
 		} else {
+			l.dispatch(c, now) // what another goroutine's command caused (a failure's EventClosed)
 			l.settle(c, now)
 			if c.st.readLater && !c.holdsInput() {
 				l.ready = append(l.ready, c)
@@ -240,15 +241,18 @@ func (l *loop) register(c *Conn, now time.Time) {
 	l.settle(c, now)
 }
 
-// readable reads what the socket has and runs the engine on it.
-func (l *loop) readable(c *Conn, now time.Time) {
+// readable reads what the socket has and runs the engine on it. With
+// edge-triggered epoll a read that does not fill the buffer took all there
+// was, and new bytes make a new event, except the peer's EOF when it came
+// with the last bytes: hup (the event said the peer closed) reads again.
+func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.closed {
 		return
 	}
 	if c.eng == nil {
-		l.readRequest(c, now)
+		l.readRequest(c, now, hup)
 		return
 	}
 	if c.st.lingering {
@@ -295,7 +299,7 @@ func (l *loop) readable(c *Conn, now time.Time) {
 		}
 	}
 	l.settle(c, now)
-	if n == len(buf) && !c.st.closed {
+	if (n == len(buf) || hup && n > 0) && !c.st.closed {
 		l.ready = append(l.ready, c)
 	}
 }
@@ -390,16 +394,16 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				}
 			}
 		case protocol.EventOpen:
-			if c.opened != nil {
-				c.opened <- nil
-				c.opened = nil
-			}
 			if opts.OnOpen != nil {
 				c.mu.Unlock()
 				opts.OnOpen(c)
 				c.mu.Lock()
 			}
 			c.eng.ReleaseHandshake()
+			if c.opened != nil { // Dial returns after OnOpen
+				c.opened <- nil
+				c.opened = nil
+			}
 		case protocol.EventData:
 			op, p, ok := c.gather(ev)
 			if !ok {
@@ -634,7 +638,7 @@ func (l *loop) dropAll(now time.Time) {
 
 // readRequest reads a server's request until its header block is in, to
 // decide between the engine and net/http (Options.HTTP). c.mu held.
-func (l *loop) readRequest(c *Conn, now time.Time) {
+func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	if l.rbuf == nil {
 		l.rbuf = l.srv.sys.getBuf(readSize)
 	}
@@ -650,7 +654,7 @@ func (l *loop) readRequest(c *Conn, now time.Time) {
 	c.pre = append(c.pre, buf[:n]...)
 	end := bytes.Index(c.pre, []byte("\r\n\r\n"))
 	if end < 0 && len(c.pre) < maxRequest {
-		if n == len(buf) {
+		if n == len(buf) || hup {
 			l.ready = append(l.ready, c)
 		}
 		return

@@ -1,0 +1,173 @@
+package loop_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/adapters/loop"
+	"github.com/wsengine/ws/frame"
+)
+
+// A client dialed on the loop talks to a goroutine-driven server (and
+// the loop's own): OnOpen before Dial returns, messages to OnMessage.
+func TestDial(t *testing.T) {
+	server, url, _ := serve(t, loop.Options{OnMessage: echo})
+	got := make(chan string, 10)
+	var opened atomic.Bool
+	client, _, _ := serve(t, loop.Options{
+		OnOpen:    func(c *loop.Conn) { opened.Store(true) },
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) { got <- string(p) },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url+"/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opened.Load() {
+		t.Fatal("Dial returned before OnOpen")
+	}
+	for i := range 3 {
+		c.Send(frame.OpText, fmt.Appendf(nil, "hello %d", i))
+		if m := <-got; m != fmt.Sprintf("hello %d", i) {
+			t.Fatalf("got %q", m)
+		}
+	}
+	c.Close(frame.CloseNormal, "")
+	if _, err := client.Dial(ctx, "ws://127.0.0.1:1/", nil); err == nil {
+		t.Fatal("dial to a closed port succeeded")
+	}
+	// Both ends let go of the connection: the server's EOF reached the
+	// client even when it came with the close frame.
+	for client.Len()+server.Len() > 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("connections left: client %d, server %d", client.Len(), server.Len())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// One prepared message to many connections: every member gets it, from
+// another goroutine than the loops'.
+func TestBroadcast(t *testing.T) {
+	var mu sync.Mutex
+	var members []*loop.Conn
+	joined := make(chan struct{}, 100)
+	_, url, _ := serve(t, loop.Options{
+		OnOpen: func(c *loop.Conn) {
+			mu.Lock()
+			members = append(members, c)
+			mu.Unlock()
+			joined <- struct{}{}
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const n = 50
+	var clients []*adapters.Conn
+	for i := range n {
+		clients = append(clients, dial(t, ctx, url, i%2 == 0)) // half of them compressed
+		<-joined
+	}
+	m, err := loop.NewPreparedMessage(frame.OpText, []byte(strings.Repeat("news ", 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	sent := loop.Broadcast(m, members...)
+	mu.Unlock()
+	if sent != n {
+		t.Fatalf("Broadcast took %d of %d", sent, n)
+	}
+	for _, c := range clients {
+		if _, p, err := c.Read(ctx); err != nil || string(p) != strings.Repeat("news ", 1000) {
+			t.Fatalf("%d bytes %v", len(p), err)
+		}
+		c.Close(frame.CloseNormal, "")
+	}
+}
+
+// Pause stops OnMessage until Resume; messages wait, none is lost.
+func TestPause(t *testing.T) {
+	got := make(chan string, 100)
+	_, url, _ := serve(t, loop.Options{
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+			got <- string(p)
+			if string(p) == "pause" {
+				c.Pause()
+				go func() {
+					time.Sleep(300 * time.Millisecond)
+					got <- "resuming"
+					c.Resume()
+				}()
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dial(t, ctx, url, false)
+	for _, m := range []string{"a", "pause", "b", "c"} {
+		c.Write(ctx, frame.OpText, []byte(m))
+	}
+	var seq []string
+	for len(seq) < 5 {
+		select {
+		case m := <-got:
+			seq = append(seq, m)
+		case <-ctx.Done():
+			t.Fatalf("got %q", seq)
+		}
+	}
+	if strings.Join(seq, ",") != "a,pause,resuming,b,c" {
+		t.Fatalf("order %q", seq)
+	}
+	c.Close(frame.CloseNormal, "")
+}
+
+// wss: the loop server as a net/http handler behind TLS runs the
+// connection on the goroutine driver with the same callbacks.
+func TestTLSOnGoroutines(t *testing.T) {
+	var rec record
+	srv, err := loop.NewServer(loop.Options{
+		OnOpen: func(c *loop.Conn) { rec.add("open " + c.Request().URL.Path) },
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+			rec.add("message")
+			c.Send(op, p)
+		},
+		OnClose: func(c *loop.Conn, err error) { rec.add(fmt.Sprint("close ", int(adapters.CloseCodeOf(err)))) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(srv)
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := adapters.Dial(ctx, "wss"+strings.TrimPrefix(hs.URL, "https")+"/secure",
+		&adapters.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(ctx, frame.OpText, []byte("over tls"))
+	if _, p, err := c.Read(ctx); err != nil || string(p) != "over tls" {
+		t.Fatalf("%q %v", p, err)
+	}
+	if srv.Len() != 1 {
+		t.Fatalf("Len %d", srv.Len())
+	}
+	c.Close(frame.CloseNormal, "")
+	shut, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	srv.Shutdown(shut)
+	if got := rec.String(); got != "open /secure,message,close 1000" {
+		t.Fatalf("callbacks %q", got)
+	}
+}
