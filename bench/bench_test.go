@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -372,5 +373,39 @@ func TestBroadcastSmoke(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkIdle: the server's memory per idle connection, each after one
+// 1 KiB echo, at WSENGINE_IDLE_CONNS connections (15,000 by default, less
+// if the file limit is lower): heap and stacks after a GC, and the growth
+// of the resident set, which is what a machine pays. Run it with
+// -benchtime=1x; b.N does not matter.
+//
+//	go test -run '^$' -bench 'Idle/lib=(wsengine-loop|nbio)$' -benchtime=1x
+func BenchmarkIdle(b *testing.B) {
+	n := 15000
+	if v, err := strconv.Atoi(os.Getenv("WSENGINE_IDLE_CONNS")); err == nil && v > 0 {
+		n = v
+	}
+	n = min(n, int(FileLimit())-500)
+	for _, lib := range Libraries {
+		b.Run("lib="+lib, func(b *testing.B) {
+			s, err := StartServer(lib, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Stop()
+			var r IdleResult
+			for range b.N {
+				if r, err = Idle(s, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(r.BytesConn, "heap-B/conn")
+			b.ReportMetric(r.RSSConn, "rss-B/conn")
+			b.ReportMetric(float64(r.Goroutines)/float64(n), "goroutines/conn")
+			b.ReportMetric(float64(n), "conns")
+		})
 	}
 }

@@ -104,6 +104,9 @@ type Stats struct {
 	// the end of each cycle): what a server's allocations per message
 	// cost beyond the allocations themselves.
 	GC time.Duration
+	// RSS is the process's resident set (VmRSS), what the kernel counts:
+	// heap, stacks, the runtime's own and what the GC has not returned.
+	RSS uint64
 }
 
 func serveStats(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +117,23 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	cpu, user := cpuTimes()
-	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU()})
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU(), rss()})
+}
+
+// rss reads VmRSS from /proc/self/status (0 where there is none).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb uint64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // Server is a library's echo server running in a child process.

@@ -143,6 +143,9 @@ type IdleResult struct {
 	Lib       string
 	Conns     int
 	BytesConn float64 // heap and goroutine stacks per connection, after GC
+	RSSConn   float64 // growth of the server's resident set per connection
+	// Goroutines is the growth of the server's goroutine count.
+	Goroutines int
 }
 
 // Idle opens n connections to s, lets them sit, and measures the server.
@@ -160,6 +163,11 @@ func Idle(s *Server, n int) (IdleResult, error) {
 			c.Close()
 		}
 	}()
+	// Every connection echoes one 1 KiB message first: buffers that a
+	// message makes and idleness releases are counted as released.
+	if _, err := Echo(s, conns, 1<<10, n); err != nil {
+		return IdleResult{}, err
+	}
 	// Wait until the server has a goroutine (or more) per connection, or a
 	// moment for event-driven servers.
 	deadline := time.Now().Add(10 * time.Second)
@@ -178,5 +186,6 @@ func Idle(s *Server, n int) (IdleResult, error) {
 		return IdleResult{}, err
 	}
 	used := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
-	return IdleResult{Lib: s.Lib, Conns: n, BytesConn: used / float64(n)}, nil
+	return IdleResult{Lib: s.Lib, Conns: n, BytesConn: used / float64(n),
+		RSSConn: (float64(after.RSS) - float64(before.RSS)) / float64(n), Goroutines: after.Goroutines - before.Goroutines}, nil
 }

@@ -31,7 +31,10 @@ import (
 // wsengine-klauspost is wsengine's OnMessage server with
 // github.com/klauspost/compress/flate plugged in as its DEFLATE
 // (KlauspostFlate); without compression it is the wsengine row again.
-var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "gorilla", "gorilla-rw", "coder", "gobwas", "gws"}
+//
+// wsengine-loop is wsengine's event-loop server (package adapters/loop),
+// and nbio lesismal/nbio's non-blocking one: see eventloops.go.
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "wsengine-loop", "gorilla", "gorilla-rw", "coder", "gobwas", "gws", "nbio"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -357,6 +360,12 @@ func gwsEcho(compress bool) http.Handler {
 
 // Serve runs lib's echo server on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener, lib string, compress bool) error {
+	switch lib {
+	case "wsengine-loop":
+		return serveLoop(ctx, ln, compress)
+	case "nbio":
+		return serveNbio(ctx, ln, compress)
+	}
 	if lib == TLSLib {
 		if err := serveTLS(ctx, ln, Handler(lib, compress)); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -673,6 +673,7 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	c.eng = eng
 	pre := c.pre
 	c.pre = nil
+	c.lendWriteBuffer(512) // for the 101: pooled, given back once written
 	eng.Receive(now, pre)
 	l.dispatch(c, now)
 	l.settle(c, now)
