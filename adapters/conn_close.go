@@ -11,23 +11,16 @@ import (
 var ErrClosedNow = errors.New("closed by CloseNow")
 
 // shutdownTransport ends the transport once the engine asked and its last
-// bytes are written. If a close frame went out and the peer's EOF was not
-// seen, it follows RFC 6455 §7.1.1: keep reading until the peer's EOF or
-// the close timeout, then close. Closing at once with unread bytes would
-// make the kernel send a reset, and the peer would lose the close frame
-// still in flight. A transport that can half-close (CloseWrite) does, so
-// the peer reads our close frame and then EOF, and closes sooner; one that
-// cannot (a net.Conn wrapped for tracing or metrics) lingers all the same,
-// unless the peer's close frame came already: then nothing more is due
-// from the peer, which waits for our close. A server's HTTP/2 stream does
-// not linger: ending it sends what was written, then END_STREAM, and a
-// reset there destroys nothing in flight.
+// bytes are written: at once, or after lingering for the peer's EOF as
+// protocol.CloseStatus.Linger says (CloseWrite is the half-close). A
+// server's HTTP/2 stream does not linger: ending it sends what was
+// written, then END_STREAM, and a reset there destroys nothing in flight.
 func (c *Conn) shutdownTransport() {
 	c.mu.Lock()
 	cw, canHalfClose := c.nc.(interface{ CloseWrite() error })
 	_, serverStream := c.nc.(*streamConn)
 	st := c.eng.CloseStatus()
-	linger := st.Sent && !c.sawEOF && !c.sockClosed && c.writeErr == nil && !serverStream && (canHalfClose || !st.Received)
+	linger := !c.sockClosed && c.writeErr == nil && !serverStream && st.Linger(c.sawEOF, canHalfClose)
 	if !linger {
 		c.mu.Unlock()
 		c.closeSocket()

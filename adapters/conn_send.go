@@ -2,7 +2,6 @@ package adapters
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"syscall"
@@ -34,8 +33,9 @@ const DefaultSendLimit = 1 << 20
 // connection's unsent output past Options.SendLimit: the peer does not
 // keep up. With FailSlowConsumer (the default) the connection is failed
 // with 1008 and its close error wraps ErrSendQueueFull; with RefuseSend the
-// message was not queued and the connection goes on.
-var ErrSendQueueFull = errors.New("adapters: send queue full: the peer does not keep up")
+// message was not queued and the connection goes on. The engine applies
+// the bound (protocol.Conn.AdmitSend).
+var ErrSendQueueFull = protocol.ErrSendQueueFull
 
 // SendFullPolicy says what happens to a message that would take a
 // connection's unsent output past Options.SendLimit.
@@ -147,22 +147,17 @@ func (c *Conn) admit(n int64) error {
 		c.mu.Lock()
 		return err
 	}
-	// A message larger than the limit still goes when nothing waits: the
-	// limit bounds what piles up behind a peer, not one message's size
-	// (Config.MaxMessageSize is the application's to choose).
-	if queued := int64(c.eng.UnsentOutput()) + c.deferredBytes(); queued == 0 || queued+n <= c.sendLimit {
-		return nil
+	refuse := c.sendFull == RefuseSend
+	err := c.eng.AdmitSend(c.roundAt, n, c.deferredBytes(), c.sendLimit, refuse)
+	if err == nil || refuse {
+		return err
 	}
-	if c.sendFull == RefuseSend {
-		return ErrSendQueueFull
-	}
-	c.deferred = nil
+	c.deferred = nil // the slow consumer was dropped: nothing more goes out
 	c.hasDeferred.Store(false)
-	c.eng.Drop(c.roundAt, frame.ClosePolicyViolation, "send queue full", ErrSendQueueFull)
 	if c.afterEngine() {
 		c.kickWriter()
 	}
-	return ErrSendQueueFull
+	return err
 }
 
 // appendSend puts one message into the engine's output. The caller holds

@@ -276,3 +276,15 @@ func codeAndReason(code frame.CloseCode, reason string) string {
 	}
 	return code.String() + " " + strconv.Quote(reason)
 }
+
+// Linger says how a driver ends the transport once ShouldCloseTransport
+// asks (RFC 6455 §7.1.1): after this side's close frame, keep reading
+// until the peer's EOF or the close timeout, then close, so that unread
+// bytes do not make the kernel reset the connection and destroy the close
+// frame in flight. Not when the peer's EOF came already (sawEOF). A
+// transport that can half-close does first, and the peer ends sooner; one
+// that cannot lingers only while the peer's close frame is still due: once
+// it came, the peer waits for our close.
+func (s CloseStatus) Linger(sawEOF, halfClose bool) bool {
+	return s.Sent && !sawEOF && (halfClose || !s.Received)
+}

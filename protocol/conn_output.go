@@ -149,6 +149,24 @@ func (c *Conn) queuePong(payload []byte) error {
 	return nil
 }
 
+// AdmitSend applies a driver's bound on unsent output to a message of n
+// bytes about to be sent: the engine's unsent output plus held, what the
+// driver keeps outside the engine, may not pass limit. A message larger
+// than the limit still goes when nothing waits: the limit bounds what
+// piles up behind a peer, not one message's size. Past it the message is
+// refused with ErrSendQueueFull when refuse is set; otherwise the
+// connection is dropped as a slow consumer (Drop with 1008, "send queue
+// full", cause ErrSendQueueFull) and ErrSendQueueFull returned.
+func (c *Conn) AdmitSend(now time.Time, n, held, limit int64, refuse bool) error {
+	if queued := int64(c.unsent()) + held; queued == 0 || queued+n <= limit {
+		return nil
+	}
+	if !refuse {
+		c.Drop(now, frame.ClosePolicyViolation, "send queue full", ErrSendQueueFull)
+	}
+	return ErrSendQueueFull
+}
+
 // Drop fails the connection as Fail does, but first discards the output no
 // write has begun on: for a peer that does not keep up (a slow consumer),
 // whose queued messages are not worth sending and would only delay the

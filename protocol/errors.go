@@ -43,6 +43,9 @@ var (
 	// Config.WriteTimeout: the peer stopped reading. No close frame can
 	// reach such a peer, so the connection ends without one (1006).
 	ErrWriteTimeout = errors.New("write timeout: the peer stopped reading")
+	// ErrSendQueueFull: a message would have taken the unsent output past
+	// the driver's send limit: the peer does not keep up (see AdmitSend).
+	ErrSendQueueFull = errors.New("send queue full: the peer does not keep up")
 	// ErrTransportClosed: the transport ended before the close handshake did.
 	ErrTransportClosed = errors.New("transport closed")
 	// ErrInternal: the engine failed itself (1011); details stay local.

@@ -32,15 +32,15 @@ type Conn struct {
 	st  connState // mu
 
 	// Loop-owned.
-	pre      []byte // a server's request bytes before the engine exists
-	msg      []byte // the message being gathered from several events
-	msgOp    frame.Opcode
-	inMsg    bool
-	own      ownState
-	deadline time.Time
-	hidx     int // in the loop's timer heap; -1 when absent
-	ended    bool
-	opened   chan error // Dial waits for the open on it (nil otherwise)
+	pre          []byte // a server's request bytes before the engine exists
+	msg          []byte // the message being gathered from several events
+	msgOp        frame.Opcode
+	inMsg        bool
+	backpressure bool // unsent output passed HighWater: not read
+	deadline     time.Time
+	hidx         int // in the loop's timer heap; -1 when absent
+	ended        bool
+	opened       chan error // Dial waits for the open on it (nil otherwise)
 
 	data any
 
@@ -53,21 +53,15 @@ type Conn struct {
 // connState is what both the loop and other goroutines change: guarded
 // by Conn.mu.
 type connState struct {
-	closed     bool // the socket is closed (the loop closed it)
-	writeWait  bool // output waits for the socket to be writable
-	queued     bool // in the loop's inbox
-	writeErr   bool // a write failed: the peer is gone
-	paused     bool // Pause: the application reads no more for now
-	lingering  bool // our close frame is out; reading until the peer's EOF
-	lingerEnd  time.Time
-	sawEOF     bool
-	readLater  bool // the socket may have input that was not read
-	heldOutput bool // the engine keeps output it could not write: it owns its write buffer
-}
-
-// ownState is what only the loop changes.
-type ownState struct {
-	backpressure bool // unsent output passed the high water mark: not read
+	closed    bool // the socket is closed (the loop closed it)
+	queued    bool // in the loop's inbox
+	writeErr  bool // a write failed: the peer is gone
+	paused    bool // Pause: the application reads no more for now
+	lingering bool // our close frame is out; reading until the peer's EOF
+	lingerEnd time.Time
+	sawEOF    bool
+	readLater bool // the socket may have input that was not read
+	busy      bool // the loop is dispatching its events and settles it next
 }
 
 // ErrClosed is returned by calls on a connection that has ended before a

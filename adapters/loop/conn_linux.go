@@ -55,21 +55,15 @@ func (c *Conn) usable() error {
 	return nil
 }
 
-// admit applies the output bound: a message that would take the unsent
-// output past the send limit is refused, or fails the connection (1008,
-// adapters.ErrSendQueueFull). A message larger than the limit passes when
-// nothing waits. c.mu held.
+// admit applies the output bound (protocol.Conn.AdmitSend); a dropped
+// slow consumer goes to its loop. c.mu held.
 func (c *Conn) admit(now time.Time, n int64) error {
 	o := &c.srv.opts
-	if queued := int64(c.eng.UnsentOutput()); queued == 0 || queued+n <= o.sendLimit() {
-		return nil
+	err := c.eng.AdmitSend(now, n, 0, o.sendLimit(), o.SendFull == adapters.RefuseSend)
+	if err != nil && o.SendFull != adapters.RefuseSend {
+		c.afterCommand()
 	}
-	if o.SendFull == adapters.RefuseSend {
-		return adapters.ErrSendQueueFull
-	}
-	c.eng.Drop(now, frame.ClosePolicyViolation, "send queue full", adapters.ErrSendQueueFull)
-	c.afterCommand()
-	return adapters.ErrSendQueueFull
+	return err
 }
 
 // afterCommand writes what a command left in the output and hands the
@@ -77,6 +71,9 @@ func (c *Conn) admit(now time.Time, n int64) error {
 // deadline moved (a close started, output waits for the watchdog), or the
 // transport is to end. c.mu held.
 func (c *Conn) afterCommand() {
+	if c.st.busy {
+		return // the loop settles c after the callbacks it is running
+	}
 	c.flush()
 	if c.st.closed {
 		return
@@ -124,7 +121,7 @@ func (c *Conn) pause(on bool) {
 	if on {
 		c.st.readLater = true
 		c.eng.PauseReading(now)
-	} else if !c.own.backpressure {
+	} else if !c.backpressure {
 		c.eng.ResumeReading(now)
 	}
 	if !c.st.closed {

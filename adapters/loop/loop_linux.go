@@ -201,8 +201,7 @@ func (l *loop) takeInbox(now time.Time) bool {
 				c.eng.Close(now, frame.CloseGoingAway, reason)
 				l.dispatch(c, now)
 			} else if c.eng == nil || !c.eng.Opened() {
-				c.eng = nil
-				l.closeFD(c, now)
+				l.closeFD(c, now) // a handshake under way: refused by the shutdown
 			}
 			if !c.st.closed {
 				l.settle(c, now)
@@ -370,8 +369,16 @@ func (l *loop) expire(now time.Time) {
 
 // dispatch takes the engine's events and runs the callbacks for them,
 // without c.mu (so that they may Send and Close): held on entry and exit.
+//
+// Every dispatch is followed by settle under the same hold of c.mu, so
+// commands issued meanwhile (from the callbacks, or other goroutines while
+// they run) leave their output to it: busy says so. A read of many
+// messages then answers them in one write, and no command wakes the loop
+// for what it is about to do.
 func (l *loop) dispatch(c *Conn, now time.Time) {
 	opts := &l.srv.opts
+	c.st.busy = true
+	defer func() { c.st.busy = false }()
 	for {
 		ev := c.eng.NextEvent()
 		switch ev.Kind {
@@ -465,7 +472,7 @@ func (c *Conn) delivered() {
 // paused, or output piled past the high water mark. A closing connection
 // reads anyway: the peer's close frame must come in. c.mu held.
 func (c *Conn) holdsInput() bool {
-	return (c.st.paused || c.own.backpressure) && c.eng.State() == protocol.StateOpen
+	return (c.st.paused || c.backpressure) && c.eng.State() == protocol.StateOpen
 }
 
 // settle is what follows every input or command: write the output the
@@ -496,12 +503,12 @@ func (l *loop) settle(c *Conn, now time.Time) {
 	// output is down to a quarter of it.
 	high := l.srv.opts.highWater()
 	switch {
-	case !c.own.backpressure && int64(unsent) > high:
-		c.own.backpressure = true
+	case !c.backpressure && int64(unsent) > high:
+		c.backpressure = true
 		c.st.readLater = true
 		c.eng.PauseReading(now)
-	case c.own.backpressure && int64(unsent) <= high/4:
-		c.own.backpressure = false
+	case c.backpressure && int64(unsent) <= high/4:
+		c.backpressure = false
 		if !c.st.paused {
 			c.eng.ResumeReading(now)
 			if c.st.readLater {
@@ -512,13 +519,10 @@ func (l *loop) settle(c *Conn, now time.Time) {
 	l.timers.set(c, c.eng.Deadline())
 }
 
-// linger decides how the transport ends (RFC 6455 §7.1.1): after our close
-// frame, half-close and read until the peer's EOF, so unread bytes do not
-// make the kernel reset the connection and destroy the close frame in
-// flight; not when the peer is gone or its EOF was seen.
+// linger says whether the transport ends after the peer's EOF
+// (protocol.CloseStatus.Linger; a socket half-closes). c.mu held.
 func (c *Conn) linger() bool {
-	st := c.eng.CloseStatus()
-	return st.Sent && !c.st.sawEOF && !c.st.writeErr
+	return !c.st.writeErr && c.eng.CloseStatus().Linger(c.st.sawEOF, true)
 }
 
 // flush writes the engine's output while the socket takes it, from any
@@ -539,8 +543,7 @@ func (c *Conn) flush() {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			c.st.writeWait = true
-			return
+			return // the loop goes on at EPOLLOUT
 		}
 		if err != nil {
 			c.st.writeErr = true
@@ -548,7 +551,6 @@ func (c *Conn) flush() {
 			return
 		}
 	}
-	c.st.writeWait = false
 	if b := c.eng.SwapWriteBuffer(nil); cap(b) > 0 {
 		c.srv.sys.putBuf(b)
 	}

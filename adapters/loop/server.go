@@ -229,8 +229,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	s.opts.HTTP.ServeHTTP(w, r)
 }
 
-// isUpgrade reports whether r asks for a WebSocket (the engine judges
-// the rest of the request).
+// isUpgrade reports whether an HTTP/1.1 request asks for a WebSocket (the
+// engine judges the rest of it).
 func isUpgrade(r *http.Request) bool {
 	for _, v := range r.Header.Values("Upgrade") {
 		for tok := range strings.SplitSeq(v, ",") {
@@ -239,7 +239,7 @@ func isUpgrade(r *http.Request) bool {
 			}
 		}
 	}
-	return r.Method == http.MethodConnect && r.Header.Get(":protocol") != ""
+	return false
 }
 
 // connListener is a net.Listener whose connections are pushed to it.

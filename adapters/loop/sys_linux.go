@@ -165,12 +165,7 @@ func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 		go y.adaptHijacked(s, nc, eng, r)
 		return true
 	}
-	c, _ := y.newConn(nc, eng)
-	if c != nil {
-		c.mu.Lock()
-		c.l.post(c)
-		c.mu.Unlock()
-	}
+	y.adopt(nc, eng)
 	return true
 }
 

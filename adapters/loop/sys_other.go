@@ -6,7 +6,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
@@ -41,5 +40,3 @@ func (c *Conn) closeWith(frame.CloseCode, string) error                    { ret
 func (c *Conn) ping([]byte) error                                          { return ErrClosed }
 func (c *Conn) pause(bool)                                                 {}
 func (c *Conn) remoteAddr() net.Addr                                       { return nil }
-
-var _ = time.Now
