@@ -51,8 +51,11 @@ type Conn struct {
 	role   Role
 	state  State
 	opened bool
-	now    time.Time
-	rand   io.Reader
+	// Times are instants: nanoseconds since epoch, the time the Conn was
+	// made (a third of time.Time's size; epoch keeps the monotonic
+	// reading). now is the latest time seen.
+	epoch time.Time
+	now   instant
 
 	// Outputs.
 	out            []byte
@@ -66,7 +69,7 @@ type Conn struct {
 	output outputState
 	closer closeState
 	alive  keepalive
-	timers [numTimers]time.Time
+	timers [numTimers]instant
 	hs     *handshake
 }
 
@@ -86,12 +89,8 @@ func newConn(role Role, cfg Config, now time.Time) (*Conn, error) {
 	if role != RoleClient && role != RoleServer {
 		return nil, ErrInvalidRole
 	}
-	c := &Conn{cfg: cfg, role: role, now: now, rand: cfg.Rand}
-	if c.rand == nil {
-		c.rand = rand.Reader
-	}
+	c := &Conn{cfg: cfg, role: role, epoch: now}
 	c.send.keyPos = len(c.send.keys)
-	c.recv.lastRecv = now
 	return c, nil
 }
 
@@ -103,7 +102,7 @@ func (c *Conn) open() {
 	for _, e := range c.cfg.Extensions {
 		c.recv.allowedRsv |= e.Rsv()
 	}
-	c.timers[timerOpen] = time.Time{}
+	c.timers[timerOpen] = 0
 	c.updateTimers()
 }
 
@@ -216,8 +215,8 @@ func (c *Conn) ShouldCloseTransport() bool { return c.closeTransport }
 
 // tick records the time of a call; time never goes backwards.
 func (c *Conn) tick(now time.Time) {
-	if now.After(c.now) {
-		c.now = now
+	if i := instant(now.Sub(c.epoch)); i > c.now {
+		c.now = i
 	}
 }
 
@@ -247,7 +246,7 @@ func (c *Conn) writeFrame(op frame.Opcode, rsv uint8, fin bool, payload []byte) 
 func (c *Conn) nextKey() ([4]byte, error) {
 	s := &c.send
 	if s.keyPos+4 > len(s.keys) {
-		if _, err := io.ReadFull(c.rand, s.keys[:]); err != nil {
+		if _, err := io.ReadFull(c.random(), s.keys[:]); err != nil {
 			return [4]byte{}, err
 		}
 		s.keyPos = 0
@@ -255,4 +254,13 @@ func (c *Conn) nextKey() ([4]byte, error) {
 	k := [4]byte(s.keys[s.keyPos:])
 	s.keyPos += 4
 	return k, nil
+}
+
+// random is the source of masking keys and nonces: Config.Rand, or
+// crypto/rand.
+func (c *Conn) random() io.Reader {
+	if c.cfg.Rand != nil {
+		return c.cfg.Rand
+	}
+	return rand.Reader
 }

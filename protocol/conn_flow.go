@@ -157,6 +157,21 @@ func (c *Conn) SwapReadBuffer(spare []byte) ([]byte, bool) {
 	return old, true
 }
 
+// SwapEventBuffer gives the engine spare (its length is ignored) to queue
+// events in and returns the slice it had, empty (nil if none), and true,
+// when no event is pending; otherwise it changes nothing and returns
+// false. Like SwapReadBuffer, for an event loop: it lends one slice to the
+// connection it runs and takes it back once NextEvent returned EventNone,
+// so an idle connection keeps none (an event is about 90 bytes).
+func (c *Conn) SwapEventBuffer(spare []Event) ([]Event, bool) {
+	if c.eventsPending() {
+		return nil, false
+	}
+	old := c.events[:0] // NextEvent cleared the events it returned
+	c.events, c.evHead = spare[:0], 0
+	return old, true
+}
+
 // ReleaseHandshake drops what the opening handshake kept: the request (or
 // response) and the header block's buffer, about a kilobyte a connection;
 // Request and Response return nil after it, Subprotocol still answers. It

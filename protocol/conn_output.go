@@ -50,7 +50,7 @@ type outputState struct {
 	// is two flags and a time; the rest is read only on a look.
 	waiting, watching bool
 	stalled           time.Duration
-	nextLook          time.Time
+	nextLook          instant
 	mark              uint64
 }
 
@@ -87,7 +87,7 @@ func (c *Conn) settleOutput() {
 // the watchdog's clock starts now.
 func (c *Conn) notePending() {
 	if o := &c.output; !o.waiting {
-		o.waiting, o.nextLook = true, c.now.Add(c.cfg.WriteTimeoutOrDefault()/4)
+		o.waiting, o.nextLook = true, c.now.add(c.cfg.WriteTimeoutOrDefault()/4)
 	}
 }
 
@@ -98,13 +98,13 @@ func (c *Conn) notePending() {
 // looks after it that find no progress add up, and at WriteTimeout end the
 // connection. So a stall is noticed between
 // WriteTimeout and 1.5 times it after it began (looks made on time).
-func (c *Conn) writeLook() time.Time {
+func (c *Conn) writeLook() instant {
 	o := &c.output
 	if !o.waiting || c.state == StateClosed {
-		return time.Time{}
+		return 0
 	}
 	if c.cfg.WriteTimeoutOrDefault() <= 0 {
-		return time.Time{}
+		return 0
 	}
 	return o.nextLook
 }
@@ -123,11 +123,11 @@ func (c *Conn) checkWriteProgress() {
 		if o.stalled += d / 4; o.stalled >= d {
 			// Nothing can reach a peer that takes no bytes: the output
 			// goes, without a close frame.
-			c.Abort(c.now, ErrWriteTimeout)
+			c.Abort(c.timeOf(c.now), ErrWriteTimeout)
 			return
 		}
 	}
-	o.nextLook = c.now.Add(d / 4)
+	o.nextLook = c.now.add(d / 4)
 }
 
 // queuePong queues the pong for a ping received, replacing a pong that is

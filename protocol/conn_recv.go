@@ -17,34 +17,36 @@ const maxPendingEvents = 256
 const streamThreshold = 16 << 10
 
 type recvState struct {
-	in         []byte // received bytes; in[inPos:] not yet consumed
-	inPos      int
-	dec        []byte // extension output for the events of this round
-	lastRecv   time.Time
-	allowedRsv uint8
+	in       []byte // received bytes; in[inPos:] not yet consumed
+	inPos    int
+	dec      []byte // extension output for the events of this round
+	lastRecv instant
 
 	// Flow control (conn_flow.go).
-	paused           bool
-	resumedAt        time.Time
-	stopAfterMessage bool
-	stopped          bool // readFrames stopped after a message with input left
-	msgEnded         bool // this readFrames call delivered a message's end
-	checked          int  // payload bytes of the current frame unmasked and checked early
+	resumedAt instant
+	checked   int // payload bytes of the current frame unmasked and checked early
 
 	// The frame being read.
 	hdr     frame.Header
-	inFrame bool
 	remain  uint64
 	maskPos int
-	started bool // a piece of this frame was delivered
 
 	// The message being read.
-	inMsg bool
-	op    frame.Opcode
-	rsv   uint8
-	ext   Extension
-	size  int64
-	utf8  frame.UTF8
+	ext  Extension
+	size int64
+	utf8 frame.UTF8
+	op   frame.Opcode
+	rsv  uint8
+
+	// Flags, together so that they pack (the engine's size class).
+	allowedRsv       uint8
+	paused           bool
+	stopAfterMessage bool
+	stopped          bool // readFrames stopped after a message with input left
+	msgEnded         bool // this readFrames call delivered a message's end
+	inFrame          bool
+	started          bool // a piece of this frame was delivered
+	inMsg            bool
 }
 
 // Receive hands the engine bytes read from the transport. It returns a

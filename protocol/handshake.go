@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -156,8 +157,18 @@ func (c *Conn) receiveHandshake(data []byte) error {
 		h.buf = append(h.buf, data...)
 		return nil
 	}
-	h.buf = append(h.buf, data...)
+	// Most requests and responses come whole in one read: the caller's
+	// bytes are parsed where they are, and copied only to be kept.
+	borrowed := len(h.buf) == 0
+	if borrowed {
+		h.buf = data
+	} else {
+		h.buf = append(h.buf, data...)
+	}
 	end, err := h.headerEnd()
+	if borrowed && (err != nil || end == 0) {
+		h.buf = bytes.Clone(h.buf)
+	}
 	if rl, ok := err.(*requestLineError); ok {
 		return c.reject(rl.rej)
 	}
@@ -224,6 +235,6 @@ func (c *Conn) Extensions() []Extension { return c.cfg.Extensions }
 
 func (c *Conn) startOpenTimer() {
 	if d := c.cfg.OpenTimeoutOrDefault(); d > 0 {
-		c.timers[timerOpen] = c.now.Add(d)
+		c.timers[timerOpen] = c.now.add(d)
 	}
 }

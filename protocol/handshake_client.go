@@ -93,7 +93,7 @@ func NewClient(cfg Config, opts ClientOptions, now time.Time) (*Conn, error) {
 		// "a nonce consisting of a randomly selected 16-byte value that has
 		// been base64-encoded" (§4.1)
 		var nonce [16]byte
-		if _, err := io.ReadFull(c.rand, nonce[:]); err != nil {
+		if _, err := io.ReadFull(c.random(), nonce[:]); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
 		cs.key = base64.StdEncoding.EncodeToString(nonce[:])
@@ -133,7 +133,7 @@ func appendRequest(b []byte, cs *clientState, opts ClientOptions) []byte {
 // client's checks 1–6).
 func (c *Conn) clientHandshake(block, rest []byte) error {
 	cs := c.hs.client
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(block)), nil)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(bytes.NewReader(block), len(block)), nil)
 	if err != nil {
 		return c.clientFails(&HandshakeError{Reason: "malformed HTTP response"})
 	}
@@ -145,7 +145,7 @@ func (c *Conn) clientHandshake(block, rest []byte) error {
 		if resp.ContentLength >= 0 {
 			c.hs.bodyWant = int(min(resp.ContentLength, maxRejectionBody))
 		}
-		c.hs.buf = rest
+		c.hs.buf = bytes.Clone(rest) // rest may be the caller's
 		if len(rest) >= c.hs.bodyWant {
 			return c.clientRejected()
 		}

@@ -135,7 +135,7 @@ type acceptance struct {
 }
 
 func (c *Conn) serverHandshake(block, rest []byte) error {
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(block)))
+	r, err := http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(block), len(block)))
 	if err != nil {
 		return c.reject(rejection{status: http.StatusBadRequest, body: "malformed HTTP request"})
 	}
@@ -161,7 +161,7 @@ func (c *Conn) serverDecide(r *http.Request, rest []byte) error {
 	c.emit(Event{Kind: EventRequest, Request: r})
 	if opts.ManualAccept {
 		c.hs.pending = &acc
-		c.hs.buf = rest
+		c.hs.buf = bytes.Clone(rest) // rest may be the caller's
 		return nil
 	}
 	return c.accept(acc, nil, rest)

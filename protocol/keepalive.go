@@ -12,7 +12,7 @@ const maxPings = 8
 
 type ping struct {
 	payload   string
-	sentAt    time.Time
+	sentAt    instant
 	keepalive bool
 }
 
@@ -24,7 +24,7 @@ type keepalive struct {
 	latency time.Duration
 }
 
-func (k *keepalive) record(payload string, now time.Time, isKeepalive bool) {
+func (k *keepalive) record(payload string, now instant, isKeepalive bool) {
 	if len(k.pings) == maxPings {
 		k.pings = append(k.pings[:0], k.pings[1:]...)
 	}
@@ -36,10 +36,10 @@ func (k *keepalive) record(payload string, now time.Time, isKeepalive bool) {
 // response to a Ping frame must have identical Application data"; a peer
 // that skipped some pings answered the latest). It returns the latency, or
 // zero for an unsolicited pong, which is otherwise ignored.
-func (k *keepalive) acknowledge(payload []byte, now time.Time) time.Duration {
+func (k *keepalive) acknowledge(payload []byte, now instant) time.Duration {
 	for i, p := range k.pings {
 		if string(payload) == p.payload {
-			k.latency = max(now.Sub(p.sentAt), 1)
+			k.latency = max(time.Duration(now-p.sentAt), 1)
 			k.pings = append(k.pings[:0], k.pings[i+1:]...)
 			return k.latency
 		}
@@ -48,14 +48,14 @@ func (k *keepalive) acknowledge(payload []byte, now time.Time) time.Duration {
 }
 
 // oldestKeepalive returns when the oldest unanswered keepalive ping was
-// sent, or the zero time.
-func (k *keepalive) oldestKeepalive() time.Time {
+// sent, if one is unanswered.
+func (k *keepalive) oldestKeepalive() (instant, bool) {
 	for _, p := range k.pings {
 		if p.keepalive {
-			return p.sentAt
+			return p.sentAt, true
 		}
 	}
-	return time.Time{}
+	return 0, false
 }
 
 // Latency returns the round-trip time of the last ping (keepalive or

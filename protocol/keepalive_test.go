@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -174,5 +175,29 @@ func TestSendMovesNoTimer(t *testing.T) {
 	c.HandleTimeout(before)
 	if out, _ := drain(c); !bytes.Equal(out, wireFrame(protocol.RoleClient, frame.OpPing, true, keepalivePayload(1))) {
 		t.Fatalf("at the deadline: % x", out)
+	}
+}
+
+// Times are kept as offsets from the connection's start: a timeout too
+// large to add (math.MaxInt64) is a deadline never reached, not one that
+// wraps into the past, and a time before the start counts as the start.
+func TestTimeoutsBeyondRange(t *testing.T) {
+	cfg := testConfig()
+	cfg.PingInterval = math.MaxInt64
+	c := established(t, protocol.RoleServer, cfg)
+	c.Receive(at(time.Hour), wireFrame(protocol.RoleClient, frame.OpText, true, []byte("x")))
+	drain(c)
+	if d := c.Deadline(); !d.After(at(100 * 365 * 24 * time.Hour)) {
+		t.Fatalf("deadline %v after the start, want one past a century", d.Sub(t0))
+	}
+	c.HandleTimeout(at(200 * 365 * 24 * time.Hour))
+	if out, _ := drain(c); len(out) != 0 {
+		t.Fatalf("a ping went out: % x", out)
+	}
+	// A clock before the connection's start is taken as the start.
+	d := established(t, protocol.RoleServer, testConfig())
+	d.HandleTimeout(t0.Add(-time.Hour))
+	if got := d.Deadline(); !got.Equal(at(20 * time.Second)) {
+		t.Fatalf("deadline %v after the start, want 20s", got.Sub(t0))
 	}
 }

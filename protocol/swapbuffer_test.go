@@ -51,6 +51,46 @@ func TestSwapReadBuffer(t *testing.T) {
 	}
 }
 
+// The event slice is lent the same way: events are queued in it, it comes
+// back only when none is pending, and the engine allocates none while it
+// has it.
+func TestSwapEventBuffer(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	lent := make([]protocol.Event, 0, 8)
+	if old, ok := c.SwapEventBuffer(lent); !ok || old != nil {
+		t.Fatalf("first swap: %v %v", old, ok)
+	}
+	two := concat(wireFrame(protocol.RoleClient, frame.OpText, true, []byte("a")), wireFrame(protocol.RoleClient, frame.OpText, true, []byte("b")))
+	allocs := testing.AllocsPerRun(100, func() {
+		c.Receive(t0, two)
+		for c.NextEvent().Kind != protocol.EventNone {
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per round with a lent slice", allocs)
+	}
+	c.Receive(t0, two)
+	if _, ok := c.SwapEventBuffer(nil); ok {
+		t.Fatal("swapped while events are pending")
+	}
+	if ev := c.NextEvent(); string(ev.Data) != "a" {
+		t.Fatalf("event %+v", ev)
+	}
+	if ev := c.NextEvent(); string(ev.Data) != "b" {
+		t.Fatalf("event %+v", ev)
+	}
+	c.NextEvent()
+	back, ok := c.SwapEventBuffer(nil)
+	if !ok || len(back) != 0 || cap(back) != cap(lent) || &back[:1][0] != &lent[:1][0] {
+		t.Fatalf("swap back: len %d cap %d %v", len(back), cap(back), ok)
+	}
+	for _, ev := range back[:cap(back)] {
+		if ev.Data != nil {
+			t.Fatalf("the returned slice still points at %q", ev.Data)
+		}
+	}
+}
+
 // After the handshake, ReleaseHandshake drops the request and keeps the
 // subprotocol; before it, it does nothing.
 func TestReleaseHandshake(t *testing.T) {

@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // The timers, in the order HandleTimeout walks them.
 const (
@@ -20,11 +23,14 @@ const (
 func (c *Conn) Deadline() time.Time {
 	d := c.writeLook()
 	for _, t := range c.timers {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+		if t != 0 && (d == 0 || t < d) {
 			d = t
 		}
 	}
-	return d
+	if d == 0 {
+		return time.Time{}
+	}
+	return c.timeOf(d)
 }
 
 // HandleTimeout acts on every timer that has expired at now: it fails the
@@ -37,13 +43,13 @@ func (c *Conn) Deadline() time.Time {
 // Next: drain the outputs (see Conn).
 func (c *Conn) HandleTimeout(now time.Time) {
 	c.tick(now)
-	expired := func(i int) bool { return !c.timers[i].IsZero() && !c.now.Before(c.timers[i]) }
+	expired := func(i int) bool { return c.timers[i] != 0 && c.now >= c.timers[i] }
 	if expired(timerOpen) {
-		c.timers[timerOpen] = time.Time{}
+		c.timers[timerOpen] = 0
 		c.finish(ErrOpenTimeout)
 	}
 	if expired(timerClose) {
-		c.timers[timerClose] = time.Time{}
+		c.timers[timerClose] = 0
 		if c.closer.sent && c.closer.recv {
 			// The handshake is done; the server did not close the transport.
 			c.finish(nil)
@@ -54,7 +60,7 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	if expired(timerPong) {
 		c.fail(1011, "keepalive ping timeout", ErrKeepaliveTimeout)
 	}
-	if w := c.writeLook(); !w.IsZero() && !c.now.Before(w) {
+	if w := c.writeLook(); w != 0 && c.now >= w {
 		c.checkWriteProgress()
 	}
 	if expired(timerPing) {
@@ -66,27 +72,38 @@ func (c *Conn) HandleTimeout(now time.Time) {
 // updateTimers recomputes the keepalive timers from the state; the open
 // and close timers are set where their clocks start.
 func (c *Conn) updateTimers() {
-	c.timers[timerPing], c.timers[timerPong] = time.Time{}, time.Time{}
+	c.timers[timerPing], c.timers[timerPong] = 0, 0
 	if c.state != StateOpen || c.closer.sent || c.recv.paused {
 		// While reading is paused, a pong could not be read: no keepalive.
 		return
 	}
 	// A pause ended at resumedAt counts as hearing from the peer then.
-	sent := c.alive.oldestKeepalive()
+	sent, waiting := c.alive.oldestKeepalive()
 	switch {
-	case !sent.IsZero() && c.cfg.PongTimeoutOrDefault() > 0:
-		c.timers[timerPong] = later(sent, c.recv.resumedAt).Add(c.cfg.PongTimeoutOrDefault())
-	case sent.IsZero() && c.cfg.PingIntervalOrDefault() > 0:
+	case waiting && c.cfg.PongTimeoutOrDefault() > 0:
+		c.timers[timerPong] = max(sent, c.recv.resumedAt).add(c.cfg.PongTimeoutOrDefault())
+	case !waiting && c.cfg.PingIntervalOrDefault() > 0:
 		// Pings go after a quiet interval, not on a fixed beat: any byte
 		// received already proves the peer is there, so a busy connection
 		// sends no pings at all.
-		c.timers[timerPing] = later(c.recv.lastRecv, c.recv.resumedAt).Add(c.cfg.PingIntervalOrDefault())
+		c.timers[timerPing] = max(c.recv.lastRecv, c.recv.resumedAt).add(c.cfg.PingIntervalOrDefault())
 	}
 }
 
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// instant is a time as nanoseconds since the connection's epoch. As a
+// deadline, zero means none: every deadline is a positive duration after
+// an instant, and instants are never negative (times before the epoch are
+// taken as the epoch, see Conn).
+type instant int64
+
+// add returns i+d, saturating: a timeout of centuries is a deadline never
+// reached, not one in the past.
+func (i instant) add(d time.Duration) instant {
+	if s := i + instant(d); s >= i {
+		return s
 	}
-	return a
+	return math.MaxInt64
 }
+
+// timeOf returns an instant as a time.
+func (c *Conn) timeOf(i instant) time.Time { return c.epoch.Add(time.Duration(i)) }
