@@ -18,9 +18,13 @@ import (
 // A loop drives it (a plain TCP connection on Linux) or, for wss and where
 // epoll does not exist, a goroutine adapters.Conn does; the API and the
 // rules are the same.
+//
+// Its size is an idle connection's cost beside the engine's (128 bytes, a
+// size class): what only some connections need, or only until they are
+// open, is behind a pointer.
 type Conn struct {
 	srv *Server
-	ac  *adapters.Conn // the goroutine driver's; nil when a loop drives it
+	ad  *adapted // the goroutine driver's; nil when a loop drives it
 
 	// Loop-driven connections (conn_linux.go). mu guards the engine and
 	// the socket's write side; the loop alone reads and closes the socket
@@ -32,37 +36,70 @@ type Conn struct {
 	st  connState // mu
 
 	// Loop-owned.
-	pre          []byte // a server's request bytes before the engine exists
-	msg          []byte // the message being gathered from several events
-	msgOp        frame.Opcode
+	op           *opening     // until the connection is open, when needed
+	msg          []byte       // the message being gathered from several events
+	deadline     instant      // in the loop's timer heap (0: none)
+	hidx         int32        // in the loop's timer heap; -1 when absent
+	msgOp        frame.Opcode // of msg
 	inMsg        bool
 	backpressure bool // unsent output passed HighWater: not read
-	deadline     time.Time
-	hidx         int // in the loop's timer heap; -1 when absent
 	ended        bool
-	opened       chan error // Dial waits for the open on it (nil otherwise)
 
 	data any
-
-	// The goroutine driver's: start is closed once OnOpen returned, and
-	// request is the handshake's until then.
-	start   chan struct{}
-	request *http.Request
 }
 
 // connState is what both the loop and other goroutines change: guarded
 // by Conn.mu.
 type connState struct {
+	lingerEnd instant
 	closed    bool // the socket is closed (the loop closed it)
 	queued    bool // in the loop's inbox
 	writeErr  bool // a write failed: the peer is gone
 	paused    bool // Pause: the application reads no more for now
 	lingering bool // our close frame is out; reading until the peer's EOF
-	lingerEnd time.Time
 	sawEOF    bool
 	readLater bool // the socket may have input that was not read
 	busy      bool // the loop is dispatching its events and settles it next
 }
+
+// opening is what a connection needs only until it is open: a server's
+// request bytes when they came in more than one read, a dialer's wait.
+type opening struct {
+	pre    []byte
+	opened chan error // Dial waits for the open (or the failure) on it
+}
+
+// reportOpen tells a waiting Dial how the opening ended. c.mu held.
+func (c *Conn) reportOpen(err error) {
+	if c.op != nil && c.op.opened != nil {
+		c.op.opened <- err
+		c.op.opened = nil
+	}
+}
+
+// adapted is a goroutine-driven connection's: start is closed once OnOpen
+// returned, and request is the handshake's until then.
+type adapted struct {
+	ac      *adapters.Conn
+	start   chan struct{}
+	request *http.Request
+}
+
+// instant is a loop's time: nanoseconds since the server started (a third
+// of a time.Time; the server's start keeps the monotonic reading). Zero is
+// no deadline.
+type instant int64
+
+// instant returns t as an instant; the zero time is 0.
+func (s *Server) instant(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return max(instant(t.Sub(s.epoch)), 1)
+}
+
+// timeOf returns an instant as a time.
+func (s *Server) timeOf(i instant) time.Time { return s.epoch.Add(time.Duration(i)) }
 
 // ErrClosed is returned by calls on a connection that has ended before a
 // close error was known.
@@ -73,8 +110,8 @@ var ErrClosed = protocol.ErrClosed
 // output is bounded by Options.SendLimit (Options.SendFull says what
 // happens past it). After the end it returns the close error.
 func (c *Conn) Send(op frame.Opcode, p []byte) error {
-	if c.ac != nil {
-		return c.ac.Send(op, p)
+	if c.ad != nil {
+		return c.ad.ac.Send(op, p)
 	}
 	return c.send(op, p, nil)
 }
@@ -82,8 +119,8 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 // SendPrepared queues a message encoded once for many connections (see
 // Broadcast), bounded as Send is.
 func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
-	if c.ac != nil {
-		return c.ac.SendPrepared(m)
+	if c.ad != nil {
+		return c.ad.ac.SendPrepared(m)
 	}
 	return c.send(0, nil, m)
 }
@@ -108,8 +145,8 @@ func NewPreparedMessage(op frame.Opcode, data []byte) (*protocol.PreparedMessage
 // Close starts the close handshake with code and reason and returns at
 // once; OnClose reports the end. Closing twice is a no-op.
 func (c *Conn) Close(code frame.CloseCode, reason string) error {
-	if c.ac != nil {
-		go c.ac.Close(code, reason) // it waits for the peer's close frame
+	if c.ad != nil {
+		go c.ad.ac.Close(code, reason) // it waits for the peer's close frame
 		return nil
 	}
 	return c.closeWith(code, reason)
@@ -118,7 +155,7 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 // Ping sends a ping with payload p; OnClose reports a peer that stops
 // answering the keepalive pings the engine sends by itself.
 func (c *Conn) Ping(p []byte) error {
-	if c.ac != nil {
+	if c.ad != nil {
 		return errors.New("loop: Ping on a goroutine-driven connection: use keepalive")
 	}
 	return c.ping(p)
@@ -126,8 +163,8 @@ func (c *Conn) Ping(p []byte) error {
 
 // CloseStatus says how the connection ended (Err is nil while open).
 func (c *Conn) CloseStatus() protocol.CloseStatus {
-	if c.ac != nil {
-		return c.ac.CloseStatus()
+	if c.ad != nil {
+		return c.ad.ac.CloseStatus()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,8 +173,8 @@ func (c *Conn) CloseStatus() protocol.CloseStatus {
 
 // Subprotocol is the subprotocol the handshake chose ("" for none).
 func (c *Conn) Subprotocol() string {
-	if c.ac != nil {
-		return c.ac.Subprotocol()
+	if c.ad != nil {
+		return c.ad.ac.Subprotocol()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -148,8 +185,8 @@ func (c *Conn) Subprotocol() string {
 // during OnOpen: the loop drops it afterwards (a kilobyte a connection),
 // so keep what you need from it (a room name, a user) with SetData.
 func (c *Conn) Request() *http.Request {
-	if c.ac != nil {
-		return c.request
+	if c.ad != nil {
+		return c.ad.request
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -158,8 +195,8 @@ func (c *Conn) Request() *http.Request {
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.ac != nil {
-		return c.ac.RemoteAddr()
+	if c.ad != nil {
+		return c.ad.ac.RemoteAddr()
 	}
 	return c.remoteAddr()
 }
@@ -176,7 +213,7 @@ func (c *Conn) Data() any { return c.data }
 // is told, so a paused connection is not failed for the pongs it does not
 // read. Close still reads (the peer's close frame must come in).
 func (c *Conn) Pause() {
-	if c.ac != nil {
+	if c.ad != nil {
 		return // the goroutine driver's queue does its own flow control
 	}
 	c.pause(true)
@@ -184,7 +221,7 @@ func (c *Conn) Pause() {
 
 // Resume reads the connection again after Pause.
 func (c *Conn) Resume() {
-	if c.ac != nil {
+	if c.ad != nil {
 		return
 	}
 	c.pause(false)

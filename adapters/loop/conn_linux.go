@@ -78,7 +78,7 @@ func (c *Conn) afterCommand() {
 	if c.st.closed {
 		return
 	}
-	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || !c.eng.Deadline().Equal(c.deadline) ||
+	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || c.srv.instant(c.eng.Deadline()) != c.deadline ||
 		c.eng.UnsentOutput() > 0 {
 		c.l.post(c)
 	}

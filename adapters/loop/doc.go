@@ -52,12 +52,16 @@
 //     read until the peer's EOF or the close timeout (RFC 6455 §7.1.1),
 //     unless the peer's EOF came already, then closed by the loop.
 //     OnClose runs when the engine ends, before that linger.
-//   - Memory: an idle connection holds its engine and a Conn, no buffer.
-//     Each loop lends one 64 KiB scratch read buffer to the connection it
-//     reads; a connection keeps a buffer only while part of a frame waits
-//     for the rest, or output waits for the socket. Write and gathering
-//     buffers come from a pool. The handshake's request is dropped after
+//   - Memory: an idle connection holds its engine (640 bytes) and a Conn
+//     (128), no buffer. Each loop lends one 64 KiB scratch read buffer and
+//     one event slice to the connection it reads; a connection keeps a
+//     buffer only while part of a frame waits for the rest, or output
+//     waits for the socket. Write and gathering buffers come from a pool.
+//     The handshake's request is parsed where it was read and dropped after
 //     OnOpen (see Conn.Request).
+//   - System calls: reads and writes on the non-blocking sockets are raw
+//     (the scheduler is not told, as they never block), and a loop polls
+//     a few times before it sleeps in epoll_wait.
 //
 // # TLS and other systems
 //

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
@@ -25,6 +26,9 @@ type Server struct {
 	cfg  protocol.Config        // opts' engine configuration
 	so   protocol.ServerOptions // opts' handshake policies
 	sys  system                 // the loops (Linux) or nothing
+	// epoch is when the server started: the loops' times are instants
+	// since it.
+	epoch time.Time
 
 	mu        sync.Mutex
 	closed    bool
@@ -37,7 +41,7 @@ type Server struct {
 
 // NewServer starts a server's loops.
 func NewServer(opts Options) (*Server, error) {
-	s := &Server{opts: opts, listeners: map[net.Listener]struct{}{}, adapted: map[*Conn]struct{}{}}
+	s := &Server{opts: opts, epoch: time.Now(), listeners: map[net.Listener]struct{}{}, adapted: map[*Conn]struct{}{}}
 	if err := s.sys.start(s); err != nil {
 		return nil, err
 	}
@@ -173,7 +177,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	adapted := make([]*adapters.Conn, 0, len(s.adapted))
 	for c := range s.adapted {
-		adapted = append(adapted, c.ac)
+		adapted = append(adapted, c.ad.ac)
 	}
 	s.mu.Unlock()
 	for _, ac := range adapted {

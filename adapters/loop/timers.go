@@ -1,16 +1,14 @@
 package loop
 
-import "time"
-
 // timerHeap orders a loop's connections by their next deadline: one timer
 // per loop (epoll_wait's timeout), not one per connection.
 type timerHeap []*Conn
 
-func (h timerHeap) less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h timerHeap) less(i, j int) bool { return h[i].deadline < h[j].deadline }
 
 func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].hidx, h[j].hidx = i, j
+	h[i].hidx, h[j].hidx = int32(i), int32(j)
 }
 
 func (h timerHeap) up(i int) {
@@ -45,24 +43,24 @@ func (h timerHeap) down(i int) bool {
 }
 
 // set puts c at deadline d (zero: no timer), adding, moving or removing it.
-func (h *timerHeap) set(c *Conn, d time.Time) {
+func (h *timerHeap) set(c *Conn, d instant) {
 	c.deadline = d
 	switch {
-	case d.IsZero():
+	case d == 0:
 		h.remove(c)
 	case c.hidx < 0:
-		c.hidx = len(*h)
+		c.hidx = int32(len(*h))
 		*h = append(*h, c)
-		h.up(c.hidx)
+		h.up(int(c.hidx))
 	default:
-		if !h.down(c.hidx) {
-			h.up(c.hidx)
+		if !h.down(int(c.hidx)) {
+			h.up(int(c.hidx))
 		}
 	}
 }
 
 func (h *timerHeap) remove(c *Conn) {
-	i := c.hidx
+	i := int(c.hidx)
 	if i < 0 {
 		return
 	}
@@ -81,9 +79,9 @@ func (h *timerHeap) remove(c *Conn) {
 }
 
 // next is the earliest deadline, if any.
-func (h timerHeap) next() (time.Time, bool) {
+func (h timerHeap) next() (instant, bool) {
 	if len(h) == 0 {
-		return time.Time{}, false
+		return 0, false
 	}
 	return h[0].deadline, true
 }
