@@ -71,9 +71,13 @@ func (e *HandshakeError) Error() string {
 // acceptKey computes Sec-WebSocket-Accept: "the base64-encoded SHA-1 of the
 // concatenation of the |Sec-WebSocket-Key| (as a string, not base64-decoded)
 // with the string "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"" (§4.2.2).
-func acceptKey(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
+func acceptKey(key string) string { return string(appendAcceptKey(nil, key)) }
+
+// appendAcceptKey appends acceptKey(key) to b, without allocating.
+func appendAcceptKey(b []byte, key string) []byte {
+	var buf [64]byte // a valid key is 24 bytes
+	sum := sha1.Sum(append(append(buf[:0], key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
+	return base64.StdEncoding.AppendEncode(b, sum[:])
 }
 
 // handshake is the opening handshake's state.

@@ -395,9 +395,10 @@ func (c *Conn) accept(acc acceptance, extra http.Header, rest []byte) error {
 	if c.hs.stream {
 		return c.acceptStream(acc, extra, rest)
 	}
-	var b []byte
+	// Framed straight into the output (a driver may have lent it a buffer).
+	b := c.appendOut()
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, acceptKey(acc.key)...)
+	b = appendAcceptKey(b, acc.key)
 	b = append(b, "\r\n"...)
 	if acc.subprotocol != "" {
 		b = appendHeaderLine(b, "Sec-WebSocket-Protocol", acc.subprotocol)
@@ -406,8 +407,7 @@ func (c *Conn) accept(acc acceptance, extra http.Header, rest []byte) error {
 		b = appendHeaderLine(b, "Sec-WebSocket-Extensions", acc.extHeader)
 	}
 	b = appendHeaders(b, mergeHeaders(c.hs.server.Header, extra))
-	b = append(b, "\r\n"...)
-	c.out = append(c.appendOut(), b...)
+	c.out = append(b, "\r\n"...)
 	c.hs.subprotocol = acc.subprotocol
 	return c.openWith(acc.exts, rest)
 }

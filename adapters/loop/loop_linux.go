@@ -299,11 +299,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 			l.srv.sys.putBuf(old)
 		}
 	}
-	if l.evbuf != nil {
-		if _, ok := c.eng.SwapEventBuffer(l.evbuf); ok {
-			l.evbuf = nil // back at the end of dispatch
-		}
-	}
+	l.lendEvents(c)
 	buf := c.eng.ReadBuffer(4 << 10)
 	c.mu.Unlock()
 	n, err := readFD(c.fd, buf)
@@ -330,6 +326,17 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 	l.settle(c, now)
 	if (n == len(buf) || hup && n > 0) && !c.st.closed {
 		l.ready = append(l.ready, c)
+	}
+}
+
+// lendEvents lends the loop's event slice to c's engine, which queues the
+// events of the input it is about to get in it; dispatch takes it back.
+// c.mu held.
+func (l *loop) lendEvents(c *Conn) {
+	if l.evbuf != nil {
+		if _, ok := c.eng.SwapEventBuffer(l.evbuf); ok {
+			l.evbuf = nil
+		}
 	}
 }
 
@@ -721,6 +728,7 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	c.eng = eng
 	c.op = nil
 	c.lendWriteBuffer(512) // for the 101: pooled, given back once written
+	l.lendEvents(c)
 	eng.Receive(now, in)
 	l.dispatch(c, now)
 	l.settle(c, now)
