@@ -2,28 +2,48 @@ package adapters
 
 import "time"
 
-// The connection's one timer fires at the earliest of: the engine's
-// Deadline (keepalive, close and open timeouts), the end of the read grace
-// (start the background reader), the end of a blocked write's grace once
-// the connection ended, and the end of the wait for the peer's EOF. It is
-// created once and reset; it is stopped when the socket closes.
+// The connection's deadlines, in the order onTimer acts on them. The
+// engine's own (keepalive, the open and close timeouts, the write
+// watchdog) are one entry: protocol.Conn.Deadline, acted on by
+// HandleTimeout. The others are the adapter's, each computed from the state
+// it belongs to, zero when that state does not need it. One timer, created
+// once and reset, fires at the earliest; it is stopped when the socket
+// closes.
+const (
+	dlEngine = iota // protocol's timers
+	dlGrace         // no application call has read for readGrace: the background reader takes over
+	dlPark          // a socket read has waited parkAfter: it is parked (its buffer released)
+	dlKill          // a write still blocked killGrace after the end: the socket closes under it
+	dlLinger        // no EOF from the peer within the close timeout: the socket closes
+	numDeadlines
+)
 
-// armTimer makes the timer fire no later than the earliest of its
-// deadlines. c.mu held. A timer set for an earlier time is kept: keepalive
-// moves the deadline later with every byte received, and when the timer
-// fires early onTimer does nothing yet and sets it again.
+// deadlines returns the table. c.mu held.
+func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
+	d[dlEngine] = c.eng.Deadline()
+	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
+		d[dlGrace] = c.releasedAt.Add(readGrace)
+	}
+	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
+		d[dlPark] = c.readStart.Add(parkAfter)
+	}
+	d[dlKill], d[dlLinger] = c.killAt, c.lingerEnd
+	return d
+}
+
+// armTimer makes the timer fire no later than the earliest deadline. c.mu
+// held. A timer set for an earlier time is kept: keepalive moves the
+// engine's deadline later with every byte received, and when the timer
+// fires early onTimer finds nothing due and sets it again.
 func (c *Conn) armTimer() {
 	if c.sockClosed {
 		return
 	}
-	at := c.eng.Deadline()
-	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
-		at = earliest(at, c.releasedAt.Add(readGrace))
-	}
-	at = earliest(at, c.killAt)
-	at = earliest(at, c.lingerEnd)
-	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
-		at = earliest(at, c.readStart.Add(parkAfter))
+	var at time.Time
+	for _, t := range c.deadlines() {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
 	}
 	if at.IsZero() || !c.timerAt.IsZero() && !at.Before(c.timerAt) {
 		return
@@ -37,13 +57,7 @@ func (c *Conn) armTimer() {
 	}
 }
 
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || !b.IsZero() && b.Before(a) {
-		return b
-	}
-	return a
-}
-
+// onTimer acts on every deadline that has passed, in the table's order.
 func (c *Conn) onTimer() {
 	c.mu.Lock()
 	c.timerAt = time.Time{}
@@ -52,21 +66,24 @@ func (c *Conn) onTimer() {
 		return
 	}
 	now := c.clock.Now()
-	c.eng.HandleTimeout(now)
+	due := c.deadlines()
+	passed := func(i int) bool { return !due[i].IsZero() && !now.Before(due[i]) }
+	c.eng.HandleTimeout(now) // before the deadline it does nothing
 	pending := c.afterEngine()
 	c.syncPause()
-	if c.reader == ownerNone && (pending || now.Sub(c.releasedAt) >= readGrace) {
+	// Output the engine's timeouts made (a keepalive ping) needs a reader
+	// for its answer as much as the end of the grace does.
+	if c.reader == ownerNone && (pending || passed(dlGrace)) {
 		c.startBackground(pending, now)
 		if c.reader == ownerNone {
 			c.releasedAt = now // paused: look again after another grace
 		}
 	}
-	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed && now.Sub(c.readStart) >= parkAfter {
-		// Idle for a while: park the read (see parkAfter).
+	if passed(dlPark) && c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
 		c.parkReq = true
 		c.interruptRead()
 	}
-	closeNow := !c.killAt.IsZero() && !now.Before(c.killAt) || !c.lingerEnd.IsZero() && !now.Before(c.lingerEnd)
+	closeNow := passed(dlKill) || passed(dlLinger)
 	c.armTimer()
 	c.mu.Unlock()
 	if closeNow {
