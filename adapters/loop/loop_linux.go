@@ -340,6 +340,15 @@ func (l *loop) lendEvents(c *Conn) {
 	}
 }
 
+// reclaimEvents takes the event slice back from c's engine when no event
+// is pending: it is the loop's (lendEvents) or goes, so an idle connection
+// keeps none. c.mu held.
+func (l *loop) reclaimEvents(c *Conn) {
+	if b, ok := c.eng.SwapEventBuffer(nil); ok && l.evbuf == nil && cap(b) <= maxLentEvents {
+		l.evbuf = b
+	}
+}
+
 func readFD(fd int, p []byte) (int, syscall.Errno) {
 	for {
 		n, err := rawRead(fd, p)
@@ -429,12 +438,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				c.eng.Receive(now, nil)
 				continue
 			}
-			// No event is pending: the slice they were queued in is the
-			// loop's (lent by readable) or goes, so an idle connection
-			// keeps none.
-			if b, ok := c.eng.SwapEventBuffer(nil); ok && l.evbuf == nil && cap(b) <= maxLentEvents {
-				l.evbuf = b
-			}
+			l.reclaimEvents(c)
 			return
 		case protocol.EventRequest:
 			if check := opts.CheckRequest; check != nil {
@@ -454,6 +458,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				opts.OnOpen(c)
 				c.mu.Lock()
 			}
+			l.reclaimEvents(c) // before ReleaseHandshake drops the slice
 			c.eng.ReleaseHandshake()
 			c.reportOpen(nil) // Dial returns after OnOpen
 			c.op = nil
