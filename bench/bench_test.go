@@ -404,6 +404,7 @@ func BenchmarkIdle(b *testing.B) {
 			}
 			b.ReportMetric(r.BytesConn, "heap-B/conn")
 			b.ReportMetric(r.RSSConn, "rss-B/conn")
+			b.ReportMetric(r.RSSFloorConn, "rss-floor-B/conn")
 			b.ReportMetric(float64(r.Goroutines)/float64(n), "goroutines/conn")
 			b.ReportMetric(float64(n), "conns")
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/adapters/loop"
 )
 
 // BroadcastLibraries are the fan-out servers compared: wsengine's
@@ -24,7 +25,7 @@ import (
 // GET /broadcast?n=N&size=S, which sends N text messages of S bytes to
 // every member and answers once they are handed over (queued or written,
 // as the library does).
-var BroadcastLibraries = []string{"wsengine", "gorilla", "gws", "coder"}
+var BroadcastLibraries = []string{"wsengine", "wsengine-loop", "gorilla", "gws", "coder"}
 
 // broadcastPrefix marks a child's library as a broadcast server.
 const broadcastPrefix = "bcast-"
@@ -73,6 +74,19 @@ func (rm *room) handler() http.Handler {
 			<-c.Done() // its own background reader sees the close
 			rm.leave(c)
 		})
+	case "wsengine-loop":
+		// The hijacked connections run on the loops; members join and
+		// leave from the callbacks.
+		srv, err := loop.NewServer(loop.Options{
+			Config:             &adapters.Config{MaxMessageSize: maxMessage},
+			DisableCompression: !rm.compress,
+			OnOpen:             func(c *loop.Conn) { rm.join(c) },
+			OnClose:            func(c *loop.Conn, _ error) { rm.leave(c) },
+		})
+		if err != nil {
+			panic(err)
+		}
+		return srv
 	case "gorilla":
 		up := gorillaUpgrader(rm.compress)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +158,14 @@ func (rm *room) broadcast(n, size int) error {
 			}
 			for _, x := range rm.members {
 				x.(*adapters.Conn).SendPrepared(m)
+			}
+		case "wsengine-loop":
+			m, err := loop.NewPreparedMessage(adapters.OpText, data)
+			if err != nil {
+				return err
+			}
+			for _, x := range rm.members {
+				x.(*loop.Conn).SendPrepared(m)
 			}
 		case "gorilla":
 			m, err := gorilla.NewPreparedMessage(gorilla.TextMessage, data)

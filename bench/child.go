@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
@@ -114,6 +115,9 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 		runtime.GC()
 		runtime.GC()
 	}
+	if r.URL.Query().Get("scavenge") != "" {
+		debug.FreeOSMemory() // every free page back to the OS
+	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	cpu, user := cpuTimes()
@@ -194,11 +198,14 @@ func StartServer(lib string, compress bool) (*Server, error) {
 
 // Stats reads the child's counters, after a GC when gc is true.
 func (s *Server) Stats(gc bool) (Stats, error) {
-	url := "http://" + s.stats + "/stats"
 	if gc {
-		url += "?gc=1"
+		return s.stats0("?gc=1")
 	}
-	resp, err := http.Get(url)
+	return s.stats0("")
+}
+
+func (s *Server) stats0(query string) (Stats, error) {
+	resp, err := http.Get("http://" + s.stats + "/stats" + query)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -207,6 +214,12 @@ func (s *Server) Stats(gc bool) (Stats, error) {
 	err = json.NewDecoder(resp.Body).Decode(&st)
 	return st, err
 }
+
+// StatsFloor reads the child's counters after a GC and after its runtime
+// returned every free page to the OS (debug.FreeOSMemory): its RSS is then
+// what live memory needs, without the pages that the garbage of earlier
+// work left resident (how many depends on when the collector last ran).
+func (s *Server) StatsFloor() (Stats, error) { return s.stats0("?gc=1&scavenge=1") }
 
 // Stop ends the child.
 func (s *Server) Stop() error { return s.stop() }

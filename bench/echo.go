@@ -144,13 +144,18 @@ type IdleResult struct {
 	Conns     int
 	BytesConn float64 // heap and goroutine stacks per connection, after GC
 	RSSConn   float64 // growth of the server's resident set per connection
+	// RSSFloorConn is that growth once the runtime returned every free
+	// page (Server.StatsFloor): steadier from run to run than RSSConn,
+	// which counts garbage of the connections' setup that the runtime
+	// kept resident, more or less depending on when the collector ran.
+	RSSFloorConn float64
 	// Goroutines is the growth of the server's goroutine count.
 	Goroutines int
 }
 
 // Idle opens n connections to s, lets them sit, and measures the server.
 func Idle(s *Server, n int) (IdleResult, error) {
-	before, err := s.Stats(true)
+	before, err := s.StatsFloor()
 	if err != nil {
 		return IdleResult{}, err
 	}
@@ -168,10 +173,10 @@ func Idle(s *Server, n int) (IdleResult, error) {
 	if _, err := Echo(s, conns, 1<<10, n); err != nil {
 		return IdleResult{}, err
 	}
-	// Wait until the server has a goroutine (or more) per connection, or a
-	// moment for event-driven servers.
+	// Wait until the server has a goroutine (or more) per connection; an
+	// event-loop server has none to wait for.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for !EventLoop(s.Lib) {
 		st, err := s.Stats(false)
 		if err != nil || st.Goroutines >= before.Goroutines+n || time.Now().After(deadline) {
 			break
@@ -185,7 +190,13 @@ func Idle(s *Server, n int) (IdleResult, error) {
 	if err != nil {
 		return IdleResult{}, err
 	}
+	floor, err := s.StatsFloor()
+	if err != nil {
+		return IdleResult{}, err
+	}
 	used := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
 	return IdleResult{Lib: s.Lib, Conns: n, BytesConn: used / float64(n),
-		RSSConn: (float64(after.RSS) - float64(before.RSS)) / float64(n), Goroutines: after.Goroutines - before.Goroutines}, nil
+		RSSConn:      (float64(after.RSS) - float64(before.RSS)) / float64(n),
+		RSSFloorConn: (float64(floor.RSS) - float64(before.RSS)) / float64(n),
+		Goroutines:   after.Goroutines - before.Goroutines}, nil
 }

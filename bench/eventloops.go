@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/lesismal/nbio/nbhttp"
 	nbws "github.com/lesismal/nbio/nbhttp/websocket"
@@ -11,6 +12,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // The event-loop servers: wsengine's (package adapters/loop, the
@@ -18,12 +20,18 @@ import (
 // each echoing from a callback on its loops, without a goroutine per
 // connection.
 
-// serveLoop runs wsengine's loop echo server on ln until ctx ends.
-func serveLoop(ctx context.Context, ln net.Listener, compress bool) error {
+// EventLoop reports whether lib's server runs its connections on event
+// loops, without a goroutine each.
+func EventLoop(lib string) bool { return strings.HasPrefix(lib, "wsengine-loop") || lib == "nbio" }
+
+// serveLoop runs wsengine's loop echo server on ln until ctx ends, with
+// DEFLATE f (nil: compress/flate).
+func serveLoop(ctx context.Context, ln net.Listener, compress bool, f deflate.Flate) error {
 	srv, err := loop.NewServer(loop.Options{
 		Config:             &adapters.Config{MaxMessageSize: maxMessage},
 		SendLimit:          2 * maxMessage,
 		DisableCompression: !compress,
+		Compression:        &deflate.Config{Flate: f},
 		OnMessage:          func(c *loop.Conn, op frame.Opcode, p []byte) { c.Send(op, p) },
 	})
 	if err != nil {

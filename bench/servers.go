@@ -33,8 +33,9 @@ import (
 // (KlauspostFlate); without compression it is the wsengine row again.
 //
 // wsengine-loop is wsengine's event-loop server (package adapters/loop),
-// and nbio lesismal/nbio's non-blocking one: see eventloops.go.
-var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "wsengine-loop", "gorilla", "gorilla-rw", "coder", "gobwas", "gws", "nbio"}
+// and nbio lesismal/nbio's non-blocking one: see eventloops.go;
+// wsengine-loop-klauspost is the loop with klauspost's DEFLATE.
+var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "wsengine-loop", "wsengine-loop-klauspost", "gorilla", "gorilla-rw", "coder", "gobwas", "gws", "nbio"}
 
 // SupportsDeflate reports whether a library's server can negotiate
 // permessage-deflate here.
@@ -362,7 +363,9 @@ func gwsEcho(compress bool) http.Handler {
 func Serve(ctx context.Context, ln net.Listener, lib string, compress bool) error {
 	switch lib {
 	case "wsengine-loop":
-		return serveLoop(ctx, ln, compress)
+		return serveLoop(ctx, ln, compress, nil)
+	case "wsengine-loop-klauspost":
+		return serveLoop(ctx, ln, compress, KlauspostFlate{})
 	case "nbio":
 		return serveNbio(ctx, ln, compress)
 	}
