@@ -44,6 +44,8 @@ const parkAfter = time.Second
 // called from any goroutine; see the package documentation for how they
 // share the connection.
 type Conn struct {
+	// Set when the Conn is made, never changed (q and the channels are
+	// safe to use from any goroutine).
 	nc           net.Conn
 	clock        Clock
 	mono         monoClock // the clock unless Options.Clock is set
@@ -53,26 +55,49 @@ type Conn struct {
 	onMessage    func(*Conn, frame.Opcode, []byte)
 	onPing       func(*Conn, []byte)
 	onPong       func(*Conn, []byte, time.Duration)
-
-	mu   sync.Mutex // guards everything below; never held during I/O
-	eng  *protocol.Conn
-	done chan struct{} // closed when the engine reached StateClosed
+	sendLimit    int64
+	sendFull     SendFullPolicy
+	done         chan struct{} // closed when the engine reached StateClosed
 	// released is set for a server's WebSocket over HTTP/2, whose stream
 	// dies with the handler: the end is told to the application (Done,
 	// the queue's close error, closeErr) only once the transport is closed
 	// too, so a handler that returns then leaves nothing writing to its
 	// ResponseWriter. It is closed then.
 	released chan struct{}
-	toldEnd  bool // the end was told (with released)
+
+	// Read without the lock.
+	hasDeferred atomic.Bool                   // deferred has messages (Write looks on every call)
+	curWriter   atomic.Pointer[messageWriter] // the open Writer
+
+	// The send gate's holder's: one outgoing message at a time; a Writer
+	// and its writes hold it without c.mu.
+	gate       sendGate
+	msgBuf     []byte          // the current Writer's gathered bytes
+	msgCtx     context.Context // the current Writer's context
+	msgNextOp  frame.Opcode    // the opcode of its next frame
+	writers    []messageWriter
+	writerSlab int
+
+	// The read token's holder's, during its socket read without the lock.
+	parkBuf [64]byte // what a parked read reads into
+
+	mu sync.Mutex // guards everything below; never held during I/O
+
+	eng *protocol.Conn
+	// The end, told once (conn.go, conn_close.go).
+	closed     bool // the engine reached StateClosed
+	toldEnd    bool // the end was told (with released)
+	sockClosed bool
 	// wake is closed (and cleared) when the read token is released, events
 	// were taken from the engine, or the connection ended; nil while
 	// nobody waits for that.
-	wake   chan struct{}
-	closed bool // the engine reached StateClosed
+	wake chan struct{}
 
-	// The one timer, created once and reset (conn_timer.go).
-	timer   Timer
-	timerAt time.Time // when it is set to fire; zero when not set
+	// The one timer over the deadline table (conn_timer.go).
+	timer     Timer
+	timerAt   time.Time // when it is set to fire; zero when not set
+	lingerEnd time.Time // waiting for the peer's EOF after our close until then
+	killAt    time.Time // close the socket under a blocked write at this time
 
 	// The read token (conn_read.go): who reads the transport.
 	reader     owner
@@ -91,45 +116,29 @@ type Conn struct {
 	readStart  time.Time // when it (roughly) began: the end of the round before
 	parkReq    bool      // the next read parks
 	parkedRead bool      // the read in progress is parked
-	parkBuf    [64]byte  // what a parked read reads into
 
 	// The write token (conn_write.go): who writes the transport.
-	writing   bool
-	writeGen  uint64
-	writeIdle chan struct{} // closed when writing turns false; nil while nobody waits
-	taken     int64         // bytes taken from the engine for writing
-	written   int64         // of those, bytes written
-	rest      []byte        // the unwritten end of a frame whose write was cut (NetConn)
-	wbuf      []byte        // written output, for the engine to reuse
-	writeErr  error         // the transport's write side failed
+	writing     bool
+	writeGen    uint64
+	writeIdle   chan struct{} // closed when writing turns false; nil while nobody waits
+	taken       int64         // bytes taken from the engine for writing
+	written     int64         // of those, bytes written
+	rest        []byte        // the unwritten end of a frame whose write was cut (NetConn)
+	wbuf        []byte        // written output, for the engine to reuse
+	writeErr    error         // the transport's write side failed
+	shutStarted bool          // the engine asked to close and its last bytes were written
 
 	// Asynchronous sends (conn_send.go).
-	sendLimit   int64
-	sendFull    SendFullPolicy
 	deferred    *deferredSends // sent while the gate was held, made at the first
-	hasDeferred atomic.Bool    // deferred has messages, read by Write without c.mu
 	outPooled   bool           // the output buffers went to the pool while idle
 	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
 	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
 	noRaw       bool           // the transport has none
 
-	gate       sendGate        // one outgoing message at a time
-	msgBuf     []byte          // the current Writer's gathered bytes
-	msgCtx     context.Context // the current Writer's context
-	msgNextOp  frame.Opcode    // the opcode of its next frame
-	writers    []messageWriter
-	writerSlab int
-	curWriter  atomic.Pointer[messageWriter]
-
+	// Pings and their hooks (hooks.go).
 	pings   []pingWaiter
 	pingSeq uint64
-	hooks   *hookState // OnPing and OnPong calls (hooks.go), made at the first
-
-	// The end of the transport (conn_close.go).
-	shutStarted bool      // the engine asked to close and its last bytes were written
-	lingerEnd   time.Time // waiting for the peer's EOF after CloseWrite until then
-	killAt      time.Time // close the socket under a blocked write at this time
-	sockClosed  bool
+	hooks   *hookState // OnPing and OnPong calls, made at the first
 
 	// With Options.OnMessage (callbacks.go).
 	msgOp    frame.Opcode

@@ -26,87 +26,49 @@
 // # Concurrency
 //
 // Every method of a Conn may be called from any goroutine, OnMessage
-// included, at the same time as any other. The rules that make that safe:
+// included, at the same time as any other.
 //
-//   - One lock guards the engine and is never held during I/O.
-//   - Reading: at most one goroutine reads the socket, the holder of the read
-//     token. A Read, ReadAppend, stream Reader's Read or NetConn's Read that
-//     finds no message queued takes the token and reads the socket itself, so a
-//     message reaches a waiting reader with no goroutine in between. When no
-//     call has read for a quarter second, a ping is awaiting its pong, Close or Ping
-//     waits for the peer, or the connection waits for the peer's EOF, a
-//     background reader does it, and gives the token back to the first Read
-//     that comes (it interrupts the background reader's socket read). With
-//     Options.OnMessage the background reader runs for the connection's life
-//     and calls the callback between reads.
-//   - Writing: at most one goroutine writes the socket, the holder of the
-//     write token, and it writes until no output is left, so bytes queued by
-//     others (pongs, close replies, keepalive pings, Send's messages) go out
-//     behind its own. Whole messages are serialised; frames never
-//     interleave. Background writers never wait for the token; an
-//     application call waits its turn bounded by its own ctx. Send appends
-//     its message to the engine's output and starts a writer goroutine if
-//     none writes; a Send while a Writer is open waits in order behind it,
-//     never on the socket.
-//   - One bound on output: the engine's count of unsent bytes (its output
-//     and what the writer holds). A peer's input adds at most one pong to
-//     it; Send refuses or fails the connection (1008, ErrSendQueueFull) past
-//     Options.SendLimit; Write waits; a peer that takes none of it for
-//     Config.WriteTimeout is failed (ErrWriteTimeout).
-//   - A ctx bounds only its own call. Only the holder of a token sets a
-//     deadline on the socket, for its own ctx. A message that its ctx cuts
-//     short fails the connection (part of a frame may be on the wire): that
-//     call returns ctx.Err(), every other call the close error. A Ping whose
-//     ctx ends leaves the connection alone.
-//   - One timer per connection, from the injected Clock, created once and
-//     reset: keepalive, the close and open timeouts, the background reader's
-//     start, and the end of the waits below.
-//   - When the engine ends the connection (a close handshake, a failure, a
-//     keepalive or write timeout), every pending call returns at once with
-//     the close error: a blocked Read is interrupted, and a write blocked on
-//     a peer that does not read gets 100 ms before the socket is closed
-//     under it. Closing the socket never waits for either token.
-//   - Hostile and stuck peers: a peer's pings cost at most one pending pong
-//     (protocol's output bound) and one OnPing call at a time, so a ping
-//     flood from a peer that never reads holds the connection's memory
-//     constant (under 1 MiB, measured: about 100 KiB). A peer that takes
-//     none of our bytes for Config.WriteTimeout (20 s) is failed with
-//     ErrWriteTimeout (1006) whatever the application is doing, a paused
-//     reader and a Write blocked on it included: writes go out in 128 KiB
-//     pieces, and each counts as the peer's progress.
-//   - The transport ends as RFC 6455 §7.1.1 says: after this side's close
-//     frame is written, the socket is read until the peer's EOF or the
-//     close timeout, then closed, so unread bytes do not make the kernel
-//     reset the connection and destroy the close frame in flight. A
-//     transport that can (CloseWrite) half-closes first, and the peer ends
-//     sooner; one that cannot (a wrapped net.Conn) still lingers, unless the
-//     peer's close frame came already.
-//   - Flow control: when the queue reaches its high water mark the socket is
-//     not read until the application catches up, and the engine is told
-//     (protocol.Conn.PauseReading), so keepalive neither sends pings whose
-//     pongs could not be read nor fails a healthy peer. Close reads anyway.
-//   - A message's reply goes out before what the bytes after it cause: the
-//     engine stops after each message (protocol.Conn.SetStopAfterMessage), so
-//     an echo of a message received just before a protocol violation is
-//     written before the failure's close frame.
-//   - Inside OnMessage nothing is read until the callback returns: Close there
-//     sends the close frame and returns at once, and Ping waits for its ctx.
-//   - A read that has waited a second for the peer is parked: the engine's
-//     read buffer is released and the read goes on into 64 bytes of the
-//     Conn's own. The buffers only the next messages would reuse go too
-//     (the write buffers, a Writer's, the queue's spare, OnMessage's, and
-//     those permessage-deflate gathers compressed messages in), so an idle
-//     connection holds no buffer, however large its last messages. With
-//     context takeover the compression contexts are state, and stay: the
-//     last 32 KiB a peer's compressor may refer to (a server imposes none
-//     with Options.Compression's ClientNoContextTakeover), and this side's
-//     compressor if its ContextTakeover keeps it.
-//   - Once Accept has hijacked an HTTP/1.1 connection it lets go of
-//     net/http's 4 KiB read and write buffers, which net/http keeps
-//     referenced until the handler returns: a handler that runs its
-//     connection in a Read loop holds about 11 KiB per idle connection,
-//     heap and goroutine stack (bench/: 10.6 KiB at 9,800 connections).
-//   - No goroutine, timer or buffer outlives a closed connection.
+//   - One lock guards the engine and is never held during I/O. One goroutine
+//     at a time reads the socket and one writes it (a read and a write
+//     token), and the holder works for everyone: the writer writes until no
+//     output is left, so pongs, close replies, keepalive pings and Send's
+//     messages go out behind its own; whole messages never interleave.
+//   - Reading: a Read (ReadAppend, a Reader's Read, NetConn's Read) that finds
+//     no message queued reads the socket itself. A background reader takes
+//     over when no call has read for a quarter second or something must be
+//     read now (an awaited pong, Close, the peer's EOF), and the next Read
+//     takes the socket back. With Options.OnMessage the background reader
+//     runs for the connection's life and calls the callback between reads:
+//     nothing is read while it runs, and Close there returns at once.
+//   - Writing: Write waits its turn, bounded by its ctx; Send never waits on
+//     the socket (it queues, and starts a writer goroutine if none writes).
+//   - Bounds: a ctx bounds only its own call; a message it cuts short fails
+//     the connection (that call returns ctx.Err(), the others the close
+//     error), a Ping whose ctx ends leaves it alone. Unsent output is one
+//     count, the engine's: Send refuses or fails past Options.SendLimit,
+//     Write waits, and a peer that takes none of it for Config.WriteTimeout
+//     is failed (ErrWriteTimeout). A peer's pings cost at most one pending
+//     pong and one OnPing call at a time.
+//   - Flow control: at the queue's high water mark the socket is not read and
+//     the engine is told, so keepalive neither pings nor fails a peer the
+//     application is slow to read. Close reads anyway.
+//   - Order: the reply to a message goes out before what the bytes after it
+//     cause (the engine stops after each message).
+//   - Time: one timer per connection, from the injected Clock, at the
+//     earliest of its deadlines: keepalive, the open and close timeouts, the
+//     write watchdog, the background reader's start, parking an idle read,
+//     and the waits at the end.
+//   - The end: when the engine ends the connection every pending call returns
+//     the close error at once; a write blocked on a peer that does not read
+//     gets 100 ms before the socket closes under it. After this side's close
+//     frame the socket is half-closed where it can be, and read until the
+//     peer's EOF or the close timeout (RFC 6455 §7.1.1), so that the close
+//     frame in flight is not destroyed by a reset.
+//   - Memory: a read that has waited a second is parked, and an idle
+//     connection then holds no buffer, whatever the size of its last
+//     messages (with context takeover the compression windows are state and
+//     stay). Accept lets go of net/http's buffers after the hijack. No
+//     goroutine, timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2
 //
