@@ -156,9 +156,11 @@ const (
 	ownerBackground       // the background reader goroutine reads
 )
 
+// pingWaiter is a Ping call waiting for the pong of its ping, the num-th
+// the engine sent (protocol.Conn.PingsSent).
 type pingWaiter struct {
-	payload string
-	ch      chan time.Duration
+	num uint64
+	ch  chan time.Duration
 }
 
 // stopAfterMessages is set on every engine as it is made (Dial, Accept,
@@ -253,7 +255,7 @@ func (c *Conn) otherEvent(ev *protocol.Event) {
 			c.queueHook(true, ev.Data, 0)
 		}
 	case protocol.EventPong:
-		c.answerPings(string(ev.Data), ev.Latency)
+		c.answerPings(ev.Answered, ev.Latency)
 		if c.onPong != nil {
 			c.queueHook(false, ev.Data, ev.Latency)
 		}
@@ -316,18 +318,19 @@ func (c *Conn) waitChan() chan struct{} {
 	return c.wake
 }
 
-// answerPings wakes the Ping call whose payload came back, and every
-// earlier one (the engine counts a pong for all earlier pings). c.mu held.
-func (c *Conn) answerPings(payload string, rtt time.Duration) {
-	for i, p := range c.pings {
-		if p.payload == payload {
-			for _, q := range c.pings[:i+1] {
-				q.ch <- rtt
-			}
-			c.pings = append(c.pings[:0], c.pings[i+1:]...)
-			return
+// answerPings wakes the Ping calls whose ping a pong answered: the engine
+// matched the pong (protocol.Event.Answered), which answers that ping and
+// every earlier one. c.mu held.
+func (c *Conn) answerPings(answered uint64, rtt time.Duration) {
+	n := 0
+	for _, p := range c.pings {
+		if p.num > answered {
+			break
 		}
+		p.ch <- rtt
+		n++
 	}
+	c.pings = append(c.pings[:0], c.pings[n:]...)
 }
 
 // closeErr returns the close status's error, or protocol.ErrClosed while

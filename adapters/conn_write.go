@@ -423,7 +423,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		}
 		return 0, err
 	}
-	c.pings = append(c.pings, pingWaiter{payload, ch})
+	c.pings = append(c.pings, pingWaiter{c.eng.PingsSent(), ch})
 	c.needReader++
 	c.maybeStartBackground()
 	mark := c.mark()

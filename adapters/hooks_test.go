@@ -1,12 +1,15 @@
 package adapters_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
 )
 
 // OnPing and OnPong see every ping and pong, with the round-trip time when
@@ -65,5 +68,51 @@ func TestJSON(t *testing.T) {
 	var ce *adapters.CloseError
 	if !errors.As(err, &ce) || !adapters.IsClean(err) || ce.Code != adapters.CloseGoingAway {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+// Three Ping calls in flight and a peer that answers only the last ping:
+// its pong answers the earlier pings too (the engine numbers them,
+// protocol.Event.Answered), so every call returns with the round trip.
+func TestOnePongAnswersEarlierPingCalls(t *testing.T) {
+	checkLeaks(t)
+	url := scriptServer(t, "", func(nc net.Conn, br *bufio.Reader) {
+		var last []byte
+		for n := 0; n < 3; {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return
+			}
+			if f.h.Opcode == frame.OpPing {
+				last, n = f.payload, n+1
+			}
+		}
+		nc.Write(serverFrame(frame.OpPong, 0, true, last))
+		for {
+			if _, err := readClientFrame(br); err != nil {
+				return
+			}
+		}
+	})
+	ctx := ctxT(t)
+	c, _, err := adapters.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			rtt, err := c.Ping(ctx)
+			if err == nil && rtt <= 0 {
+				err = errors.New("no round-trip time")
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
 	}
 }

@@ -396,7 +396,7 @@ func (c *Conn) handleControl(payload []byte) error {
 		}
 	case frame.OpPong:
 		ev := Event{Kind: EventPong, Opcode: frame.OpPong, Fin: true, Data: payload}
-		ev.Latency = c.alive.acknowledge(payload, c.now)
+		ev.Latency, ev.Answered = c.alive.acknowledge(payload, c.now)
 		c.emit(ev)
 	case frame.OpClose:
 		code, reason, err := frame.ParseClose(payload)

@@ -88,6 +88,10 @@ type Event struct {
 	Code        frame.CloseCode
 	Reason      string
 	Latency     time.Duration
+	// Answered is, on EventPong, the number (see Conn.PingsSent) of the
+	// latest ping this pong answers: that one and every earlier one are
+	// answered. Zero for a pong that answers none.
+	Answered uint64
 	// Request is the client's handshake request (EventRequest).
 	Request *http.Request
 	// Response is the server's handshake response (EventResponse); its

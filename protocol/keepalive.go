@@ -13,6 +13,7 @@ const maxPings = 8
 type ping struct {
 	payload   string
 	sentAt    instant
+	num       uint64 // its number: the count of pings sent with it
 	keepalive bool
 }
 
@@ -20,7 +21,8 @@ type ping struct {
 // latency of the last one answered.
 type keepalive struct {
 	pings   []ping
-	seq     uint64
+	seq     uint64 // keepalive pings sent
+	sent    uint64 // pings sent, keepalive and application
 	latency time.Duration
 }
 
@@ -28,23 +30,25 @@ func (k *keepalive) record(payload string, now instant, isKeepalive bool) {
 	if len(k.pings) == maxPings {
 		k.pings = append(k.pings[:0], k.pings[1:]...)
 	}
-	k.pings = append(k.pings, ping{payload, now, isKeepalive})
+	k.sent++
+	k.pings = append(k.pings, ping{payload, now, k.sent, isKeepalive})
 }
 
 // acknowledge matches a pong with the pings sent: the one with the same
 // payload is answered, and so is every earlier one ("a Pong frame sent in
 // response to a Ping frame must have identical Application data"; a peer
-// that skipped some pings answered the latest). It returns the latency, or
-// zero for an unsolicited pong, which is otherwise ignored.
-func (k *keepalive) acknowledge(payload []byte, now instant) time.Duration {
+// that skipped some pings answered the latest). It returns the latency and
+// the ping's number, or zeros for an unsolicited pong, which is otherwise
+// ignored.
+func (k *keepalive) acknowledge(payload []byte, now instant) (time.Duration, uint64) {
 	for i, p := range k.pings {
 		if string(payload) == p.payload {
 			k.latency = max(time.Duration(now-p.sentAt), 1)
 			k.pings = append(k.pings[:0], k.pings[i+1:]...)
-			return k.latency
+			return k.latency, p.num
 		}
 	}
-	return 0
+	return 0, 0
 }
 
 // oldestKeepalive returns when the oldest unanswered keepalive ping was
@@ -61,6 +65,13 @@ func (k *keepalive) oldestKeepalive() (instant, bool) {
 // Latency returns the round-trip time of the last ping (keepalive or
 // application) answered by a pong, or zero if none was.
 func (c *Conn) Latency() time.Duration { return c.alive.latency }
+
+// PingsSent returns how many pings this side has queued, keepalive pings
+// included: after Ping, the number of the ping it queued, which a pong's
+// EventPong reports in Answered once that ping (or a later one) is
+// answered. A driver waiting for a ping's answer compares numbers, and
+// never matches payloads again.
+func (c *Conn) PingsSent() uint64 { return c.alive.sent }
 
 // sendKeepalive sends a ping with a payload no other ping of this
 // connection has: a sequence number.

@@ -82,6 +82,41 @@ func TestKeepaliveTimeout(t *testing.T) {
 	}
 }
 
+// Pings are numbered as they are sent, keepalive ones included, and a pong
+// reports the number of the latest ping it answers (earlier ones are
+// answered with it), or zero when it answers none.
+func TestPongAnswersPingNumbers(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	if n := c.PingsSent(); n != 0 {
+		t.Fatalf("PingsSent %d before any ping", n)
+	}
+	c.Ping(t0, []byte("a"))                 // 1
+	c.HandleTimeout(at(20 * time.Second))   // keepalive, 2
+	c.Ping(at(21*time.Second), []byte("b")) // 3
+	c.Ping(at(21*time.Second), []byte("c")) // 4
+	if n := c.PingsSent(); n != 4 {
+		t.Fatalf("PingsSent %d, want 4", n)
+	}
+	drain(c)
+	steps := []struct {
+		pong     string
+		answered uint64
+		latency  time.Duration
+	}{
+		{"b", 3, time.Second}, // answers a, the keepalive ping and b
+		{"b", 0, 0},           // answered already: unsolicited now
+		{"zzz", 0, 0},         // never sent
+		{"c", 4, time.Second},
+	}
+	for _, st := range steps {
+		c.Receive(at(22*time.Second), wireFrame(protocol.RoleServer, frame.OpPong, true, []byte(st.pong)))
+		_, evs := drain(c)
+		if len(evs) != 1 || evs[0].Kind != protocol.EventPong || evs[0].Answered != st.answered || evs[0].Latency != st.latency {
+			t.Fatalf("pong %q: events %+v, want Answered %d, Latency %v", st.pong, evs, st.answered, st.latency)
+		}
+	}
+}
+
 // A pong for a later ping acknowledges earlier ones too.
 func TestPongAcknowledgesEarlierPings(t *testing.T) {
 	c := established(t, protocol.RoleClient, testConfig())
