@@ -14,7 +14,10 @@ import (
 // microseconds (a loopback write does: it delivers the bytes), and the loop
 // then waits to get a P back; at one call per message that was a thread
 // switch and a monitor wake-up for a good share of messages. epoll_wait
-// with a timeout blocks, and stays a scheduled call.
+// with a timeout blocks, and stays a scheduled call. The price: while a raw
+// call runs the garbage collector cannot stop the world, so a write of a
+// large output delays a collection by as long as the kernel copies (about
+// a millisecond for a few MiB, a socket's buffer at most).
 
 func rawRead(fd int, p []byte) (int, syscall.Errno)  { return rawIO(syscall.SYS_READ, fd, p) }
 func rawWrite(fd int, p []byte) (int, syscall.Errno) { return rawIO(syscall.SYS_WRITE, fd, p) }
