@@ -171,3 +171,37 @@ func TestTLSOnGoroutines(t *testing.T) {
 		t.Fatalf("callbacks %q", got)
 	}
 }
+
+// Sends from OnOpen go past SendLimit before the loop has written anything
+// (the 101 included: while it dispatches a connection, commands leave
+// their output to its settle). At the bound what waits is written first, so
+// a peer that reads gets the 101 and every message, and is not failed as a
+// slow consumer.
+func TestSendsFromOnOpenPastTheLimit(t *testing.T) {
+	const n, size = 10, 32 << 10
+	sendErrs := make(chan error, n)
+	_, url, closes := serve(t, loop.Options{
+		SendLimit: 256 << 10,
+		OnOpen: func(c *loop.Conn) {
+			p := make([]byte, size)
+			for range n {
+				sendErrs <- c.Send(frame.OpBinary, p)
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := dial(t, ctx, url, false)
+	for i := range n {
+		if err := <-sendErrs; err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		if _, p, err := c.Read(ctx); err != nil || len(p) != size {
+			t.Fatalf("message %d: %d bytes, %v", i, len(p), err)
+		}
+	}
+	c.Close(frame.CloseNormal, "")
+	if e := waitEnd(t, closes); !adapters.IsClean(e.err) {
+		t.Fatalf("OnClose: %v", e.err)
+	}
+}

@@ -20,12 +20,12 @@ func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage) erro
 	if m != nil {
 		size = m.Len()
 	}
-	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.usable(); err != nil {
 		return err
 	}
+	now := c.now()
 	if err := c.admit(now, int64(size)); err != nil {
 		return err
 	}
@@ -38,6 +38,18 @@ func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage) erro
 	}
 	c.afterCommand()
 	return err
+}
+
+// now is the time for a command: the loop's time of the round when the
+// loop is dispatching c (a Send from OnMessage: no clock read per message),
+// else the clock's. The loop writes its time before it takes c.mu for the
+// round, so a goroutine that finds c busy under c.mu reads it after. c.mu
+// held.
+func (c *Conn) now() time.Time {
+	if c.st.busy {
+		return c.l.now
+	}
+	return time.Now()
 }
 
 // usable returns the close error of a connection that has ended. c.mu
@@ -59,6 +71,14 @@ func (c *Conn) usable() error {
 // slow consumer goes to its loop. c.mu held.
 func (c *Conn) admit(now time.Time, n int64) error {
 	o := &c.srv.opts
+	// While the loop dispatches c, commands leave their output to its
+	// settle (see dispatch). At the bound that output is written first:
+	// what the socket takes is not the peer's debt (sends from another
+	// goroutine during OnOpen would otherwise fail a peer that has not
+	// had the 101 yet).
+	if c.st.busy && int64(c.eng.UnsentOutput())+n > o.sendLimit() {
+		c.flush()
+	}
 	err := c.eng.AdmitSend(now, n, 0, o.sendLimit(), o.SendFull == adapters.RefuseSend)
 	if err != nil && o.SendFull != adapters.RefuseSend {
 		c.afterCommand()
@@ -78,7 +98,7 @@ func (c *Conn) afterCommand() {
 	if c.st.closed {
 		return
 	}
-	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || c.srv.instant(c.eng.Deadline()) != c.deadline ||
+	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || !armed(c.deadline, c.srv.instant(c.eng.Deadline())) ||
 		c.eng.UnsentOutput() > 0 {
 		c.l.post(c)
 	}

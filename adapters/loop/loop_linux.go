@@ -65,6 +65,9 @@ type loop struct {
 	stopping bool   // Close: drop everything and stop
 	empty    chan struct{}
 	exited   chan struct{}
+
+	// now is the time of the round (see Conn.now).
+	now time.Time
 }
 
 func newLoop(s *Server) (*loop, error) {
@@ -146,6 +149,7 @@ func (l *loop) run() {
 			n = 0
 		}
 		now = time.Now()
+		l.now = now
 		for _, ev := range l.events[:max(n, 0)] {
 			fd := int(ev.Fd)
 			if fd == l.wakefd {
@@ -161,11 +165,12 @@ func (l *loop) run() {
 			if c == nil {
 				continue
 			}
-			if ev.Events&(epollOut|uint32(syscall.EPOLLERR)|uint32(syscall.EPOLLHUP)) != 0 {
-				l.writable(c, now)
-			}
+			// An event that is not only EPOLLOUT reads, and every read
+			// settles: it writes what waited for the socket too.
 			if ev.Events&^epollOut != 0 {
 				l.readable(c, now, ev.Events&(epollRDHup|uint32(syscall.EPOLLHUP|syscall.EPOLLERR)) != 0)
+			} else {
+				l.writable(c, now)
 			}
 		}
 		ready := l.ready
@@ -285,6 +290,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 	}
 	if c.holdsInput() {
 		c.st.readLater = true
+		l.settle(c, now) // the socket may take the output that held it
 		return
 	}
 	c.st.readLater = false

@@ -42,22 +42,30 @@ func (h timerHeap) down(i int) bool {
 	return i > start
 }
 
-// set puts c at deadline d (zero: no timer), adding, moving or removing it.
+// set files c under deadline d (zero: no timer), adding, moving or
+// removing it. A deadline later than the one c is filed under leaves it
+// there: the keepalive deadline moves later with every message received,
+// and moving c down the heap each time costs more than popping it once
+// early, when expire finds nothing due and files it again.
 func (h *timerHeap) set(c *Conn, d instant) {
-	c.deadline = d
 	switch {
 	case d == 0:
+		c.deadline = 0
 		h.remove(c)
 	case c.hidx < 0:
+		c.deadline = d
 		c.hidx = int32(len(*h))
 		*h = append(*h, c)
 		h.up(int(c.hidx))
-	default:
-		if !h.down(int(c.hidx)) {
-			h.up(int(c.hidx))
-		}
+	case d < c.deadline:
+		c.deadline = d
+		h.up(int(c.hidx))
 	}
 }
+
+// armed reports whether a connection filed under deadline at (zero: none)
+// is popped in time for the engine's deadline d.
+func armed(at, d instant) bool { return d == 0 || at != 0 && at <= d }
 
 func (h *timerHeap) remove(c *Conn) {
 	i := int(c.hidx)
