@@ -97,6 +97,7 @@ func newConn(role Role, cfg Config, now time.Time) (*Conn, error) {
 // open moves the connection to StateOpen and starts the keepalive clock.
 func (c *Conn) open() {
 	c.state, c.opened = StateOpen, true
+	c.output.hsLeft = int32(len(c.out) - c.outStart) // no frame is queued before the open
 	c.recv.lastRecv = c.now
 	c.recv.allowedRsv = 0
 	for _, e := range c.cfg.Extensions {
@@ -126,6 +127,7 @@ func (c *Conn) Advance(n int) {
 	c.outStart += n
 	o := &c.output
 	o.written += uint64(n)
+	o.hsLeft = max(o.hsLeft-int32(n), 0)
 	if o.pongLen > 0 && c.outStart > int(o.pongAt) {
 		o.pongLen = 0 // going out: the next ping gets its own pong
 	}
@@ -157,6 +159,7 @@ func (c *Conn) TakeOutgoing(spare []byte) []byte {
 	}
 	c.output.inFlight += len(out)
 	c.output.pongLen = 0 // taken: the next ping gets its own pong
+	c.output.hsLeft = 0
 	c.out, c.outStart = spare[:0], 0
 	if cap(spare) > maxRetainedBuffer {
 		c.out = nil

@@ -49,9 +49,13 @@ type outputState struct {
 	// more, so the count never runs ahead of the truth). Per message that
 	// is two flags and a time; the rest is read only on a look.
 	waiting, watching bool
-	stalled           time.Duration
-	nextLook          instant
-	mark              uint64
+	// hsLeft counts the bytes of the opening handshake (the 101, or a
+	// client's request) at the front of Outgoing, not written yet: Drop
+	// keeps them, as the peer must read them before any frame.
+	hsLeft   int32
+	stalled  time.Duration
+	nextLook instant
+	mark     uint64
 }
 
 // unsent returns the bytes of output not yet written: in Outgoing and
@@ -171,7 +175,8 @@ func (c *Conn) AdmitSend(now time.Time, n, held, limit int64, refuse bool) error
 // write has begun on: for a peer that does not keep up (a slow consumer),
 // whose queued messages are not worth sending and would only delay the
 // close frame. Output partly written stays (a frame cut in two would break
-// the stream), and so does output already taken (TakeOutgoing). The close
+// the stream), and so do output already taken (TakeOutgoing) and the
+// opening handshake's answer not written yet. The close
 // code of the connection is code, unless a close frame was received first;
 // the close status wraps cause (nil for none).
 //
@@ -185,8 +190,8 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 		return nil
 	}
 	if c.outStart == 0 {
-		c.out = c.out[:0]
-		c.output.pongLen = 0
+		c.out = c.out[:c.output.hsLeft]
+		c.output.pongLen = 0 // a pong comes after the handshake's answer
 		c.settleOutput()
 	}
 	c.fail(code, reason, cause)

@@ -136,20 +136,28 @@ var errSlow = errors.New("slow consumer")
 
 // Drop discards the output no write has begun on and fails the connection
 // with its code: only the close frame goes out. Output partly written
-// stays whole.
+// stays whole, and so does a 101 not written yet.
 func TestDrop(t *testing.T) {
 	closeFrame := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "slow"))
 	msg := wireFrame(protocol.RoleServer, frame.OpBinary, true, make([]byte, 100))
+	// A server whose 101 is still in Outgoing: the peer must read it first.
+	handshaking := newServer(t, protocol.ServerOptions{})
+	handshaking.Receive(t0, crlf(rfcRequest))
+	response := bytes.Clone(handshaking.Outgoing())
 	for _, tt := range []struct {
 		name    string
+		s       *protocol.Conn
 		advance int
 		want    []byte
 	}{
-		{"nothing written", 0, closeFrame},
-		{"partly written", 10, append(append(msg[10:], msg...), closeFrame...)},
+		{"nothing written", established(t, protocol.RoleServer, testConfig()), 0, closeFrame},
+		{"partly written", established(t, protocol.RoleServer, testConfig()), 10, append(append(msg[10:], msg...), closeFrame...)},
+		{"the 101 not written", handshaking, 0, append(response, closeFrame...)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := established(t, protocol.RoleServer, testConfig())
+			s := tt.s
+			for s.NextEvent().Kind != protocol.EventNone {
+			}
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
 			s.Advance(tt.advance)
