@@ -38,7 +38,7 @@ type Conn struct {
 	// Loop-owned.
 	op           *opening     // until the connection is open, when needed
 	msg          []byte       // the message being gathered from several events
-	deadline     instant      // in the loop's timer heap (0: none)
+	deadline     instant      // filed under it in the loop's timer heap (0: none; see timerHeap.set)
 	hidx         int32        // in the loop's timer heap; -1 when absent
 	msgOp        frame.Opcode // of msg
 	inMsg        bool

@@ -392,8 +392,8 @@ func (l *loop) drain(c *Conn, now time.Time) {
 func (l *loop) writable(c *Conn, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Without unsent output the last settle left nothing for the socket:
-	// an edge-triggered event that is also a read comes here on every read.
+	// Without unsent output the last settle left nothing for the socket
+	// (the kernel reports writable space after output it took too).
 	if c.st.closed || c.eng == nil || c.eng.UnsentOutput() == 0 {
 		return
 	}
