@@ -14,24 +14,24 @@ type readyMsg struct {
 // maxRetainedMessage is the largest gathered buffer kept for reuse.
 const maxRetainedMessage = 256 << 10
 
-// gather joins data events into messages for OnMessage. c.mu held. A
-// message in one event is handed over as the engine's data, without a
-// copy: it stays valid until the next Receive or ReadBuffer, which only the
-// background reader calls, after delivering.
+// gather joins data events into messages for OnMessage (assembler.Joiner,
+// as the event loop does). c.mu held. A message in one event is handed over
+// as the engine's data, without a copy: it stays valid until the next
+// Receive or ReadBuffer, which only the background reader calls, after
+// delivering. One in several is gathered in the last delivered message's
+// buffer.
 func (c *Conn) gather(ev protocol.Event) {
-	if !c.inMsg && ev.Fin {
-		c.ready = append(c.ready, readyMsg{op: ev.Opcode, data: ev.Data})
-		return
+	if op, p, gathered, done := c.join.Add(ev, c.takeSpare); done {
+		c.ready = append(c.ready, readyMsg{op, p, gathered})
 	}
-	if !c.inMsg {
-		c.msgOp, c.inMsg = ev.Opcode, true
-		c.gathered, c.spareBuf = c.spareBuf[:0], nil
-	}
-	c.gathered = append(c.gathered, ev.Data...)
-	if ev.Fin {
-		c.ready = append(c.ready, readyMsg{c.msgOp, c.gathered, true})
-		c.gathered, c.inMsg = nil, false
-	}
+}
+
+// takeSpare hands the buffer of a delivered message to the next one
+// gathered. c.mu held.
+func (c *Conn) takeSpare(int) []byte {
+	b := c.spareBuf
+	c.spareBuf = nil
+	return b
 }
 
 // deliver hands gathered messages to OnMessage, in the background reader,

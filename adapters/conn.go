@@ -141,11 +141,9 @@ type Conn struct {
 	hooks   *hookState // OnPing and OnPong calls, made at the first
 
 	// With Options.OnMessage (callbacks.go).
-	msgOp    frame.Opcode
-	inMsg    bool
-	gathered []byte     // a fragmented message being gathered
-	spareBuf []byte     // a delivered message's buffer, for the next one
-	ready    []readyMsg // complete messages to deliver
+	join     assembler.Joiner // a fragmented message being gathered
+	spareBuf []byte           // a delivered message's buffer, for the next one
+	ready    []readyMsg       // complete messages to deliver
 }
 
 type owner uint8

@@ -69,7 +69,8 @@ func (c *Conn) releaseIfDone() {
 		return
 	}
 	c.eng.Release()
-	c.wbuf, c.rest, c.spareBuf, c.gathered, c.ready = nil, nil, nil, nil, nil
+	c.wbuf, c.rest, c.spareBuf, c.ready = nil, nil, nil, nil
+	c.join.Reset()
 	c.releaseWriterBuffers()
 }
 

@@ -212,8 +212,8 @@ func (c *Conn) releaseIdleBuffers() {
 		c.wbuf = nil
 	}
 	c.releaseWriterBuffers()
-	if !c.inMsg {
-		c.spareBuf, c.gathered = nil, nil
+	if !c.join.Gathering() {
+		c.spareBuf = nil
 	}
 	c.q.Trim()
 }

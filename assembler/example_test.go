@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // A message and the close arrive together: the message is still delivered,
@@ -96,4 +97,24 @@ func ExampleQueue_PushEvent() {
 	_ = q.PushEvent
 	fmt.Println(q.Len())
 	// Output: 0
+}
+
+// A driver that hands each message to a callback: the Joiner gathers a
+// fragmented message in a buffer the driver supplies, and gives it back
+// with the message.
+func ExampleJoiner() {
+	var j assembler.Joiner
+	pool := func(sizeHint int) []byte { return make([]byte, 0, 4096) }
+	for _, ev := range []protocol.Event{
+		{Kind: protocol.EventData, Opcode: frame.OpText, Fin: true, Data: []byte("one piece")},
+		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("two ")},
+		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("pieces")},
+	} {
+		if op, p, gathered, done := j.Add(ev, pool); done {
+			fmt.Println(op, string(p), gathered)
+		}
+	}
+	// Output:
+	// text one piece false
+	// text two pieces true
 }

@@ -13,7 +13,7 @@ import (
 
 // newAdapted returns the Conn a goroutine-driven connection will have.
 func (s *Server) newAdapted(r *http.Request) *Conn {
-	return &Conn{srv: s, ad: &adapted{start: make(chan struct{}), request: r}, hidx: -1}
+	return &Conn{srv: s, x: &extra{adapted: &adapted{start: make(chan struct{}), request: r}}, hidx: -1}
 }
 
 // adaptedOptions are the adapters' options with OnMessage delivering to
@@ -22,7 +22,7 @@ func (s *Server) adaptedOptions(c *Conn) *adapters.AcceptOptions {
 	o := s.opts.acceptOptions()
 	if cb := s.opts.OnMessage; cb != nil {
 		o.OnMessage = func(_ *adapters.Conn, op frame.Opcode, p []byte) {
-			<-c.ad.start
+			<-c.x.adapted.start
 			cb(c, op, p)
 		}
 	} else {
@@ -34,11 +34,11 @@ func (s *Server) adaptedOptions(c *Conn) *adapters.AcceptOptions {
 // runAdapted runs OnOpen, then lets messages through, and reports the end
 // to OnClose.
 func (s *Server) runAdapted(c *Conn, ac *adapters.Conn) {
-	c.ad.ac = ac
+	c.x.adapted.ac = ac
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		close(c.ad.start)
+		close(c.x.adapted.start)
 		ac.CloseNow()
 		return
 	}
@@ -48,8 +48,8 @@ func (s *Server) runAdapted(c *Conn, ac *adapters.Conn) {
 	if cb := s.opts.OnOpen; cb != nil {
 		cb(c)
 	}
-	c.ad.request = nil
-	close(c.ad.start)
+	c.x.adapted.request = nil
+	close(c.x.adapted.start)
 	go func() {
 		defer s.adaptedWG.Done()
 		<-ac.Done()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
@@ -24,7 +25,7 @@ import (
 // open, is behind a pointer.
 type Conn struct {
 	srv *Server
-	ad  *adapted // the goroutine driver's; nil when a loop drives it
+	x   *extra // what only some connections need (see extra)
 
 	// Loop-driven connections (conn_linux.go). mu guards the engine and
 	// the socket's write side; the loop alone reads and closes the socket
@@ -36,13 +37,10 @@ type Conn struct {
 	st  connState // mu
 
 	// Loop-owned.
-	op           *opening     // until the connection is open, when needed
-	msg          []byte       // the message being gathered from several events
-	deadline     instant      // filed under it in the loop's timer heap (0: none; see timerHeap.set)
-	hidx         int32        // in the loop's timer heap; -1 when absent
-	msgOp        frame.Opcode // of msg
-	inMsg        bool
-	backpressure bool // unsent output passed HighWater: not read
+	join         assembler.Joiner // the message being gathered from several events
+	deadline     instant          // filed under it in the loop's timer heap (0: none; see timerHeap.set)
+	hidx         int32            // in the loop's timer heap; -1 when absent
+	backpressure bool             // unsent output passed HighWater: not read
 	ended        bool
 
 	data any
@@ -62,8 +60,28 @@ type connState struct {
 	busy      bool // the loop is dispatching its events and settles it next
 }
 
-// opening is what a connection needs only until it is open: a server's
-// request bytes when they came in more than one read, a dialer's wait.
+// extra is what only some connections need, behind one pointer: a
+// goroutine-driven connection's state (adapted, for its whole life), or a
+// loop-driven one's until it is open, when it needs any (opening).
+type extra struct {
+	*adapted
+	opening
+}
+
+// goConn returns a goroutine-driven connection's state, nil when a loop
+// drives it. Without c.mu: a loop-driven connection has its loop from the
+// start (and its c.x changes under c.mu), a goroutine-driven one has none
+// and its c.x never changes.
+func (c *Conn) goConn() *adapted {
+	if c.l != nil {
+		return nil
+	}
+	return c.x.adapted
+}
+
+// opening is what a loop-driven connection needs only until it is open: a
+// server's request bytes when they came in more than one read, a dialer's
+// wait.
 type opening struct {
 	pre    []byte
 	opened chan error // Dial waits for the open (or the failure) on it
@@ -71,9 +89,9 @@ type opening struct {
 
 // reportOpen tells a waiting Dial how the opening ended. c.mu held.
 func (c *Conn) reportOpen(err error) {
-	if c.op != nil && c.op.opened != nil {
-		c.op.opened <- err
-		c.op.opened = nil
+	if c.x != nil && c.x.opened != nil {
+		c.x.opened <- err
+		c.x.opened = nil
 	}
 }
 
@@ -110,8 +128,8 @@ var ErrClosed = protocol.ErrClosed
 // output is bounded by Options.SendLimit (Options.SendFull says what
 // happens past it). After the end it returns the close error.
 func (c *Conn) Send(op frame.Opcode, p []byte) error {
-	if c.ad != nil {
-		return c.ad.ac.Send(op, p)
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.Send(op, p)
 	}
 	return c.send(op, p, nil)
 }
@@ -119,8 +137,8 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 // SendPrepared queues a message encoded once for many connections (see
 // Broadcast), bounded as Send is.
 func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
-	if c.ad != nil {
-		return c.ad.ac.SendPrepared(m)
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.SendPrepared(m)
 	}
 	return c.send(0, nil, m)
 }
@@ -145,8 +163,8 @@ func NewPreparedMessage(op frame.Opcode, data []byte) (*protocol.PreparedMessage
 // Close starts the close handshake with code and reason and returns at
 // once; OnClose reports the end. Closing twice is a no-op.
 func (c *Conn) Close(code frame.CloseCode, reason string) error {
-	if c.ad != nil {
-		go c.ad.ac.Close(code, reason) // it waits for the peer's close frame
+	if ad := c.goConn(); ad != nil {
+		go ad.ac.Close(code, reason) // it waits for the peer's close frame
 		return nil
 	}
 	return c.closeWith(code, reason)
@@ -155,7 +173,7 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 // Ping sends a ping with payload p; OnClose reports a peer that stops
 // answering the keepalive pings the engine sends by itself.
 func (c *Conn) Ping(p []byte) error {
-	if c.ad != nil {
+	if c.goConn() != nil {
 		return errors.New("loop: Ping on a goroutine-driven connection: use keepalive")
 	}
 	return c.ping(p)
@@ -163,8 +181,8 @@ func (c *Conn) Ping(p []byte) error {
 
 // CloseStatus says how the connection ended (Err is nil while open).
 func (c *Conn) CloseStatus() protocol.CloseStatus {
-	if c.ad != nil {
-		return c.ad.ac.CloseStatus()
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.CloseStatus()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,8 +191,8 @@ func (c *Conn) CloseStatus() protocol.CloseStatus {
 
 // Subprotocol is the subprotocol the handshake chose ("" for none).
 func (c *Conn) Subprotocol() string {
-	if c.ad != nil {
-		return c.ad.ac.Subprotocol()
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.Subprotocol()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -185,8 +203,8 @@ func (c *Conn) Subprotocol() string {
 // during OnOpen: the loop drops it afterwards (a kilobyte a connection),
 // so keep what you need from it (a room name, a user) with SetData.
 func (c *Conn) Request() *http.Request {
-	if c.ad != nil {
-		return c.ad.request
+	if ad := c.goConn(); ad != nil {
+		return ad.request
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -195,8 +213,8 @@ func (c *Conn) Request() *http.Request {
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.ad != nil {
-		return c.ad.ac.RemoteAddr()
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.RemoteAddr()
 	}
 	return c.remoteAddr()
 }
@@ -213,7 +231,7 @@ func (c *Conn) Data() any { return c.data }
 // is told, so a paused connection is not failed for the pongs it does not
 // read. Close still reads (the peer's close frame must come in).
 func (c *Conn) Pause() {
-	if c.ad != nil {
+	if c.goConn() != nil {
 		return // the goroutine driver's queue does its own flow control
 	}
 	c.pause(true)
@@ -221,7 +239,7 @@ func (c *Conn) Pause() {
 
 // Resume reads the connection again after Pause.
 func (c *Conn) Resume() {
-	if c.ad != nil {
+	if c.goConn() != nil {
 		return
 	}
 	c.pause(false)

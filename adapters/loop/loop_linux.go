@@ -467,10 +467,13 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			l.reclaimEvents(c) // before ReleaseHandshake drops the slice
 			c.eng.ReleaseHandshake()
 			c.reportOpen(nil) // Dial returns after OnOpen
-			c.op = nil
+			c.x = nil
 		case protocol.EventData:
-			op, p, ok := c.gather(ev)
-			if !ok {
+			// A message in one event is the engine's bytes; one in several
+			// is gathered in a pooled buffer, back in the pool once
+			// OnMessage returned.
+			op, p, gathered, done := c.join.Add(ev, l.srv.sys.getBuf)
+			if !done {
 				continue
 			}
 			if opts.OnMessage != nil {
@@ -478,7 +481,9 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				opts.OnMessage(c, op, p)
 				c.mu.Lock()
 			}
-			c.delivered()
+			if gathered {
+				l.srv.sys.putBuf(p)
+			}
 		case protocol.EventClosed:
 			err := c.eng.CloseStatus().Err
 			c.reportOpen(err)
@@ -491,34 +496,6 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				}
 			}
 		}
-	}
-}
-
-// gather joins a message's data events. A message in one event is handed
-// over as the engine's own bytes, without a copy.
-func (c *Conn) gather(ev protocol.Event) (frame.Opcode, []byte, bool) {
-	if !c.inMsg && ev.Fin {
-		return ev.Opcode, ev.Data, true
-	}
-	if !c.inMsg {
-		c.msgOp, c.inMsg = ev.Opcode, true
-		if c.msg == nil {
-			c.msg = c.srv.sys.getBuf(int(min(ev.FrameLength, maxPooled)))
-		}
-	}
-	c.msg = append(c.msg, ev.Data...)
-	if !ev.Fin {
-		return 0, nil, false
-	}
-	return c.msgOp, c.msg, true
-}
-
-// delivered returns a gathered message's buffer once its callback ran.
-func (c *Conn) delivered() {
-	if c.inMsg {
-		c.inMsg = false
-		c.srv.sys.putBuf(c.msg)
-		c.msg = nil
 	}
 }
 
@@ -640,12 +617,11 @@ func (l *loop) closeFD(c *Conn, now time.Time) {
 	if c.eng != nil {
 		c.eng.Release()
 	}
-	if c.msg != nil {
-		l.srv.sys.putBuf(c.msg)
-		c.msg, c.inMsg = nil, false
+	if b := c.join.Reset(); b != nil {
+		l.srv.sys.putBuf(b)
 	}
 	c.reportOpen(ErrServerClosed)
-	c.op = nil
+	c.x = nil
 	l.count.Add(-1)
 	l.checkEmpty()
 }
@@ -707,13 +683,13 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	// A request that came in one read is looked at in the scratch buffer,
 	// and copied only to wait for the rest: the engine does not keep it.
 	in := buf[:n]
-	if c.op != nil {
-		c.op.pre = append(c.op.pre, in...)
-		in = c.op.pre
+	if c.x != nil {
+		c.x.pre = append(c.x.pre, in...)
+		in = c.x.pre
 	}
 	keep := func() {
-		if c.op == nil {
-			c.op = &opening{pre: bytes.Clone(in)}
+		if c.x == nil {
+			c.x = &extra{opening: opening{pre: bytes.Clone(in)}}
 		}
 	}
 	end := bytes.Index(in, []byte("\r\n\r\n"))
@@ -737,7 +713,7 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	}
 	stopAfterMessages(eng)
 	c.eng = eng
-	c.op = nil
+	c.x = nil
 	c.lendWriteBuffer(512) // for the 101: pooled, given back once written
 	l.lendEvents(c)
 	eng.Receive(now, in)
@@ -753,8 +729,8 @@ func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
 // toHTTP gives a connection whose first request is not an upgrade to
 // net/http, with the bytes read so far. c.mu held.
 func (l *loop) toHTTP(c *Conn, now time.Time) {
-	pre := c.op.pre
-	c.op = nil
+	pre := c.x.pre
+	c.x = nil
 	nc, err := fileConn(c.fd)
 	l.closeFD(c, now) // ours; net/http has a duplicate
 	if err != nil {

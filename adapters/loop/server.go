@@ -177,7 +177,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	adapted := make([]*adapters.Conn, 0, len(s.adapted))
 	for c := range s.adapted {
-		adapted = append(adapted, c.ad.ac)
+		adapted = append(adapted, c.x.adapted.ac)
 	}
 	s.mu.Unlock()
 	for _, ac := range adapted {

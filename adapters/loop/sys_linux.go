@@ -240,7 +240,7 @@ func (y *system) dial(ctx context.Context, rawURL string, opts *adapters.DialOpt
 		return nil, true, net.ErrClosed
 	}
 	opened := make(chan error, 1)
-	c.op = &opening{opened: opened}
+	c.x = &extra{opening: opening{opened: opened}}
 	c.mu.Lock()
 	c.l.post(c)
 	c.mu.Unlock()

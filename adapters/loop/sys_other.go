@@ -14,7 +14,7 @@ import (
 
 // Where epoll does not exist every connection runs on the goroutine
 // driver: system has no loops, and Conn's loop-side methods are never
-// reached (c.ad is always set).
+// reached (c.x.adapted is always set).
 type system struct{}
 
 type loop struct{}
