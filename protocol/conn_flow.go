@@ -180,11 +180,6 @@ func (c *Conn) ReleaseHandshake() {
 	if !c.opened || c.hs == nil {
 		return
 	}
-	if !c.eventsPending() {
-		// The handshake's events (request, open) grew the slice past
-		// what a message needs: the next event makes one of its size.
-		c.events, c.evHead = nil, 0
-	}
 	if c.hs.subprotocol == "" {
 		c.hs = nil
 		return

@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -161,4 +162,15 @@ func ExampleConn_Wrote() {
 	// taken 7 unsent 7
 	// unsent 0
 	// websocket: closed 1006 (abnormal closure): no close frame received or sent: write timeout: the peer stopped reading
+}
+
+// Routing before the handshake: WebSocket requests to the engine, the rest
+// to ordinary pages.
+func ExampleIsUpgradeRequest() {
+	ws := httptest.NewRequest("GET", "/chat", nil)
+	ws.Header.Set("Connection", "keep-alive, Upgrade")
+	ws.Header.Set("Upgrade", "WebSocket")
+	page := httptest.NewRequest("GET", "/", nil)
+	fmt.Println(protocol.IsUpgradeRequest(ws), protocol.IsUpgradeRequest(page))
+	// Output: true false
 }

@@ -134,6 +134,12 @@ type acceptance struct {
 	exts        []Extension
 }
 
+// IsUpgradeRequest reports whether r asks for a WebSocket over HTTP/1.1:
+// an Upgrade header listing the websocket token, case-insensitively. It
+// routes (a WebSocket to its handler, the rest to pages); NewServer and
+// NewServerFromRequest judge the rest of the request.
+func IsUpgradeRequest(r *http.Request) bool { return hasToken(r.Header, "Upgrade", "websocket") }
+
 func (c *Conn) serverHandshake(block, rest []byte) error {
 	r, err := http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(block), len(block)))
 	if err != nil {
@@ -275,7 +281,7 @@ func validateRequest(r *http.Request, opts *ServerOptions) (rejection, bool) {
 	// |Connection| header field that includes the token "Upgrade"", both
 	// case-insensitive.
 	upgradeRequired := [][2]string{{"Upgrade", "websocket"}}
-	if !hasToken(r.Header, "Upgrade", "websocket") {
+	if !IsUpgradeRequest(r) {
 		return rejection{status: http.StatusUpgradeRequired, body: "missing Upgrade: websocket", header: upgradeRequired}, false
 	}
 	if !hasToken(r.Header, "Connection", "upgrade") {

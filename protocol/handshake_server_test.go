@@ -463,3 +463,25 @@ func TestServerFromRequestLimits(t *testing.T) {
 		})
 	}
 }
+
+// IsUpgradeRequest looks for the websocket token in every Upgrade line,
+// whatever its case and the other tokens beside it.
+func TestIsUpgradeRequest(t *testing.T) {
+	for _, tt := range []struct {
+		upgrade []string
+		want    bool
+	}{
+		{nil, false},
+		{[]string{"websocket"}, true},
+		{[]string{"WebSocket"}, true},
+		{[]string{"h2c, websocket"}, true},
+		{[]string{"h2c", " websocket "}, true},
+		{[]string{"h2c"}, false},
+		{[]string{"websockets"}, false},
+	} {
+		r := &http.Request{Header: http.Header{"Upgrade": tt.upgrade}}
+		if got := protocol.IsUpgradeRequest(r); got != tt.want {
+			t.Errorf("Upgrade %q: %v, want %v", tt.upgrade, got, tt.want)
+		}
+	}
+}

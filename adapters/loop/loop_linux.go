@@ -435,7 +435,6 @@ func (l *loop) expire(now time.Time) {
 func (l *loop) dispatch(c *Conn, now time.Time) {
 	opts := &l.srv.opts
 	c.st.busy = true
-	defer func() { c.st.busy = false }()
 	for {
 		ev := c.eng.NextEvent()
 		switch ev.Kind {
@@ -445,6 +444,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				continue
 			}
 			l.reclaimEvents(c)
+			c.st.busy = false
 			return
 		case protocol.EventRequest:
 			if check := opts.CheckRequest; check != nil {
@@ -464,7 +464,6 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				opts.OnOpen(c)
 				c.mu.Lock()
 			}
-			l.reclaimEvents(c) // before ReleaseHandshake drops the slice
 			c.eng.ReleaseHandshake()
 			c.reportOpen(nil) // Dial returns after OnOpen
 			c.x = nil

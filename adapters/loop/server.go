@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -226,24 +225,11 @@ func (s *Server) toHTTP(nc net.Conn) {
 
 // route sends upgrades to ServeHTTP and other requests to Options.HTTP.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if isUpgrade(r) || s.opts.HTTP == nil {
+	if protocol.IsUpgradeRequest(r) || s.opts.HTTP == nil {
 		s.ServeHTTP(w, r)
 		return
 	}
 	s.opts.HTTP.ServeHTTP(w, r)
-}
-
-// isUpgrade reports whether an HTTP/1.1 request asks for a WebSocket (the
-// engine judges the rest of it).
-func isUpgrade(r *http.Request) bool {
-	for _, v := range r.Header.Values("Upgrade") {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // connListener is a net.Listener whose connections are pushed to it.

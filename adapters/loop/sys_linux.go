@@ -118,10 +118,6 @@ func takeFD(tc *net.TCPConn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		syscall.Close(fd)
-		return -1, err
-	}
 	return fd, nil
 }
 
