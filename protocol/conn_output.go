@@ -100,8 +100,8 @@ func (c *Conn) notePending() {
 // wait, and then every quarter. The first look only notes the progress so
 // far (the time output began to wait may be earlier than the truth); the
 // looks after it that find no progress add up, and at WriteTimeout end the
-// connection. So a stall is noticed between
-// WriteTimeout and 1.5 times it after it began (looks made on time).
+// connection. So a stall is noticed between WriteTimeout and 1.5 times it
+// after it began (looks made on time).
 func (c *Conn) writeLook() instant {
 	o := &c.output
 	if !o.waiting || c.state == StateClosed {
@@ -176,9 +176,9 @@ func (c *Conn) AdmitSend(now time.Time, n, held, limit int64, refuse bool) error
 // whose queued messages are not worth sending and would only delay the
 // close frame. Output partly written stays (a frame cut in two would break
 // the stream), and so do output already taken (TakeOutgoing) and the
-// opening handshake's answer not written yet. The close
-// code of the connection is code, unless a close frame was received first;
-// the close status wraps cause (nil for none).
+// opening handshake's answer not written yet. The close code of the
+// connection is code, unless a close frame was received first; the close
+// status wraps cause (nil for none).
 //
 // Next: write Outgoing, then close the transport.
 func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause error) error {

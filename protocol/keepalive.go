@@ -21,7 +21,6 @@ type ping struct {
 // latency of the last one answered.
 type keepalive struct {
 	pings   []ping
-	seq     uint64 // keepalive pings sent
 	sent    uint64 // pings sent, keepalive and application
 	latency time.Duration
 }
@@ -73,12 +72,11 @@ func (c *Conn) Latency() time.Duration { return c.alive.latency }
 // never matches payloads again.
 func (c *Conn) PingsSent() uint64 { return c.alive.sent }
 
-// sendKeepalive sends a ping with a payload no other ping of this
-// connection has: a sequence number.
+// sendKeepalive sends a ping with a payload no other keepalive ping of
+// this connection has: its number (PingsSent once it is recorded).
 func (c *Conn) sendKeepalive() {
-	c.alive.seq++
 	var p [8]byte
-	binary.BigEndian.PutUint64(p[:], c.alive.seq)
+	binary.BigEndian.PutUint64(p[:], c.alive.sent+1)
 	if err := c.writeFrame(frame.OpPing, 0, true, p[:]); err != nil {
 		c.failInternal(err)
 		return
