@@ -146,6 +146,33 @@ type Conn struct {
 	ready    []readyMsg       // complete messages to deliver
 }
 
+// afterUnlock is what a helper leaves for its caller to do once c.mu is let go:
+// the lock rule is that a helper documented "c.mu held" is entered and
+// left with it (it may let go around a socket call or a wait), and only
+// the methods that took c.mu let go of it, then finish.
+type afterUnlock uint8
+
+const (
+	closeTransport afterUnlock = 1 << iota // close the socket (closeSocket)
+	shutTransport                          // the engine's last bytes are written: end the transport (shutdownTransport)
+	reportClose                            // the call returns the close error (closeErr)
+)
+
+// finish does what helpers left, in that order, and returns err or the
+// close error. c.mu not held.
+func (c *Conn) finish(t afterUnlock, err error) error {
+	if t&closeTransport != 0 {
+		c.closeSocket()
+	}
+	if t&shutTransport != 0 {
+		c.shutdownTransport()
+	}
+	if t&reportClose != 0 {
+		return c.closeErr()
+	}
+	return err
+}
+
 type owner uint8
 
 const (

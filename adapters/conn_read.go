@@ -33,11 +33,11 @@ func (c *Conn) interruptRead() {
 // that found nothing to take (assembler.Queue.SetFill; seen is the queue's
 // Version when the call looked): it reads the socket once if nobody else
 // does, else waits until the reader made progress. It returns ctx's error
-// if ctx ends first. The waiting is in fillWait and waitEnd, so that this
-// frame, under every read of a Read loop, stays small (40 bytes instead of
-// 216): with it and takeEvents' smaller, a 16 KiB message no longer grows
-// the loop's goroutine stack from 4 to 8 KiB (measured with
-// debug.SetMaxStack), which it would keep for the connection's life.
+// if ctx ends first. The waiting is in await, so that this frame, under
+// every read of a Read loop, stays small: with it and takeEvents' smaller,
+// a 16 KiB message no longer grows the loop's goroutine stack from 4 to 8
+// KiB (measured with debug.SetMaxStack), which it would keep for the
+// connection's life.
 func (c *Conn) fill(ctx context.Context, seen uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -45,7 +45,7 @@ func (c *Conn) fill(ctx context.Context, seen uint64) error {
 	if c.onMessage != nil {
 		// Messages go to the callback: Read waits for the end alone, and
 		// is not woken for every message.
-		return c.waitEnd(ctx)
+		return await(ctx, c.endChan())
 	}
 	c.mu.Lock()
 	if c.q.Version() != seen {
@@ -57,58 +57,59 @@ func (c *Conn) fill(ctx context.Context, seen uint64) error {
 		return nil
 	}
 	c.syncPause()
-	if c.reader == ownerNone && !c.closed && !c.sockClosed {
-		return c.readAsApp(ctx) // the common case, one frame deep
-	}
-	return c.fillWait(ctx)
-}
-
-// fillWait is fill once c.mu is held (it returns without it): it reads if
-// the token is free, else waits for the reader or the end.
-func (c *Conn) fillWait(ctx context.Context) error {
-	for !c.closed && !c.sockClosed {
-		if c.reader == ownerNone {
-			return c.readAsApp(ctx)
-		}
-		if c.reader == ownerBackground && !c.takeover {
-			c.takeover = true
-			c.interruptRead()
-		}
-		ch := c.waitChan()
+	if c.reader != ownerNone || c.closed || c.sockClosed {
+		ch := c.progress()
 		c.mu.Unlock()
-		select {
-		case <-ch:
-			return nil // look at the queue again
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return await(ctx, ch)
 	}
-	told := c.toldEnd
+	pending, err := c.readAsApp(ctx) // the common case
 	c.mu.Unlock()
-	if !told { // the end waits for the transport (see tellEnd)
-		return c.waitEnd(ctx)
+	if pending {
+		c.flushBackground(ctx)
 	}
-	return nil
+	return err
 }
 
-// waitEnd waits until the application has been told of the end, or ctx
-// ends (then it returns ctx's error).
-func (c *Conn) waitEnd(ctx context.Context) error {
+// progress returns what a call that cannot read waits for before it looks
+// at the queue again: the reader's next round (a background reader is
+// asked to hand the token over), or the end told to the application; nil
+// once that was told. c.mu held.
+func (c *Conn) progress() <-chan struct{} {
+	if c.closed || c.sockClosed {
+		if c.toldEnd {
+			return nil
+		}
+		return c.endChan() // the end waits for the transport (see tellEnd)
+	}
+	if c.reader == ownerBackground && !c.takeover {
+		c.takeover = true
+		c.interruptRead()
+	}
+	return c.waitChan()
+}
+
+// await waits until ch is closed (at once for nil), or ctx ends: then it
+// returns ctx's error.
+func await(ctx context.Context, ch <-chan struct{}) error {
+	if ch == nil {
+		return nil
+	}
 	select {
-	case <-c.endChan():
+	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// readAsApp takes the read token for one round. Entered with c.mu held;
-// returns without it.
-func (c *Conn) readAsApp(ctx context.Context) error {
+// readAsApp takes the read token for one round and gives it back. It
+// reports whether output is pending (for the caller to write once it let
+// go of c.mu). c.mu held.
+func (c *Conn) readAsApp(ctx context.Context) (pending bool, err error) {
 	c.reader = ownerApp
 	c.readGen++
-	err := c.readRound(ctx, c.readGen)
-	pending := c.takeEvents()
+	err = c.readRound(ctx, c.readGen)
+	pending = c.takeEvents()
 	c.syncPause()
 	c.reader = ownerNone
 	c.releasedAt = c.roundAt // the time of the round just read
@@ -116,11 +117,7 @@ func (c *Conn) readAsApp(ctx context.Context) error {
 	c.startBackground(false, c.roundAt) // the round's time: no clock read
 	c.armTimer()
 	c.releaseIfDone()
-	c.mu.Unlock()
-	if pending {
-		c.flushBackground(ctx)
-	}
-	return err
+	return pending, err
 }
 
 // readRound feeds the engine once: what it kept after the last message,

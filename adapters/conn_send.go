@@ -346,12 +346,12 @@ func (c *Conn) writeNonBlocking(w []byte) (int, error) {
 // its read has been parked.)
 func (c *Conn) writeAsync() {
 	c.mu.Lock()
-	c.writeLoop(nil, true)
-	c.mu.Lock()
+	after, _ := c.writeLoop(nil, true)
 	if !c.writing {
 		c.poolWriteBuffers()
 	}
 	c.mu.Unlock()
+	c.finish(after&^reportClose, nil)
 }
 
 // WritePrepared is Write for a prepared message: it returns once the
@@ -363,7 +363,9 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	defer c.releaseMessage()
 	c.mu.Lock()
 	c.unpoolWriteBuffer()
-	return c.flushQueued(ctx, c.eng.SendPrepared(c.roundAt, m), false)
+	after, err := c.flushQueued(ctx, c.eng.SendPrepared(c.roundAt, m), false)
+	c.mu.Unlock()
+	return c.finish(after, err)
 }
 
 // Broadcast sends m to every connection with SendPrepared: it never waits

@@ -52,33 +52,31 @@ func (c *Conn) flushBackground(ctx context.Context) {
 	}
 	c.writing = true
 	c.writeGen++
-	c.writeLoop(ctx, true)
+	after, _ := c.writeLoop(ctx, true)
+	c.mu.Unlock()
+	c.finish(after&^reportClose, nil)
 }
 
 // flushTo returns once every byte up to mark was written, by this call or
 // by the goroutine already writing. ctx bounds the wait and the writes.
 // keepRest says what a write cut by ctx leaves: the rest of its frame for
-// the next writer (true), or a failed connection (false).
-func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) error {
-	c.mu.Lock()
-	return c.flushToLocked(ctx, mark, keepRest)
-}
-
-// flushToLocked is flushTo entered with c.mu held.
-func (c *Conn) flushToLocked(ctx context.Context, mark int64, keepRest bool) error {
+// the next writer (true), or a failed connection (false). c.mu held; let
+// go while it waits for the other writer.
+func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) (afterUnlock, error) {
+	var after afterUnlock
 	for c.written < mark {
 		switch {
 		case c.writeErr != nil || !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0:
 			// The transport failed, or the engine dropped the bytes.
-			c.mu.Unlock()
-			return c.closeErr()
+			return after | reportClose, nil
 		case !c.writing:
 			c.writing = true
 			c.writeGen++
-			if err := c.writeLoop(ctx, keepRest); err != nil {
-				return err
+			t, err := c.writeLoop(ctx, keepRest)
+			after |= t
+			if err != nil || t&closeTransport != 0 {
+				return after, err
 			}
-			c.mu.Lock()
 			continue
 		}
 		if c.writeIdle == nil {
@@ -86,21 +84,19 @@ func (c *Conn) flushToLocked(ctx context.Context, mark int64, keepRest bool) err
 		}
 		ch := c.writeIdle
 		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		err := await(ctx, ch)
 		c.mu.Lock()
+		if err != nil {
+			return after, err
+		}
 	}
-	c.mu.Unlock()
-	return nil
+	return after, nil
 }
 
-// writeLoop writes until no output is left, then gives the token back and,
-// if the engine asks, ends the transport. Entered with c.mu held and the
-// token taken; returns without the lock.
-func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
+// writeLoop writes until no output is left, then gives the token back and
+// says whether the transport is to end. The token is taken on entry. c.mu
+// held; let go during every write.
+func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error) {
 	gen := c.writeGen
 	for {
 		w, fromEngine := c.rest, false
@@ -114,19 +110,16 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 		if len(w) == 0 || ctx != nil && ctx.Err() != nil {
 			c.rest = w // a done ctx writes nothing more
 			c.releaseWrite()
-			shut := c.eng.ShouldCloseTransport() && !c.shutStarted && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0
-			if shut {
+			var after afterUnlock
+			if c.eng.ShouldCloseTransport() && !c.shutStarted && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0 {
 				c.shutStarted = true
+				after = shutTransport
 			}
 			c.releaseIfDone()
-			c.mu.Unlock()
-			if shut {
-				c.shutdownTransport()
-			}
 			if len(w) > 0 { // stopped by ctx with bytes left
-				return ctx.Err()
+				return after, ctx.Err()
 			}
-			return nil
+			return after, nil
 		}
 		if c.timerAt.IsZero() {
 			c.armTimer() // the engine's write watchdog needs a look
@@ -155,8 +148,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 				if keepRest && !c.closed {
 					c.rest = w[n:]
 					c.releaseWrite()
-					c.mu.Unlock()
-					return cause
+					return 0, cause
 				}
 			}
 			c.writeErr = err
@@ -165,12 +157,10 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) error {
 			// ctx's error, the others a close error that is not a timeout.
 			c.eng.Abort(c.clock.Now(), fmt.Errorf("%w after %d of %d bytes (%v)", ErrWriteCut, n, len(w), cause))
 			c.afterEngine()
-			c.mu.Unlock()
-			c.closeSocket()
 			if fired {
-				return cause
+				return closeTransport, cause
 			}
-			return c.closeErr()
+			return closeTransport | reportClose, nil
 		}
 		if fromEngine && cap(w) <= maxWriteBuf {
 			c.wbuf = w[:0]
@@ -226,17 +216,14 @@ func (c *Conn) releaseWrite() {
 
 // abortUnwritten fails the connection if bytes up to mark were not all
 // written: a message that could not go out in its call's time cannot be
-// taken back, and part of it may be on the wire.
-func (c *Conn) abortUnwritten(mark int64, cause error) {
-	c.mu.Lock()
+// taken back, and part of it may be on the wire. c.mu held.
+func (c *Conn) abortUnwritten(mark int64, cause error) afterUnlock {
 	if c.written >= mark || c.closed {
-		c.mu.Unlock()
-		return
+		return 0
 	}
 	c.eng.Abort(c.clock.Now(), fmt.Errorf("%w: not written before its call ended (%v)", ErrWriteCut, cause))
 	c.afterEngine()
-	c.mu.Unlock()
-	c.closeSocket()
+	return closeTransport
 }
 
 func (c *Conn) acquireMessage(ctx context.Context) error {
@@ -269,27 +256,27 @@ func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin boo
 	c.unpoolWriteBuffer()
 	// Sending moves no engine timer: the time of the last read round will
 	// do, and saves a clock read per message.
-	return c.flushQueued(ctx, c.eng.SendWith(c.roundAt, op, p, fin, o), keepRest)
+	after, err := c.flushQueued(ctx, c.eng.SendWith(c.roundAt, op, p, fin, o), keepRest)
+	c.mu.Unlock()
+	return c.finish(after, err)
 }
 
 // flushQueued writes what the engine just queued (err is how queueing
-// went) and returns once it is written, as sendFrame says. Entered with
-// c.mu held; returns without it.
-func (c *Conn) flushQueued(ctx context.Context, err error, keepRest bool) error {
+// went) and returns once it is written, as sendFrame says. c.mu held; let
+// go while writing or waiting.
+func (c *Conn) flushQueued(ctx context.Context, err error, keepRest bool) (afterUnlock, error) {
 	if err != nil {
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
-			return c.closeErr()
+		if c.closed {
+			return reportClose, nil
 		}
-		return err
+		return 0, err
 	}
 	mark := c.mark()
-	err = c.flushToLocked(ctx, mark, keepRest)
+	after, err := c.flushTo(ctx, mark, keepRest)
 	if err != nil && !keepRest && ctx.Err() != nil {
-		c.abortUnwritten(mark, ctx.Err())
+		after |= c.abortUnwritten(mark, ctx.Err())
 	}
-	return err
+	return after, err
 }
 
 // Write sends one whole message (op is frame.OpText or frame.OpBinary) and
@@ -426,20 +413,10 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	c.pings = append(c.pings, pingWaiter{c.eng.PingsSent(), ch})
 	c.needReader++
 	c.maybeStartBackground()
-	mark := c.mark()
+	after, err := c.flushTo(ctx, c.mark(), true)
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.needReader--
-		for i, p := range c.pings {
-			if p.ch == ch {
-				c.pings = append(c.pings[:i], c.pings[i+1:]...)
-				break
-			}
-		}
-		c.mu.Unlock()
-	}()
-	if err := c.flushTo(ctx, mark, true); err != nil {
+	defer c.forgetPing(ch)
+	if err := c.finish(after, err); err != nil {
 		return 0, err
 	}
 	select {
@@ -449,5 +426,18 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		return 0, ctx.Err()
 	case <-c.done:
 		return 0, c.closeErr()
+	}
+}
+
+// forgetPing ends a Ping call's wait for its pong.
+func (c *Conn) forgetPing(ch chan time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.needReader--
+	for i, p := range c.pings {
+		if p.ch == ch {
+			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			return
+		}
 	}
 }
