@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,7 @@ type Conn struct {
 	onPong       func(*Conn, []byte, time.Duration)
 	sendLimit    int64
 	sendFull     SendFullPolicy
+	outHigh      bool          // Options.OutputHighWater is set
 	done         chan struct{} // closed when the engine reached StateClosed
 	// released is set for a server's WebSocket over HTTP/2, whose stream
 	// dies with the handler: the end is told to the application (Done,
@@ -109,7 +111,6 @@ type Conn struct {
 	want       int       // next read size
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
 	closing    bool      // Close was called: read even while paused
-	paused     bool      // the engine was told PauseReading
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	inRead     bool      // a socket read is in progress
@@ -212,6 +213,10 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	}
 	if c.sendLimit <= 0 {
 		c.sendLimit = DefaultSendLimit
+	}
+	if opts.OutputHighWater > 0 {
+		eng.SetOutputHighWater(int(min(opts.OutputHighWater, math.MaxInt32)))
+		c.outHigh = true
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = protocol.DefaultCloseTimeout

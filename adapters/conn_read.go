@@ -57,7 +57,7 @@ func (c *Conn) fill(ctx context.Context, seen uint64) error {
 		return nil
 	}
 	c.syncPause()
-	if c.reader != ownerNone || c.closed || c.sockClosed {
+	if c.reader != ownerNone || c.closed || c.sockClosed || c.holdInput() && !c.closing {
 		ch := c.progress()
 		c.mu.Unlock()
 		return await(ctx, ch)
@@ -245,10 +245,11 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 		if c.lingerEnd.IsZero() {
 			return // nothing to read for once the connection ended
 		}
-	case c.onMessage != nil:
-	case c.paused && !c.closing:
+	case c.closing: // Close reads even while input is held
+	case c.holdInput():
 		return
-	case force || c.needReader > 0 || c.closing || c.eng.AwaitingPong():
+	case c.onMessage != nil:
+	case force || c.needReader > 0 || c.eng.AwaitingPong():
 	case c.sinceRelease(now) >= readGrace:
 	default:
 		return
@@ -276,10 +277,8 @@ func (c *Conn) keepReading() bool {
 		return !c.lingerEnd.IsZero() // drain until the peer's EOF
 	case c.takeover:
 		return false
-	case c.onMessage != nil:
-		return true
 	}
-	return !c.paused || c.closing
+	return c.closing || !c.holdInput()
 }
 
 // readBackground reads while keepReading says so, then gives the token
@@ -320,6 +319,12 @@ func (c *Conn) readBackground() {
 	}
 }
 
+// holdInput says whether the transport is left unread for now
+// (protocol.Conn.HoldInput): the queue paused reading, or the unsent output
+// passed Options.OutputHighWater; the writer ends a hold for the output
+// (wrote). c.mu held.
+func (c *Conn) holdInput() bool { return c.eng.HoldInput(c.roundAt) }
+
 // syncPause tells the engine when the queue pauses or resumes reading, so
 // that keepalive does not blame the peer for a slow reader. c.mu held.
 func (c *Conn) syncPause() {
@@ -327,10 +332,9 @@ func (c *Conn) syncPause() {
 		return
 	}
 	p := c.q.Paused()
-	if p == c.paused {
+	if p == c.eng.ReadingPaused() {
 		return
 	}
-	c.paused = p
 	if p {
 		c.eng.PauseReading(c.clock.Now())
 	} else {

@@ -267,7 +267,7 @@ func (c *Conn) writeNowOrLater() {
 	n, err := c.writeNonBlocking(w)
 	c.mu.Lock()
 	c.written += int64(n)
-	c.eng.Wrote(n)
+	c.wrote(n)
 	switch {
 	case err != nil:
 		// The writer goroutine meets the error again and ends the

@@ -133,7 +133,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 		fired := stop != nil && !stop()
 		c.mu.Lock()
 		c.written += int64(n)
-		c.eng.Wrote(n - told)
+		c.wrote(n - told)
 		if fired {
 			// The deadline may be set, or about to be: a new generation
 			// makes a late callback a no-op, then it is cleared.
@@ -165,6 +165,18 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 		if fromEngine && cap(w) <= maxWriteBuf {
 			c.wbuf = w[:0]
 		}
+	}
+}
+
+// wrote tells the engine that n bytes of the output taken were written and,
+// when that ends a hold of input for the output (Options.OutputHighWater),
+// lets reading go on. c.mu held.
+func (c *Conn) wrote(n int) {
+	c.eng.Wrote(n)
+	if c.outHigh && c.reader == ownerNone && !c.closed && !c.holdInput() {
+		c.signal()
+		c.maybeStartBackground()
+		c.armTimer() // keepalive starts again
 	}
 }
 

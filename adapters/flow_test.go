@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -60,4 +61,69 @@ func TestFlowControlPushesBack(t *testing.T) {
 	sender.Close(1000, "")
 	<-receiver.Done()
 	<-sender.Done()
+}
+
+// With Options.OutputHighWater, an echo server (Send from OnMessage) stops
+// reading a client that does not read its echoes once they pile up, so TCP
+// holds the client's writes back; when the client reads again every echo
+// arrives. Without it the echoes reach SendLimit and the client is dropped
+// as a slow consumer (1008).
+func TestOutputHighWaterHoldsInput(t *testing.T) {
+	tests := []struct {
+		name string
+		high int64
+	}{
+		{"OutputHighWater 64 KiB", 64 << 10},
+		{"no OutputHighWater", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			cnc, snc := tcpPair(t)
+			cnc.(*net.TCPConn).SetReadBuffer(32 << 10)
+			snc.(*net.TCPConn).SetWriteBuffer(32 << 10)
+			cfg := protocol.DefaultConfig()
+			cfg.PingInterval = protocol.Disabled
+			client, _ := adapters.NewConn(cnc, protocol.RoleClient, &adapters.Options{Config: &cfg, DisableCompression: true})
+			server, _ := adapters.NewConn(snc, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true,
+				SendLimit: 256 << 10, OutputHighWater: tt.high,
+				OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Send(op, p) }})
+			defer server.CloseNow()
+			defer client.CloseNow()
+
+			const n, size = 512, 16 << 10 // 8 MiB, far past every buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			go func() {
+				msg := make([]byte, size)
+				for i := range n {
+					msg[0], msg[1] = byte(i), byte(i>>8)
+					if client.Write(ctx, frame.OpBinary, msg) != nil {
+						return
+					}
+				}
+			}()
+			time.Sleep(300 * time.Millisecond) // the client reads nothing meanwhile
+			for i := range n {
+				_, p, err := client.Read(ctx)
+				if err != nil {
+					if tt.high == 0 {
+						<-server.Done()
+						if st := server.CloseStatus(); !errors.Is(st.Err, adapters.ErrSendQueueFull) {
+							t.Fatalf("the server ended with %v, want a slow consumer's drop", st.Err)
+						}
+						t.Logf("the client got %d echoes, then %v", i, err)
+						return
+					}
+					t.Fatalf("echo %d of %d: %v", i, n, err)
+				}
+				if len(p) != size || int(p[0])|int(p[1])<<8 != i {
+					t.Fatalf("echo %d: %d bytes, numbered %d", i, len(p), int(p[0])|int(p[1])<<8)
+				}
+			}
+			if tt.high == 0 {
+				t.Fatal("every echo arrived without OutputHighWater: the test shows nothing")
+			}
+		})
+	}
 }

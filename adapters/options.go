@@ -65,6 +65,14 @@ type Options struct {
 	// Write and WritePrepared wait for the socket instead.
 	SendLimit int64
 	SendFull  SendFullPolicy
+	// OutputHighWater, when set, makes the output bound reading: while
+	// the unsent output is above it the connection is not read, until it
+	// is down to a quarter of it (protocol.Conn.HoldInput), so a peer that
+	// sends faster than it reads the replies (echoes sent from OnMessage)
+	// is slowed by TCP rather than dropped at SendLimit. 0 applies none:
+	// reading and writing are independent, and a blocked Write stops no
+	// Read. Package adapters/loop applies its HighWater this way.
+	OutputHighWater int64
 }
 
 // DefaultReadAhead is Options.ReadAhead when zero.

@@ -31,7 +31,9 @@ func (c *Conn) ResumeReading(now time.Time) {
 	c.tick(now)
 	if c.recv.paused {
 		c.recv.paused = false
-		c.recv.resumedAt = c.now
+		if !c.output.held { // else the hold's end is the resumption
+			c.recv.resumedAt = c.now
+		}
 	}
 	c.updateTimers()
 }

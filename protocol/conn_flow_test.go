@@ -384,3 +384,56 @@ func TestReleaseWriteBuffer(t *testing.T) {
 		t.Fatal("not released after TakeOutgoing")
 	}
 }
+
+// Output past the high water mark holds input, and keepalive with it, until
+// it is down to a quarter of the mark; the end of the hold counts as hearing
+// from the peer. A pause holds input too, and a connection that is closing
+// is never held (the peer's close frame must come in).
+func TestHoldInputForOutput(t *testing.T) {
+	cfg := testConfig()
+	cfg.WriteTimeout = time.Hour // the watchdog stays out of the way
+	s := established(t, protocol.RoleServer, cfg)
+	s.SetOutputHighWater(1000)
+	if s.HoldInput(at(time.Second)) {
+		t.Fatal("held with no output")
+	}
+	if err := s.SendMessage(at(time.Second), frame.OpBinary, make([]byte, 1100)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HoldInput(at(time.Second)) {
+		t.Fatalf("not held with %d bytes unsent, mark 1000", s.UnsentOutput())
+	}
+	s.HandleTimeout(at(time.Minute)) // long past the keepalive interval
+	if n := len(s.Outgoing()); n != 1104 {
+		t.Fatalf("%d bytes out while held, want the message's 1104 and no ping", n)
+	}
+	s.Advance(800)
+	if !s.HoldInput(at(61 * time.Second)) {
+		t.Fatalf("released with %d bytes unsent, above a quarter of the mark", s.UnsentOutput())
+	}
+	s.Advance(60)
+	if s.HoldInput(at(62 * time.Second)) {
+		t.Fatalf("still held with %d bytes unsent", s.UnsentOutput())
+	}
+	if d, want := s.Deadline(), at(62*time.Second+cfg.PingIntervalOrDefault()); !d.Equal(want) {
+		t.Fatalf("next deadline %v, want the keepalive ping one interval after the hold's end, %v", d.Sub(t0), want.Sub(t0))
+	}
+	s.PauseReading(at(63 * time.Second))
+	if !s.HoldInput(at(63 * time.Second)) {
+		t.Fatal("a pause does not hold input")
+	}
+	s.ResumeReading(at(64 * time.Second))
+	if s.HoldInput(at(64 * time.Second)) {
+		t.Fatal("held after the resume")
+	}
+	s.SendMessage(at(65*time.Second), frame.OpBinary, make([]byte, 2000))
+	if !s.HoldInput(at(65 * time.Second)) {
+		t.Fatal("not held past the mark again")
+	}
+	if err := s.Close(at(66*time.Second), frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	if s.HoldInput(at(66 * time.Second)) {
+		t.Fatal("a closing connection is held: the peer's close frame would not be read")
+	}
+}

@@ -49,6 +49,9 @@ type outputState struct {
 	// more, so the count never runs ahead of the truth). Per message that
 	// is two flags and a time; the rest is read only on a look.
 	waiting, watching bool
+	// held says input is held for the output (HoldInput): set when unsent
+	// output passed high, cleared when it is down to a quarter of it.
+	held bool
 	// hsLeft counts the bytes of the opening handshake (the 101, or a
 	// client's request) at the front of Outgoing, not written yet: Drop
 	// keeps them, as the peer must read them before any frame.
@@ -56,6 +59,7 @@ type outputState struct {
 	stalled  time.Duration
 	nextLook instant
 	mark     uint64
+	high     int // the output high water mark (SetOutputHighWater); 0: none
 }
 
 // unsent returns the bytes of output not yet written: in Outgoing and
@@ -132,6 +136,40 @@ func (c *Conn) checkWriteProgress() {
 		}
 	}
 	o.nextLook = c.now.add(d / 4)
+}
+
+// SetOutputHighWater sets the output high water mark that HoldInput
+// applies, in bytes of unsent output; 0, the default, sets none.
+func (c *Conn) SetOutputHighWater(high int) { c.output.high = max(high, 0) }
+
+// HoldInput applies the output high water mark at now and reports whether
+// the driver should leave the transport unread. Input is held once unsent
+// output passes the mark (SetOutputHighWater), until it is down to a
+// quarter of it: a peer that sends faster than it reads the replies is then
+// slowed by TCP's flow control, rather than making them pile up until the
+// send limit drops it. It is held too while PauseReading is in force. A
+// hold for the output stops keepalive as a pause does (the peer's pong
+// would sit unread), and its end counts as hearing from the peer. A
+// connection that is not open is never held: the peer's close frame must
+// come in.
+//
+// Next: after writing output (Advance or Wrote), call it again; read when
+// it reports false.
+func (c *Conn) HoldInput(now time.Time) bool {
+	if o := &c.output; o.high > 0 {
+		switch u := c.unsent(); {
+		case !o.held && u > o.high:
+			c.tick(now)
+			o.held = true
+			c.updateTimers()
+		case o.held && u <= o.high/4:
+			c.tick(now)
+			o.held = false
+			c.recv.resumedAt = c.now
+			c.updateTimers()
+		}
+	}
+	return (c.recv.paused || c.output.held) && c.state == StateOpen
 }
 
 // queuePong queues the pong for a ping received, replacing a pong that is

@@ -174,3 +174,22 @@ func ExampleIsUpgradeRequest() {
 	fmt.Println(protocol.IsUpgradeRequest(ws), protocol.IsUpgradeRequest(page))
 	// Output: true false
 }
+
+// A driver with an output high water mark reads only while HoldInput says
+// so: a peer that sends faster than it takes the replies waits in TCP.
+func ExampleConn_HoldInput() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	server, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), now)
+	server.SetOutputHighWater(1 << 10)
+
+	server.SendMessage(now, frame.OpBinary, make([]byte, 2000)) // a reply the peer has not taken
+	fmt.Println("held:", server.HoldInput(now), server.UnsentOutput())
+	server.Advance(1500) // the socket took most of it
+	fmt.Println("held:", server.HoldInput(now), server.UnsentOutput())
+	server.Advance(300) // down to a quarter of the mark: read again
+	fmt.Println("held:", server.HoldInput(now), server.UnsentOutput())
+	// Output:
+	// held: true 2004
+	// held: true 504
+	// held: false 204
+}

@@ -73,8 +73,9 @@ func (c *Conn) HandleTimeout(now time.Time) {
 // and close timers are set where their clocks start.
 func (c *Conn) updateTimers() {
 	c.timers[timerPing], c.timers[timerPong] = 0, 0
-	if c.state != StateOpen || c.closer.sent || c.recv.paused {
-		// While reading is paused, a pong could not be read: no keepalive.
+	if c.state != StateOpen || c.closer.sent || c.recv.paused || c.output.held {
+		// While reading is paused or held, a pong could not be read: no
+		// keepalive.
 		return
 	}
 	// A pause ended at resumedAt counts as hearing from the peer then.

@@ -71,6 +71,9 @@ func (s *Server) dialAdapted(ctx context.Context, rawURL string, opts *adapters.
 	}
 	ao := s.adaptedOptions(c)
 	o.Options.OnMessage = ao.OnMessage
+	if o.Options.OutputHighWater == 0 {
+		o.Options.OutputHighWater = ao.OutputHighWater
+	}
 	if o.Options.Config == nil {
 		o.Options.Config = s.opts.Config
 	}

@@ -3,7 +3,9 @@ package loop_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -203,5 +205,73 @@ func TestSendsFromOnOpenPastTheLimit(t *testing.T) {
 	c.Close(frame.CloseNormal, "")
 	if e := waitEnd(t, closes); !adapters.IsClean(e.err) {
 		t.Fatalf("OnClose: %v", e.err)
+	}
+}
+
+// HighWater: an echo server stops reading a client that does not read its
+// echoes once they pile up, so TCP holds the client's writes back, and
+// when the client reads again every echo arrives. With HighWater above
+// SendLimit the echoes reach the limit first, and the client is dropped as
+// a slow consumer.
+func TestHighWaterHoldsInput(t *testing.T) {
+	tests := []struct {
+		name string
+		high int64
+	}{
+		{"HighWater 64 KiB (default)", 0},
+		{"HighWater past SendLimit", 64 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, url, closes := serve(t, loop.Options{OnMessage: echo, DisableCompression: true,
+				SendLimit: 256 << 10, HighWater: tt.high})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var d net.Dialer
+			client, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{
+				Options: adapters.Options{DisableCompression: true},
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					nc, err := d.DialContext(ctx, network, addr)
+					if err == nil {
+						nc.(*net.TCPConn).SetReadBuffer(32 << 10)
+					}
+					return nc, err
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.CloseNow()
+			const n, size = 1024, 16 << 10 // 16 MiB, far past every buffer
+			go func() {
+				msg := make([]byte, size)
+				for i := range n {
+					msg[0], msg[1] = byte(i), byte(i>>8)
+					if client.Write(ctx, frame.OpBinary, msg) != nil {
+						return
+					}
+				}
+			}()
+			time.Sleep(300 * time.Millisecond) // the client reads nothing meanwhile
+			for i := range n {
+				_, p, err := client.Read(ctx)
+				if err != nil {
+					if tt.high != 0 {
+						if e := waitEnd(t, closes); !errors.Is(e.err, adapters.ErrSendQueueFull) {
+							t.Fatalf("the server ended with %v, want a slow consumer's drop", e.err)
+						}
+						t.Logf("the client got %d echoes, then %v", i, err)
+						return
+					}
+					t.Fatalf("echo %d of %d: %v", i, n, err)
+				}
+				if len(p) != size || int(p[0])|int(p[1])<<8 != i {
+					t.Fatalf("echo %d: %d bytes, numbered %d", i, len(p), int(p[0])|int(p[1])<<8)
+				}
+			}
+			if tt.high != 0 {
+				t.Fatal("every echo arrived past SendLimit: the test shows nothing")
+			}
+			client.Close(frame.CloseNormal, "")
+		})
 	}
 }

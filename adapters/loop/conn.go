@@ -37,11 +37,10 @@ type Conn struct {
 	st  connState // mu
 
 	// Loop-owned.
-	join         assembler.Joiner // the message being gathered from several events
-	deadline     instant          // filed under it in the loop's timer heap (0: none; see timerHeap.set)
-	hidx         int32            // in the loop's timer heap; -1 when absent
-	backpressure bool             // unsent output passed HighWater: not read
-	ended        bool
+	join     assembler.Joiner // the message being gathered from several events
+	deadline instant          // filed under it in the loop's timer heap (0: none; see timerHeap.set)
+	hidx     int32            // in the loop's timer heap; -1 when absent
+	ended    bool
 
 	data any
 }

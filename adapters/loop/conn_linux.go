@@ -141,7 +141,7 @@ func (c *Conn) pause(on bool) {
 	if on {
 		c.st.readLater = true
 		c.eng.PauseReading(now)
-	} else if !c.backpressure {
+	} else {
 		c.eng.ResumeReading(now)
 	}
 	if !c.st.closed {

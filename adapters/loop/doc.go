@@ -44,8 +44,10 @@
 //     it.
 //   - Flow control: while unsent output is above Options.HighWater the
 //     connection is not read (a peer that does not read its echoes is not
-//     read either), and the engine is told, so keepalive does not fail
-//     it; Pause does the same for the application. Close reads anyway.
+//     read either) until it is down to a quarter, and keepalive does not
+//     fail it meanwhile; Pause does the same for the application. Close
+//     reads anyway. The engine decides (protocol.Conn.HoldInput), for
+//     goroutine-driven connections too (adapters.Options.OutputHighWater).
 //   - Time: one timer per loop, epoll_wait's timeout, over a heap of the
 //     engines' deadlines (keepalive, open, close, write watchdog, linger).
 //   - The end: after the engine's close, the socket is half-closed and

@@ -212,9 +212,6 @@ func (l *loop) takeInbox(now time.Time) bool {
 		} else {
 			l.dispatch(c, now) // what another goroutine's command caused (a failure's EventClosed)
 			l.settle(c, now)
-			if c.st.readLater && !c.holdsInput() {
-				l.ready = append(l.ready, c)
-			}
 		}
 		c.mu.Unlock()
 	}
@@ -288,7 +285,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 		l.drain(c, now)
 		return
 	}
-	if c.holdsInput() {
+	if c.eng.HoldInput(now) {
 		c.st.readLater = true
 		l.settle(c, now) // the socket may take the output that held it
 		return
@@ -439,7 +436,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 		ev := c.eng.NextEvent()
 		switch ev.Kind {
 		case protocol.EventNone:
-			if c.eng.InputPending() && !c.holdsInput() {
+			if c.eng.InputPending() && !c.eng.HoldInput(now) {
 				c.eng.Receive(now, nil)
 				continue
 			}
@@ -498,13 +495,6 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 	}
 }
 
-// holdsInput says whether the socket is left unread: the application
-// paused, or output piled past the high water mark. A closing connection
-// reads anyway: the peer's close frame must come in. c.mu held.
-func (c *Conn) holdsInput() bool {
-	return (c.st.paused || c.backpressure) && c.eng.State() == protocol.StateOpen
-}
-
 // settle is what follows every input or command: write the output the
 // socket takes, apply the output bound to reading, end the transport when
 // the engine asks, and move the connection in the timer heap. c.mu held.
@@ -528,23 +518,13 @@ func (l *loop) settle(c *Conn, now time.Time) {
 		l.timers.set(c, c.st.lingerEnd)
 		return
 	}
-	// The output bound applies to reading: a peer that does not read our
-	// replies is not read either, above the high water mark, until its
-	// output is down to a quarter of it.
-	high := l.srv.opts.highWater()
-	switch {
-	case !c.backpressure && int64(unsent) > high:
-		c.backpressure = true
-		c.st.readLater = true
-		c.eng.PauseReading(now)
-	case c.backpressure && int64(unsent) <= high/4:
-		c.backpressure = false
-		if !c.st.paused {
-			c.eng.ResumeReading(now)
-			if c.st.readLater {
-				l.ready = append(l.ready, c)
-			}
-		}
+	// The output bound applies to reading (Options.HighWater, applied by
+	// the engine): input left unread while output was high is read once it
+	// is low again.
+	if c.eng.HoldInput(now) {
+		c.st.readLater = true // in the engine (dispatch stopped) or the socket
+	} else if c.st.readLater {
+		l.ready = append(l.ready, c)
 	}
 	l.timers.set(c, l.srv.instant(c.eng.Deadline()))
 }
@@ -710,7 +690,7 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 		l.closeFD(c, now)
 		return
 	}
-	stopAfterMessages(eng)
+	l.srv.prepare(eng)
 	c.eng = eng
 	c.x = nil
 	c.lendWriteBuffer(512) // for the 101: pooled, given back once written
@@ -720,10 +700,14 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	l.settle(c, now)
 }
 
-// stopAfterMessages makes the engine stop after each message, so that a
-// reply sent from OnMessage goes out before what the next bytes cause (a
-// close frame for a violation).
-func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
+// prepare sets an engine up for the loop: it stops after each message, so
+// that a reply sent from OnMessage goes out before what the next bytes
+// cause (a close frame for a violation), and it holds input while its
+// output is above Options.HighWater (protocol.Conn.HoldInput).
+func (s *Server) prepare(eng *protocol.Conn) {
+	eng.SetStopAfterMessage(true)
+	eng.SetOutputHighWater(int(s.opts.highWater()))
+}
 
 // toHTTP gives a connection whose first request is not an upgrade to
 // net/http, with the bytes read so far. c.mu held.

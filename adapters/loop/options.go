@@ -54,9 +54,10 @@ type Options struct {
 	// nothing is queued.
 	SendLimit int64
 	SendFull  adapters.SendFullPolicy
-	// HighWater: while a connection's unsent output is above it, the loop
-	// does not read that connection (its replies pile up otherwise), until
-	// the output is down to a quarter of it (0: 64 KiB).
+	// HighWater: while a connection's unsent output is above it, that
+	// connection is not read (its replies pile up otherwise), until the
+	// output is down to a quarter of it (0: 64 KiB). Goroutine-driven
+	// connections apply it too (adapters.Options.OutputHighWater).
 	HighWater int64
 
 	// Loops is the number of event loops (0: GOMAXPROCS).
@@ -101,7 +102,8 @@ func (o *Options) serverOptions() protocol.ServerOptions {
 func (o *Options) acceptOptions() *adapters.AcceptOptions {
 	return &adapters.AcceptOptions{
 		Options: adapters.Options{Config: o.Config, Compression: o.Compression,
-			DisableCompression: o.DisableCompression, SendLimit: o.SendLimit, SendFull: o.SendFull},
+			DisableCompression: o.DisableCompression, SendLimit: o.SendLimit, SendFull: o.SendFull,
+			OutputHighWater: o.highWater()},
 		Server: o.Server,
 	}
 }

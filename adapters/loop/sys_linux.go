@@ -150,7 +150,7 @@ func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 		nc.Close()
 		return true
 	}
-	stopAfterMessages(eng)
+	s.prepare(eng)
 	if n := brw.Reader.Buffered(); n > 0 {
 		rest, _ := brw.Reader.Peek(n)
 		eng.Receive(now, rest)
@@ -226,7 +226,7 @@ func (y *system) dial(ctx context.Context, rawURL string, opts *adapters.DialOpt
 		nc.Close()
 		return nil, true, err
 	}
-	stopAfterMessages(eng)
+	s.prepare(eng)
 	c, ok := y.newConn(nc, eng)
 	if !ok {
 		nc.Close()
