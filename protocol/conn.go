@@ -60,6 +60,7 @@ type Conn struct {
 	// Outputs.
 	out            []byte
 	outStart       int
+	outHigh        int // the output high water mark (SetOutputHighWater); 0: none (beside out: read on every round)
 	events         []Event
 	evHead         int
 	closeTransport bool

@@ -59,7 +59,6 @@ type outputState struct {
 	stalled  time.Duration
 	nextLook instant
 	mark     uint64
-	high     int // the output high water mark (SetOutputHighWater); 0: none
 }
 
 // unsent returns the bytes of output not yet written: in Outgoing and
@@ -140,7 +139,7 @@ func (c *Conn) checkWriteProgress() {
 
 // SetOutputHighWater sets the output high water mark that HoldInput
 // applies, in bytes of unsent output; 0, the default, sets none.
-func (c *Conn) SetOutputHighWater(high int) { c.output.high = max(high, 0) }
+func (c *Conn) SetOutputHighWater(high int) { c.outHigh = max(high, 0) }
 
 // HoldInput applies the output high water mark at now and reports whether
 // the driver should leave the transport unread. Input is held once unsent
@@ -156,13 +155,13 @@ func (c *Conn) SetOutputHighWater(high int) { c.output.high = max(high, 0) }
 // Next: after writing output (Advance or Wrote), call it again; read when
 // it reports false.
 func (c *Conn) HoldInput(now time.Time) bool {
-	if o := &c.output; o.high > 0 {
+	if o := &c.output; c.outHigh > 0 {
 		switch u := c.unsent(); {
-		case !o.held && u > o.high:
+		case !o.held && u > c.outHigh:
 			c.tick(now)
 			o.held = true
 			c.updateTimers()
-		case o.held && u <= o.high/4:
+		case o.held && u <= c.outHigh/4:
 			c.tick(now)
 			o.held = false
 			c.recv.resumedAt = c.now
