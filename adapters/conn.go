@@ -47,19 +47,18 @@ const parkAfter = time.Second
 type Conn struct {
 	// Set when the Conn is made, never changed (q and the channels are
 	// safe to use from any goroutine).
-	nc           net.Conn
-	clock        Clock
-	mono         monoClock // the clock unless Options.Clock is set
-	q            *assembler.Queue
-	closeTimeout time.Duration
-	subprotocol  string
-	onMessage    func(*Conn, frame.Opcode, []byte)
-	onPing       func(*Conn, []byte)
-	onPong       func(*Conn, []byte, time.Duration)
-	sendLimit    int64
-	sendFull     SendFullPolicy
-	outHigh      bool          // Options.OutputHighWater is set
-	done         chan struct{} // closed when the engine reached StateClosed
+	nc          net.Conn
+	clock       Clock
+	mono        monoClock // the clock unless Options.Clock is set
+	q           *assembler.Queue
+	subprotocol string
+	onMessage   func(*Conn, frame.Opcode, []byte)
+	onPing      func(*Conn, []byte)
+	onPong      func(*Conn, []byte, time.Duration)
+	sendLimit   int64
+	sendFull    SendFullPolicy
+	outHigh     bool          // Options.OutputHighWater is set
+	done        chan struct{} // closed when the engine reached StateClosed
 	// released is set for a server's WebSocket over HTTP/2, whose stream
 	// dies with the handler: the end is told to the application (Done,
 	// the queue's close error, closeErr) only once the transport is closed
@@ -88,6 +87,7 @@ type Conn struct {
 	eng *protocol.Conn
 	// The end, told once (conn.go, conn_close.go).
 	closed     bool // the engine reached StateClosed
+	lingering  bool // the transport is half-closed; read until the peer's EOF (protocol.Conn.EndTransport)
 	toldEnd    bool // the end was told (with released)
 	sockClosed bool
 	// wake is closed (and cleared) when the read token is released, events
@@ -96,10 +96,9 @@ type Conn struct {
 	wake chan struct{}
 
 	// The one timer over the deadline table (conn_timer.go).
-	timer     Timer
-	timerAt   time.Time // when it is set to fire; zero when not set
-	lingerEnd time.Time // waiting for the peer's EOF after our close until then
-	killAt    time.Time // close the socket under a blocked write at this time
+	timer   Timer
+	timerAt time.Time // when it is set to fire; zero when not set
+	killAt  time.Time // close the socket under a blocked write at this time
 
 	// The read token (conn_read.go): who reads the transport.
 	reader     owner
@@ -200,16 +199,15 @@ func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
 func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
 	c := &Conn{
 		nc: nc, eng: eng, clock: opts.Clock,
-		q:            assembler.New(opts.queueConfig(cfg)),
-		done:         make(chan struct{}),
-		subprotocol:  eng.Subprotocol(),
-		closeTimeout: cfg.CloseTimeoutOrDefault(),
-		onMessage:    opts.OnMessage,
-		onPing:       opts.OnPing,
-		onPong:       opts.OnPong,
-		want:         minReadBuffer,
-		sendLimit:    opts.SendLimit,
-		sendFull:     opts.SendFull,
+		q:           assembler.New(opts.queueConfig(cfg)),
+		done:        make(chan struct{}),
+		subprotocol: eng.Subprotocol(),
+		onMessage:   opts.OnMessage,
+		onPing:      opts.OnPing,
+		onPong:      opts.OnPong,
+		want:        minReadBuffer,
+		sendLimit:   opts.SendLimit,
+		sendFull:    opts.SendFull,
 	}
 	if c.sendLimit <= 0 {
 		c.sendLimit = DefaultSendLimit
@@ -217,9 +215,6 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	if opts.OutputHighWater > 0 {
 		eng.SetOutputHighWater(int(min(opts.OutputHighWater, math.MaxInt32)))
 		c.outHigh = true
-	}
-	if c.closeTimeout <= 0 {
-		c.closeTimeout = protocol.DefaultCloseTimeout
 	}
 	if c.clock == nil {
 		c.mono.base = time.Now()

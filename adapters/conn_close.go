@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // ErrClosedNow is the cause in the close status of a connection ended by
@@ -11,22 +12,28 @@ import (
 var ErrClosedNow = errors.New("closed by CloseNow")
 
 // shutdownTransport ends the transport once the engine asked and its last
-// bytes are written: at once, or after lingering for the peer's EOF as
-// protocol.CloseStatus.Linger says (CloseWrite is the half-close). A
+// bytes are written: at once, or after lingering for the peer's EOF, as
+// protocol.Conn.EndTransport says (CloseWrite is the half-close). A
 // server's HTTP/2 stream does not linger: ending it sends what was
 // written, then END_STREAM, and a reset there destroys nothing in flight.
 func (c *Conn) shutdownTransport() {
 	c.mu.Lock()
 	cw, canHalfClose := c.nc.(interface{ CloseWrite() error })
 	_, serverStream := c.nc.(*streamConn)
-	st := c.eng.CloseStatus()
-	linger := !c.sockClosed && c.writeErr == nil && !serverStream && st.Linger(c.sawEOF, canHalfClose)
-	if !linger {
+	end := protocol.CloseTransportNow
+	if !c.sockClosed && !serverStream {
+		end = c.eng.EndTransport(c.clock.Now(), canHalfClose)
+	}
+	switch end {
+	case protocol.CloseTransportNow:
 		c.mu.Unlock()
 		c.closeSocket()
 		return
+	case protocol.KeepTransport: // output came after all: its writer ends it
+		c.mu.Unlock()
+		return
 	}
-	c.lingerEnd = c.clock.Now().Add(c.closeTimeout)
+	c.lingering = true
 	if c.reader == ownerApp {
 		c.interruptRead() // it returns the close error; the background reader drains
 	}

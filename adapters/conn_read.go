@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // The read token. At most one goroutine reads the transport: an
@@ -242,7 +243,7 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 	}
 	switch {
 	case c.closed:
-		if c.lingerEnd.IsZero() {
+		if !c.lingering {
 			return // nothing to read for once the connection ended
 		}
 	case c.closing: // Close reads even while input is held
@@ -274,7 +275,7 @@ func (c *Conn) keepReading() bool {
 	case c.sockClosed || c.sawEOF:
 		return false
 	case c.closed:
-		return !c.lingerEnd.IsZero() // drain until the peer's EOF
+		return c.lingering // drain until the peer's EOF
 	case c.takeover:
 		return false
 	}
@@ -306,7 +307,7 @@ func (c *Conn) readBackground() {
 		}
 		c.mu.Lock()
 	}
-	lingerDone := c.closed && !c.lingerEnd.IsZero() && c.sawEOF
+	lingerDone := c.lingering && c.sawEOF && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow
 	c.reader = ownerNone
 	c.takeover = false
 	c.releasedAt = c.clock.Now()

@@ -1,10 +1,14 @@
 package adapters
 
-import "time"
+import (
+	"time"
+
+	"github.com/wsengine/ws/protocol"
+)
 
 // The connection's deadlines, in the order onTimer acts on them. The
 // engine's own (keepalive, the open and close timeouts, the write
-// watchdog) are one entry: protocol.Conn.Deadline, acted on by
+// watchdog, the linger's bound) are one entry: protocol.Conn.Deadline, acted on by
 // HandleTimeout. The others are the adapter's, each computed from the state
 // it belongs to, zero when that state does not need it. One timer, created
 // once and reset, fires at the earliest; it is stopped when the socket
@@ -14,7 +18,6 @@ const (
 	dlGrace         // no application call has read for readGrace: the background reader takes over
 	dlPark          // a socket read has waited parkAfter: it is parked (its buffer released)
 	dlKill          // a write still blocked killGrace after the end: the socket closes under it
-	dlLinger        // no EOF from the peer within the close timeout: the socket closes
 	numDeadlines
 )
 
@@ -27,7 +30,7 @@ func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
 	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
 		d[dlPark] = c.readStart.Add(parkAfter)
 	}
-	d[dlKill], d[dlLinger] = c.killAt, c.lingerEnd
+	d[dlKill] = c.killAt
 	return d
 }
 
@@ -83,7 +86,8 @@ func (c *Conn) onTimer() {
 		c.parkReq = true
 		c.interruptRead()
 	}
-	closeNow := passed(dlKill) || passed(dlLinger)
+	// The engine's deadline covers a linger without the peer's EOF.
+	closeNow := passed(dlKill) || c.lingering && c.eng.EndTransport(now, true) == protocol.CloseTransportNow
 	c.armTimer()
 	c.mu.Unlock()
 	if closeNow {

@@ -37,7 +37,9 @@ import (
 //  1. Outgoing: write these bytes to the transport, then Advance(n) by what
 //     was written (a short write keeps the rest for later).
 //  2. NextEvent: take events until it returns one of kind EventNone.
-//  3. ShouldCloseTransport: once Outgoing is written, close the transport.
+//  3. ShouldCloseTransport: once Outgoing is written, EndTransport says
+//     whether to close the transport or to linger (half-close, read until
+//     the peer's EOF).
 //  4. Deadline: call HandleTimeout at that time (zero: no timer).
 //
 // State, CloseStatus and Latency may be read at any time.

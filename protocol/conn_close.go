@@ -18,9 +18,14 @@ type closeState struct {
 	sent, recv bool
 	sentFirst  bool
 	failed     bool // this side failed the connection
-	sentCode   frame.CloseCode
-	recvCode   frame.CloseCode
-	failCode   frame.CloseCode
+	// The transport's end (EndTransport): eof, the peer's EOF came;
+	// aborted, the driver dropped it (Abort); lingering, it was told to
+	// half-close and read until the EOF; expired, the close timeout after
+	// the end ran out.
+	eof, aborted, lingering, expired bool
+	sentCode                         frame.CloseCode
+	recvCode                         frame.CloseCode
+	failCode                         frame.CloseCode
 	*closeText
 }
 
@@ -121,6 +126,7 @@ func (c *Conn) Fail(now time.Time, code frame.CloseCode, reason string) error {
 // Next: drain the outputs (see Conn).
 func (c *Conn) ReceiveEOF(now time.Time) {
 	c.tick(now)
+	c.closer.eof = true
 	switch {
 	case c.state == StateClosed:
 	case c.state == StateConnecting && c.hs.rejected != nil:
@@ -294,6 +300,73 @@ func codeAndReason(code frame.CloseCode, reason string) string {
 		return code.String()
 	}
 	return code.String() + " " + strconv.Quote(reason)
+}
+
+// TransportEnd is what EndTransport tells a driver to do with the
+// transport.
+type TransportEnd uint8
+
+const (
+	// KeepTransport: not yet. Output waits to be written, or the
+	// connection lingers: read on, dropping what comes, until the peer's
+	// EOF (ReceiveEOF) or Deadline, then ask again.
+	KeepTransport TransportEnd = iota
+	// CloseTransportNow: close the transport.
+	CloseTransportNow
+	// HalfCloseTransport: half-close the transport where it can be (the
+	// canHalfClose given), then read on as for KeepTransport: the
+	// connection lingers.
+	HalfCloseTransport
+)
+
+func (e TransportEnd) String() string {
+	switch e {
+	case KeepTransport:
+		return "keep"
+	case CloseTransportNow:
+		return "close"
+	case HalfCloseTransport:
+		return "half-close"
+	}
+	return "TransportEnd(" + strconv.Itoa(int(e)) + ")"
+}
+
+// EndTransport is the close sequence's last step, the same for every
+// driver: call it once ShouldCloseTransport asks, after writing what
+// Outgoing holds, and again after the peer's EOF and at Deadline. It tells
+// the driver to close the transport, or to linger (CloseStatus.Linger):
+// half-close it and read until the peer's EOF, so that bytes it still
+// sends do not make the kernel reset the connection and destroy our close
+// frame in flight (RFC 6455 §7.1.1). Both waits are bounded: output that
+// the peer does not take, and a linger without its EOF, get
+// Config.CloseTimeout from the first call that finds them (the write
+// watchdog stops at the end of the connection). After Abort the transport
+// closes at once.
+func (c *Conn) EndTransport(now time.Time, canHalfClose bool) TransportEnd {
+	if !c.closeTransport {
+		return KeepTransport
+	}
+	c.tick(now)
+	cl := &c.closer
+	switch {
+	case cl.aborted || cl.expired:
+		return CloseTransportNow
+	case c.unsent() > 0:
+		if c.timers[timerClose] == 0 {
+			c.timers[timerClose] = c.now.add(c.cfg.CloseTimeoutOrDefault())
+		}
+		return KeepTransport
+	case cl.lingering:
+		if cl.eof {
+			return CloseTransportNow
+		}
+		return KeepTransport
+	case c.CloseStatus().Linger(cl.eof, canHalfClose):
+		cl.lingering = true
+		c.timers[timerClose] = c.now.add(c.cfg.CloseTimeoutOrDefault())
+		return HalfCloseTransport
+	}
+	return CloseTransportNow
 }
 
 // Linger says how a driver ends the transport once ShouldCloseTransport

@@ -314,3 +314,85 @@ func TestEOFSaysWhere(t *testing.T) {
 		t.Fatalf("handshake EOF: %v", err)
 	}
 }
+
+// EndTransport: the close sequence's last step. Each case brings a server
+// to the end, then writes (or not) and reports the peer's EOF (or not);
+// the steps say what EndTransport answers and when.
+func TestEndTransport(t *testing.T) {
+	closeFrom := func(r protocol.Role) []byte {
+		p, _ := frame.AppendClose(nil, frame.CloseNormal, "")
+		return wireFrame(r, frame.OpClose, true, p)
+	}
+	ct := protocol.DefaultCloseTimeout
+	type step struct {
+		at        time.Duration
+		do        string // "write", "eof", "timeout", "abort" or ""
+		halfClose bool
+		want      protocol.TransportEnd
+	}
+	tests := []struct {
+		name  string
+		end   func(c *protocol.Conn) // brings the connection to its end at time 1 s
+		steps []step
+	}{
+		{"the peer closed: linger until its EOF", func(c *protocol.Conn) { c.Receive(at(time.Second), closeFrom(protocol.RoleClient)) }, []step{
+			{time.Second, "", true, protocol.KeepTransport}, // our reply is not written
+			{2 * time.Second, "write", true, protocol.HalfCloseTransport},
+			{3 * time.Second, "", true, protocol.KeepTransport},
+			{4 * time.Second, "eof", true, protocol.CloseTransportNow},
+		}},
+		{"the linger has its close timeout", func(c *protocol.Conn) { c.Receive(at(time.Second), closeFrom(protocol.RoleClient)) }, []step{
+			{2 * time.Second, "write", true, protocol.HalfCloseTransport},
+			{2*time.Second + ct - time.Nanosecond, "timeout", true, protocol.KeepTransport},
+			{2*time.Second + ct, "timeout", true, protocol.CloseTransportNow},
+		}},
+		{"no half-close, the peer's close came: no linger", func(c *protocol.Conn) { c.Receive(at(time.Second), closeFrom(protocol.RoleClient)) }, []step{
+			{2 * time.Second, "write", false, protocol.CloseTransportNow},
+		}},
+		{"the peer's EOF came first: no linger", func(c *protocol.Conn) {
+			c.Fail(at(time.Second), frame.CloseInternalError, "")
+			c.ReceiveEOF(at(time.Second))
+		}, []step{
+			{2 * time.Second, "write", true, protocol.CloseTransportNow},
+		}},
+		{"output the peer never takes has the close timeout", func(c *protocol.Conn) { c.Fail(at(time.Second), frame.CloseInternalError, "") }, []step{
+			{time.Second, "", true, protocol.KeepTransport},
+			{time.Second + ct - time.Nanosecond, "timeout", true, protocol.KeepTransport},
+			{time.Second + ct, "timeout", true, protocol.CloseTransportNow},
+		}},
+		{"after Abort at once", func(c *protocol.Conn) { c.Fail(at(time.Second), frame.CloseInternalError, "") }, []step{
+			{time.Second, "", true, protocol.KeepTransport},
+			{2 * time.Second, "abort", true, protocol.CloseTransportNow},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := established(t, protocol.RoleServer, testConfig())
+			if got := c.EndTransport(at(0), true); got != protocol.KeepTransport {
+				t.Fatalf("open: %v", got)
+			}
+			tt.end(c)
+			for c.NextEvent().Kind != protocol.EventNone {
+			}
+			if !c.ShouldCloseTransport() {
+				t.Fatal("not at the end")
+			}
+			for i, s := range tt.steps {
+				now := at(s.at)
+				switch s.do {
+				case "write":
+					c.Advance(len(c.Outgoing()))
+				case "eof":
+					c.ReceiveEOF(now)
+				case "timeout":
+					c.HandleTimeout(now)
+				case "abort":
+					c.Abort(now, nil)
+				}
+				if got := c.EndTransport(now, s.halfClose); got != s.want {
+					t.Fatalf("step %d (%s at %v): %v, want %v", i, s.do, s.at, got, s.want)
+				}
+			}
+		})
+	}
+}

@@ -65,20 +65,22 @@ var ErrAborted = errors.New("transport dropped by this side")
 // Abort ends the connection at once, without a close frame: the driver
 // dropped the transport (an application that asked to close without the
 // handshake, or a write cut short in the middle of a frame, after which no
-// frame can follow on the wire). Output not yet written is discarded. The
-// status is 1006, wrapping cause (ErrAborted when nil).
+// frame can follow on the wire). Output not yet written is discarded, after
+// the end too (a transport that failed then takes no more: EndTransport
+// says close). The status is 1006, wrapping cause (ErrAborted when nil).
 //
 // Next: close the transport.
 func (c *Conn) Abort(now time.Time, cause error) {
 	c.tick(now)
+	c.closer.aborted = true
+	c.out, c.outStart = c.out[:0], 0
+	c.output.pongLen, c.output.inFlight = 0, 0
 	if c.state == StateClosed {
 		return
 	}
 	if cause == nil {
 		cause = ErrAborted
 	}
-	c.out, c.outStart = c.out[:0], 0
-	c.output.pongLen, c.output.inFlight = 0, 0
 	c.finish(cause)
 }
 

@@ -50,7 +50,10 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	}
 	if expired(timerClose) {
 		c.timers[timerClose] = 0
-		if c.closer.sent && c.closer.recv {
+		if c.state == StateClosed {
+			// The transport's end (EndTransport) had its close timeout.
+			c.closer.expired = true
+		} else if c.closer.sent && c.closer.recv {
 			// The handshake is done; the server did not close the transport.
 			c.finish(nil)
 		} else {

@@ -48,13 +48,11 @@ type Conn struct {
 // connState is what both the loop and other goroutines change: guarded
 // by Conn.mu.
 type connState struct {
-	lingerEnd instant
 	closed    bool // the socket is closed (the loop closed it)
 	queued    bool // in the loop's inbox
 	writeErr  bool // a write failed: the peer is gone
 	paused    bool // Pause: the application reads no more for now
 	lingering bool // our close frame is out; reading until the peer's EOF
-	sawEOF    bool
 	readLater bool // the socket may have input that was not read
 	busy      bool // the loop is dispatching its events and settles it next
 }

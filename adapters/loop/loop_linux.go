@@ -312,7 +312,6 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 		c.eng.ReceiveBuffered(now, n)
 	case err == syscall.EAGAIN:
 	case err == 0:
-		c.st.sawEOF = true
 		c.eng.ReceiveEOF(now)
 	default:
 		c.st.writeErr = true // a reset: nothing more goes out either
@@ -377,8 +376,8 @@ func (l *loop) drain(c *Conn, now time.Time) {
 			return
 		}
 		if n == 0 || err != 0 {
-			c.st.sawEOF = true
-			l.closeFD(c, now)
+			c.eng.ReceiveEOF(now)
+			l.settle(c, now)
 			return
 		}
 	}
@@ -409,8 +408,6 @@ func (l *loop) expire(now time.Time) {
 		switch {
 		case c.st.closed:
 		case c.eng == nil: // the request did not come in time
-			l.closeFD(c, now)
-		case c.st.lingering && l.srv.instant(now) >= c.st.lingerEnd:
 			l.closeFD(c, now)
 		default:
 			c.eng.HandleTimeout(now)
@@ -503,19 +500,17 @@ func (l *loop) settle(c *Conn, now time.Time) {
 	if c.st.closed {
 		return
 	}
-	unsent := c.eng.UnsentOutput()
-	if c.eng.ShouldCloseTransport() && (unsent == 0 || c.st.writeErr) {
-		if !c.st.lingering {
-			if !c.linger() {
-				l.closeFD(c, now)
-				return
-			}
+	if c.eng.ShouldCloseTransport() {
+		switch c.eng.EndTransport(now, true) {
+		case protocol.CloseTransportNow:
+			l.closeFD(c, now)
+			return
+		case protocol.HalfCloseTransport:
 			syscall.Shutdown(c.fd, syscall.SHUT_WR)
 			c.st.lingering = true
-			c.st.lingerEnd = l.srv.instant(now.Add(l.srv.cfg.CloseTimeoutOrDefault()))
 			l.ready = append(l.ready, c) // the EOF may be in already
 		}
-		l.timers.set(c, c.st.lingerEnd)
+		l.timers.set(c, l.srv.instant(c.eng.Deadline()))
 		return
 	}
 	// The output bound applies to reading (Options.HighWater, applied by
@@ -527,12 +522,6 @@ func (l *loop) settle(c *Conn, now time.Time) {
 		l.ready = append(l.ready, c)
 	}
 	l.timers.set(c, l.srv.instant(c.eng.Deadline()))
-}
-
-// linger says whether the transport ends after the peer's EOF
-// (protocol.CloseStatus.Linger; a socket half-closes). c.mu held.
-func (c *Conn) linger() bool {
-	return !c.st.writeErr && c.eng.CloseStatus().Linger(c.st.sawEOF, true)
 }
 
 // flush writes the engine's output while the socket takes it, from any

@@ -190,3 +190,30 @@ func TestStalledPeers(t *testing.T) {
 	}
 	c.Close(frame.CloseNormal, "")
 }
+
+// A Close to a peer that reads nothing, behind output it never takes:
+// the close timeout ends the handshake, and the socket closes then too,
+// unsent output or not (the write watchdog is far off here).
+func TestCloseBehindUnreadOutput(t *testing.T) {
+	cfg := protocol.DefaultConfig()
+	cfg.CloseTimeout = 300 * time.Millisecond
+	cfg.WriteTimeout = time.Hour
+	srv, url, closes := serve(t, loop.Options{Config: &cfg, DisableCompression: true, SendLimit: 64 << 20,
+		OnOpen: func(c *loop.Conn) {
+			for range 256 {
+				c.Send(frame.OpBinary, make([]byte, 32<<10)) // 8 MiB, past every socket buffer
+			}
+			c.Close(frame.CloseNormal, "bye")
+		}})
+	rawClient(t, url, "/ws") // reads nothing more
+	start := time.Now()
+	if e := waitEnd(t, closes); !errors.Is(e.err, protocol.ErrCloseTimeout) {
+		t.Fatalf("OnClose: %v", e.err)
+	}
+	for srv.Len() != 0 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the socket is still open %v after the close timeout", time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
