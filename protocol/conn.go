@@ -134,8 +134,10 @@ func (c *Conn) Advance(n int) {
 	if o.pongLen > 0 && c.outStart > int(o.pongAt) {
 		o.pongLen = 0 // going out: the next ping gets its own pong
 	}
+	o.cut = n > 0 || o.cut
 	if c.outStart == len(c.out) {
 		c.outStart = 0
+		o.cut = false
 		c.out = c.out[:0]
 		// Do not keep a large message's buffer on an idle connection.
 		if cap(c.out) > maxRetainedBuffer {
@@ -161,6 +163,7 @@ func (c *Conn) TakeOutgoing(spare []byte) []byte {
 		return nil
 	}
 	c.output.inFlight += len(out)
+	c.output.cut = false
 	c.output.pongLen = 0 // taken: the next ping gets its own pong
 	c.output.hsLeft = 0
 	c.out, c.outStart = spare[:0], 0

@@ -74,7 +74,7 @@ func (c *Conn) Abort(now time.Time, cause error) {
 	c.tick(now)
 	c.closer.aborted = true
 	c.out, c.outStart = c.out[:0], 0
-	c.output.pongLen, c.output.inFlight = 0, 0
+	c.output.pongLen, c.output.inFlight, c.output.cut = 0, 0, false
 	if c.state == StateClosed {
 		return
 	}

@@ -52,6 +52,10 @@ type outputState struct {
 	// held says input is held for the output (HoldInput): set when unsent
 	// output passed high, cleared when it is down to a quarter of it.
 	held bool
+	// cut says Outgoing may begin inside a frame partly written (Advance
+	// wrote some of it, and compacting the buffer since moved its rest to
+	// the front): Drop keeps it then.
+	cut bool
 	// hsLeft counts the bytes of the opening handshake (the 101, or a
 	// client's request) at the front of Outgoing, not written yet: Drop
 	// keeps them, as the peer must read them before any frame.
@@ -226,7 +230,7 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 	if c.state == StateClosed {
 		return nil
 	}
-	if c.outStart == 0 {
+	if !c.output.cut {
 		c.out = c.out[:c.output.hsLeft]
 		c.output.pongLen = 0 // a pong comes after the handshake's answer
 		c.settleOutput()

@@ -136,7 +136,9 @@ var errSlow = errors.New("slow consumer")
 
 // Drop discards the output no write has begun on and fails the connection
 // with its code: only the close frame goes out. Output partly written
-// stays whole, and so does a 101 not written yet.
+// stays whole (sent to after the partial write too, when the output was
+// compacted: a frame cut in two would break the stream), and so does a 101
+// not written yet.
 func TestDrop(t *testing.T) {
 	closeFrame := wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "slow"))
 	msg := wireFrame(protocol.RoleServer, frame.OpBinary, true, make([]byte, 100))
@@ -145,22 +147,29 @@ func TestDrop(t *testing.T) {
 	handshaking.Receive(t0, crlf(rfcRequest))
 	response := bytes.Clone(handshaking.Outgoing())
 	for _, tt := range []struct {
-		name    string
-		s       *protocol.Conn
-		advance int
-		want    []byte
+		name         string
+		s            *protocol.Conn
+		advance      int
+		advanceFirst bool // between the two sends
+		want         []byte
 	}{
-		{"nothing written", established(t, protocol.RoleServer, testConfig()), 0, closeFrame},
-		{"partly written", established(t, protocol.RoleServer, testConfig()), 10, append(append(msg[10:], msg...), closeFrame...)},
-		{"the 101 not written", handshaking, 0, append(response, closeFrame...)},
+		{"nothing written", established(t, protocol.RoleServer, testConfig()), 0, false, closeFrame},
+		{"partly written", established(t, protocol.RoleServer, testConfig()), 10, false, append(append(msg[10:], msg...), closeFrame...)},
+		{"partly written, then sent to", established(t, protocol.RoleServer, testConfig()), 10, true, append(append(msg[10:], msg...), closeFrame...)},
+		{"the 101 not written", handshaking, 0, false, append(response, closeFrame...)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.s
 			for s.NextEvent().Kind != protocol.EventNone {
 			}
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
+			if tt.advanceFirst {
+				s.Advance(tt.advance)
+			}
 			s.SendMessage(t0, frame.OpBinary, make([]byte, 100))
-			s.Advance(tt.advance)
+			if !tt.advanceFirst {
+				s.Advance(tt.advance)
+			}
 			if err := s.Drop(t0, frame.ClosePolicyViolation, "slow", errSlow); err != nil {
 				t.Fatal(err)
 			}
