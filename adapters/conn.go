@@ -31,10 +31,6 @@ const (
 // keeps that negligible and a peer's close or ping unanswered no longer.
 const readGrace = 250 * time.Millisecond
 
-// killGrace is how long a write blocked when the connection ends may go on
-// before the socket is closed under it.
-const killGrace = 100 * time.Millisecond
-
 // parkAfter is how long a read may wait for the peer before it is parked:
 // the engine's read buffer is released and the read goes on into a few
 // bytes of the Conn's own, so an idle connection holds no read buffer. The
@@ -98,7 +94,6 @@ type Conn struct {
 	// The one timer over the deadline table (conn_timer.go).
 	timer   Timer
 	timerAt time.Time // when it is set to fire; zero when not set
-	killAt  time.Time // close the socket under a blocked write at this time
 
 	// The read token (conn_read.go): who reads the transport.
 	reader     owner
@@ -298,8 +293,13 @@ func (c *Conn) ended() {
 	if c.reader == ownerApp {
 		c.interruptRead() // a Read blocked in the socket returns the close error
 	}
-	if c.writing {
-		c.killAt = c.clock.Now().Add(killGrace) // a blocked write gets a moment, then the socket closes
+	if c.writing || c.eng.UnsentOutput() > 0 {
+		// What is not written yet gets the close timeout from now
+		// (protocol.Conn.EndTransport); after Abort nothing does, and a
+		// write blocked on the socket returns at once.
+		if c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow && c.writing {
+			c.nc.SetWriteDeadline(pastTime)
+		}
 	}
 }
 

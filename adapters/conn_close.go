@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"errors"
+	"time"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -56,7 +57,7 @@ func (c *Conn) closeSocket() {
 	c.sockClosed = true
 	if c.timer != nil {
 		c.timer.Stop()
-		c.timerAt = c.killAt // zero
+		c.timerAt = time.Time{}
 	}
 	c.signal()
 	c.releaseIfDone()

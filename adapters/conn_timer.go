@@ -17,7 +17,6 @@ const (
 	dlEngine = iota // protocol's timers
 	dlGrace         // no application call has read for readGrace: the background reader takes over
 	dlPark          // a socket read has waited parkAfter: it is parked (its buffer released)
-	dlKill          // a write still blocked killGrace after the end: the socket closes under it
 	numDeadlines
 )
 
@@ -30,7 +29,6 @@ func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
 	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
 		d[dlPark] = c.readStart.Add(parkAfter)
 	}
-	d[dlKill] = c.killAt
 	return d
 }
 
@@ -86,8 +84,11 @@ func (c *Conn) onTimer() {
 		c.parkReq = true
 		c.interruptRead()
 	}
-	// The engine's deadline covers a linger without the peer's EOF.
-	closeNow := passed(dlKill) || c.lingering && c.eng.EndTransport(now, true) == protocol.CloseTransportNow
+	// After the end the engine's deadline bounds the output not written
+	// and a linger without the peer's EOF: at it the socket closes, under a
+	// blocked write too.
+	closeNow := c.closed && (c.writing || c.lingering || c.eng.UnsentOutput() > 0) &&
+		c.eng.EndTransport(now, true) == protocol.CloseTransportNow
 	c.armTimer()
 	c.mu.Unlock()
 	if closeNow {

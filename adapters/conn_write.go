@@ -42,8 +42,8 @@ func (c *Conn) mark() int64 { return c.taken + int64(len(c.eng.Outgoing())) }
 // writing (it then writes these bytes too). It never waits for the token.
 // ctx, when not nil, is an application call's and bounds the writes (a
 // write it cuts leaves the rest of the frame for the next writer); with nil
-// the writes have no deadline, but the connection's end closes the socket
-// under them (killGrace).
+// the writes have no deadline, but the socket closes under them a close
+// timeout after the connection's end (protocol.Conn.EndTransport).
 func (c *Conn) flushBackground(ctx context.Context) {
 	c.mu.Lock()
 	if c.writing || ctx != nil && ctx.Err() != nil {

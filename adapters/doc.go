@@ -59,8 +59,9 @@
 //     write watchdog, the background reader's start, parking an idle read,
 //     and the waits at the end.
 //   - The end: when the engine ends the connection every pending call returns
-//     the close error at once; a write blocked on a peer that does not read
-//     gets 100 ms before the socket closes under it. After this side's close
+//     the close error at once; output not yet written, a blocked write's
+//     included, gets the close timeout before the socket closes under it
+//     (none after CloseNow or a failed write). After this side's close
 //     frame the socket is half-closed where it can be, and read until the
 //     peer's EOF or the close timeout (RFC 6455 §7.1.1), so that the close
 //     frame in flight is not destroyed by a reset.
@@ -93,8 +94,8 @@
 //   - The stream is the handler's and ends when the handler returns, so the
 //     handler must not return before the connection is over. For such a
 //     Conn, Done, Close and the close error returned by Read, Write and the
-//     rest wait until the stream is released (within the close timeout and
-//     100 ms): a handler that returns after any of them is safe; one that
+//     rest wait until the stream is released (within twice the close
+//     timeout): a handler that returns after any of them is safe; one that
 //     hands the Conn to another goroutine and returns at once ends the
 //     WebSocket. Closing the WebSocket ends its stream, not the TCP
 //     connection the other streams share.

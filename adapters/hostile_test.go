@@ -174,8 +174,8 @@ func writeTimeoutConfig() *protocol.Config {
 }
 
 // endBound is how long after a peer went silent its connection may live:
-// the write timeout, its quarter-interval looks, the 100 ms a blocked write
-// gets, and slack for a loaded machine.
+// the write timeout, its quarter-interval looks, and slack for a loaded
+// machine (after the watchdog's Abort a blocked write returns at once).
 const endBound = 600*time.Millisecond + 100*time.Millisecond + 2*time.Second
 
 // A client sends messages to an echo handler and never reads, until its

@@ -16,6 +16,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // A client dialed on the loop talks to a goroutine-driven server (and
@@ -210,33 +211,53 @@ func TestSendsFromOnOpenPastTheLimit(t *testing.T) {
 
 // HighWater: an echo server stops reading a client that does not read its
 // echoes once they pile up, so TCP holds the client's writes back, and
-// when the client reads again every echo arrives. With HighWater above
-// SendLimit the echoes reach the limit first, and the client is dropped as
-// a slow consumer.
+// when the client reads again every echo arrives; over wss too, where the
+// goroutine driver runs the connection. With HighWater above SendLimit the
+// echoes reach the limit first, and the client is dropped as a slow
+// consumer.
 func TestHighWaterHoldsInput(t *testing.T) {
 	tests := []struct {
 		name string
 		high int64
+		wss  bool
 	}{
-		{"HighWater 64 KiB (default)", 0},
-		{"HighWater past SendLimit", 64 << 20},
+		{"ws, HighWater 64 KiB (default)", 0, false},
+		{"ws, HighWater past SendLimit", 64 << 20, false},
+		{"wss, HighWater 64 KiB (default)", 0, true},
+		{"wss, HighWater past SendLimit", 64 << 20, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, url, closes := serve(t, loop.Options{OnMessage: echo, DisableCompression: true,
-				SendLimit: 256 << 10, HighWater: tt.high})
+			opts := loop.Options{OnMessage: echo, DisableCompression: true, SendLimit: 256 << 10, HighWater: tt.high}
+			var url string
+			closes := make(chan ended, 1)
+			var dopts adapters.DialOptions
+			if tt.wss {
+				opts.OnClose = func(c *loop.Conn, err error) { closes <- ended{c, err} }
+				srv, err := loop.NewServer(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hs := httptest.NewTLSServer(srv)
+				defer hs.Close()
+				defer srv.Close()
+				url = "wss" + strings.TrimPrefix(hs.URL, "https")
+				dopts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+			} else {
+				_, url, closes = serve(t, opts)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var d net.Dialer
-			client, _, err := adapters.Dial(ctx, url, &adapters.DialOptions{
-				Options: adapters.Options{DisableCompression: true},
-				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-					nc, err := d.DialContext(ctx, network, addr)
-					if err == nil {
-						nc.(*net.TCPConn).SetReadBuffer(32 << 10)
-					}
-					return nc, err
-				}})
+			dopts.Options = adapters.Options{DisableCompression: true}
+			dopts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				nc, err := d.DialContext(ctx, network, addr)
+				if err == nil {
+					nc.(*net.TCPConn).SetReadBuffer(32 << 10)
+				}
+				return nc, err
+			}
+			client, _, err := adapters.Dial(ctx, url, &dopts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +280,11 @@ func TestHighWaterHoldsInput(t *testing.T) {
 						if e := waitEnd(t, closes); !errors.Is(e.err, adapters.ErrSendQueueFull) {
 							t.Fatalf("the server ended with %v, want a slow consumer's drop", e.err)
 						}
-						t.Logf("the client got %d echoes, then %v", i, err)
+						// The close frame reaches the client behind what was
+						// sent: no frame cut, no reset.
+						if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
+							t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", i, err)
+						}
 						return
 					}
 					t.Fatalf("echo %d of %d: %v", i, n, err)
