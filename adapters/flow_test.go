@@ -10,6 +10,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -92,42 +93,25 @@ func TestOutputHighWaterHoldsInput(t *testing.T) {
 			defer server.CloseNow()
 			defer client.CloseNow()
 
-			const n, size = 512, 16 << 10 // 8 MiB, far past every buffer
+			const n = 512 // of 16 KiB: 8 MiB, far past every buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			go func() {
-				msg := make([]byte, size)
-				for i := range n {
-					msg[0], msg[1] = byte(i), byte(i>>8)
-					if client.Write(ctx, frame.OpBinary, msg) != nil {
-						return
-					}
-				}
-			}()
-			time.Sleep(300 * time.Millisecond) // the client reads nothing meanwhile
-			for i := range n {
-				_, p, err := client.Read(ctx)
-				if err != nil {
-					if tt.high == 0 {
-						<-server.Done()
-						if st := server.CloseStatus(); !errors.Is(st.Err, adapters.ErrSendQueueFull) {
-							t.Fatalf("the server ended with %v, want a slow consumer's drop", st.Err)
-						}
-						// The close frame reaches the client behind what was
-						// sent: no frame cut, no reset.
-						if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
-							t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", i, err)
-						}
-						return
-					}
-					t.Fatalf("echo %d of %d: %v", i, n, err)
-				}
-				if len(p) != size || int(p[0])|int(p[1])<<8 != i {
-					t.Fatalf("echo %d: %d bytes, numbered %d", i, len(p), int(p[0])|int(p[1])<<8)
-				}
-			}
-			if tt.high == 0 {
+			got, err := echotest.UnreadEchoes(ctx, client, n, 16<<10, 300*time.Millisecond)
+			switch {
+			case tt.high != 0 && err != nil:
+				t.Fatalf("echo %d of %d: %v", got, n, err)
+			case tt.high == 0 && err == nil:
 				t.Fatal("every echo arrived without OutputHighWater: the test shows nothing")
+			case tt.high == 0:
+				<-server.Done()
+				if st := server.CloseStatus(); !errors.Is(st.Err, adapters.ErrSendQueueFull) {
+					t.Fatalf("the server ended with %v, want a slow consumer's drop", st.Err)
+				}
+				// The close frame reaches the client behind what was sent:
+				// no frame cut, no reset.
+				if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
+					t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", got, err)
+				}
 			}
 		})
 	}

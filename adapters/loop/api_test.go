@@ -16,6 +16,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -262,41 +263,25 @@ func TestHighWaterHoldsInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer client.CloseNow()
-			const n, size = 1024, 16 << 10 // 16 MiB, far past every buffer
-			go func() {
-				msg := make([]byte, size)
-				for i := range n {
-					msg[0], msg[1] = byte(i), byte(i>>8)
-					if client.Write(ctx, frame.OpBinary, msg) != nil {
-						return
-					}
-				}
-			}()
-			time.Sleep(300 * time.Millisecond) // the client reads nothing meanwhile
-			for i := range n {
-				_, p, err := client.Read(ctx)
-				if err != nil {
-					if tt.high != 0 {
-						if e := waitEnd(t, closes); !errors.Is(e.err, adapters.ErrSendQueueFull) {
-							t.Fatalf("the server ended with %v, want a slow consumer's drop", e.err)
-						}
-						// The close frame reaches the client behind what was
-						// sent: no frame cut, no reset.
-						if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
-							t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", i, err)
-						}
-						return
-					}
-					t.Fatalf("echo %d of %d: %v", i, n, err)
-				}
-				if len(p) != size || int(p[0])|int(p[1])<<8 != i {
-					t.Fatalf("echo %d: %d bytes, numbered %d", i, len(p), int(p[0])|int(p[1])<<8)
-				}
-			}
-			if tt.high != 0 {
+			const n = 1024 // of 16 KiB: 16 MiB, far past every buffer
+			got, err := echotest.UnreadEchoes(ctx, client, n, 16<<10, 300*time.Millisecond)
+			switch {
+			case tt.high == 0 && err != nil:
+				t.Fatalf("echo %d of %d: %v", got, n, err)
+			case tt.high != 0 && err == nil:
 				t.Fatal("every echo arrived past SendLimit: the test shows nothing")
+			case tt.high != 0:
+				if e := waitEnd(t, closes); !errors.Is(e.err, adapters.ErrSendQueueFull) {
+					t.Fatalf("the server ended with %v, want a slow consumer's drop", e.err)
+				}
+				// The close frame reaches the client behind what was sent:
+				// no frame cut, no reset.
+				if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
+					t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", got, err)
+				}
+			default:
+				client.Close(frame.CloseNormal, "")
 			}
-			client.Close(frame.CloseNormal, "")
 		})
 	}
 }

@@ -1,0 +1,46 @@
+// Package echotest drives echo servers from tests: the scenarios that both
+// drivers' tests (package adapters and adapters/loop) run the same way.
+// Only tests use it.
+package echotest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/frame"
+)
+
+// UnreadEchoes is a client that sends faster than it reads: from another
+// goroutine it writes n binary messages of size bytes (at least 2),
+// numbered in their first two bytes, while it reads nothing for pause;
+// then it reads the echoes. It returns how many came back whole and in
+// order before the first that did not, or the error that ended the reading
+// (nil once all n came back).
+func UnreadEchoes(ctx context.Context, client *adapters.Conn, n, size int, pause time.Duration) (int, error) {
+	go func() {
+		msg := make([]byte, size)
+		for i := range n {
+			msg[0], msg[1] = byte(i), byte(i>>8)
+			if client.Write(ctx, frame.OpBinary, msg) != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-time.After(pause):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	for i := range n {
+		_, p, err := client.Read(ctx)
+		if err != nil {
+			return i, err
+		}
+		if len(p) != size || int(p[0])|int(p[1])<<8 != i&0xffff {
+			return i, fmt.Errorf("echo %d: %d bytes, numbered %d", i, len(p), int(p[0])|int(p[1])<<8)
+		}
+	}
+	return n, nil
+}
