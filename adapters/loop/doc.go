@@ -52,7 +52,9 @@
 //     engines' deadlines (keepalive, open, close, write watchdog, linger).
 //   - The end: after the engine's close, the socket is half-closed and
 //     read until the peer's EOF or the close timeout (RFC 6455 §7.1.1),
-//     unless the peer's EOF came already, then closed by the loop.
+//     unless the peer's EOF came already, then closed by the loop; output
+//     the peer does not take gets the close timeout too. The engine decides
+//     (protocol.Conn.EndTransport), as for goroutine-driven connections.
 //     OnClose runs when the engine ends, before that linger.
 //   - Memory: an idle connection holds its engine (640 bytes) and a Conn
 //     (128), no buffer. Each loop lends one 64 KiB scratch read buffer and
