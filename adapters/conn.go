@@ -104,7 +104,7 @@ type Conn struct {
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	want       int       // next read size
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
-	closing    bool      // Close was called: read even while paused
+	closing    bool      // Close was called: read even while input is held
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	inRead     bool      // a socket read is in progress
@@ -131,9 +131,8 @@ type Conn struct {
 	noRaw       bool           // the transport has none
 
 	// Pings and their hooks (hooks.go).
-	pings   []pingWaiter
-	pingSeq uint64
-	hooks   *hookState // OnPing and OnPong calls, made at the first
+	pings []pingWaiter
+	hooks *hookState // OnPing and OnPong calls, made at the first
 
 	// With Options.OnMessage (callbacks.go).
 	join     assembler.Joiner // a fragmented message being gathered

@@ -412,8 +412,9 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	}
 	ch := make(chan time.Duration, 1)
 	c.mu.Lock()
-	c.pingSeq++
-	payload := "wsengine ping " + strconv.FormatUint(c.pingSeq, 10)
+	// The payload says which of the engine's pings it is (keepalive's
+	// count too); the engine matches the pong, not the payload.
+	payload := "wsengine ping " + strconv.FormatUint(c.eng.PingsSent()+1, 10)
 	if err := c.eng.Ping(c.clock.Now(), []byte(payload)); err != nil {
 		closed := c.closed
 		c.mu.Unlock()
