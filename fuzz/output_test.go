@@ -1,0 +1,133 @@
+package fuzz
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"pgregory.net/rapid"
+)
+
+// Whatever a server is told (messages, pings, the peer's pings, a close, a
+// failure, a slow consumer's drop, an abort) while its output is written
+// in random pieces, the bytes that reach the wire are a stream of whole
+// frames that a client parses without a protocol error, with no data frame
+// after a close frame; only an abort may cut the last frame (the transport
+// is dropped). Both ways of writing are drawn: Outgoing and Advance (the
+// event loop), TakeOutgoing and Wrote with what is taken written first
+// (the goroutine adapter).
+func TestWrittenOutputIsAFrameStream(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s, err := protocol.NewEstablished(protocol.RoleServer, fuzzConfig(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		take := rapid.Bool().Draw(t, "TakeOutgoing")
+		var wire, taken []byte
+		aborted := false
+		write := func(k int) {
+			if take {
+				if len(taken) == 0 {
+					taken = s.TakeOutgoing(nil)
+				}
+				k = min(k, len(taken))
+				wire = append(wire, taken[:k]...)
+				s.Wrote(k)
+				taken = taken[k:]
+				return
+			}
+			out := s.Outgoing()
+			k = min(k, len(out))
+			wire = append(wire, out[:k]...)
+			s.Advance(k)
+		}
+		for i, n := 0, rapid.IntRange(1, 40).Draw(t, "steps"); i < n; i++ {
+			now = now.Add(time.Millisecond)
+			switch rapid.IntRange(0, 9).Draw(t, "action") {
+			case 0, 1:
+				size := rapid.IntRange(0, 3000).Draw(t, "size")
+				if rapid.Bool().Draw(t, "text") {
+					s.SendMessage(now, frame.OpText, []byte(strings.Repeat("é", size/2)))
+				} else {
+					s.SendMessage(now, frame.OpBinary, make([]byte, size))
+				}
+			case 2:
+				s.Ping(now, []byte("app"))
+			case 3:
+				// The peer's ping: a pong is queued, or replaces one that
+				// is wholly unwritten.
+				s.Receive(now, encode(protocol.RoleClient, frame.OpPing, 0, true, []byte(fmt.Sprint("p", i))))
+			case 4, 5, 6:
+				write(rapid.IntRange(0, 4000).Draw(t, "write"))
+			case 7:
+				switch rapid.IntRange(0, 3).Draw(t, "end") {
+				case 0:
+					s.Close(now, frame.CloseNormal, "bye")
+				case 1:
+					s.Fail(now, frame.CloseInternalError, "")
+				case 2:
+					s.Drop(now, frame.ClosePolicyViolation, "send queue full", nil)
+				case 3:
+					s.Abort(now, nil)
+					aborted, taken = true, nil // the transport is gone
+				}
+			case 8:
+				s.HandleTimeout(now.Add(time.Minute)) // keepalive, or the close timeout
+			case 9:
+				for s.NextEvent().Kind != protocol.EventNone {
+				}
+			}
+		}
+		if !aborted {
+			for len(taken) > 0 || len(s.Outgoing()) > 0 {
+				write(1 << 20)
+			}
+		}
+
+		// The wire, parsed: whole frames, nothing after a close but
+		// control frames, and a client that finds no violation.
+		rest := wire
+		closed := false
+		for len(rest) > 0 {
+			h, n, err := frame.ParseHeader(rest)
+			if err == nil && n == 0 || err == nil && len(rest) < n+int(h.Length) {
+				if aborted {
+					break // an abort may cut the last frame
+				}
+				t.Fatalf("a frame cut short at byte %d of %d", len(wire)-len(rest), len(wire))
+			}
+			if err != nil {
+				t.Fatalf("byte %d of %d: %v", len(wire)-len(rest), len(wire), err)
+			}
+			if closed && (!h.Opcode.IsControl() || h.Opcode == frame.OpClose) {
+				t.Fatalf("%v frame after the close frame", h.Opcode)
+			}
+			closed = closed || h.Opcode == frame.OpClose
+			rest = rest[n+int(h.Length):]
+		}
+		if aborted {
+			wire = wire[:len(wire)-len(rest)]
+		}
+		c, err := protocol.NewEstablished(protocol.RoleClient, fuzzConfig(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Receive(now, wire)
+		for {
+			for c.NextEvent().Kind != protocol.EventNone {
+			}
+			if !c.InputPending() {
+				break
+			}
+			c.Receive(now, nil) // past the bound on pending events
+		}
+		if st := c.CloseStatus(); st.Sent && st.SentCode != frame.CloseNormal && st.SentCode != frame.ClosePolicyViolation &&
+			st.SentCode != frame.CloseInternalError {
+			t.Fatalf("the client failed the stream: %v", st.Err)
+		}
+	})
+}
