@@ -105,6 +105,7 @@ type Conn struct {
 	want       int       // next read size
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
 	closing    bool      // Close was called: read even while input is held
+	paused     bool      // Pause was called: nothing is read until Resume
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	inRead     bool      // a socket read is in progress

@@ -326,13 +326,14 @@ func (c *Conn) readBackground() {
 // (wrote). c.mu held.
 func (c *Conn) holdInput() bool { return c.eng.HoldInput(c.roundAt) }
 
-// syncPause tells the engine when the queue pauses or resumes reading, so
-// that keepalive does not blame the peer for a slow reader. c.mu held.
+// syncPause tells the engine when reading pauses or resumes (Pause, or
+// the queue at its high water mark), so that keepalive does not blame the
+// peer for a slow reader. c.mu held.
 func (c *Conn) syncPause() {
-	if c.onMessage != nil || c.closed {
+	if c.closed {
 		return
 	}
-	p := c.q.Paused()
+	p := c.paused || c.onMessage == nil && c.q.Paused()
 	if p == c.eng.ReadingPaused() {
 		return
 	}
@@ -341,6 +342,34 @@ func (c *Conn) syncPause() {
 	} else {
 		c.eng.ResumeReading(c.clock.Now())
 	}
+}
+
+// Pause stops reading the connection until Resume: no message is read,
+// queued or given to OnMessage meanwhile (one the engine had already
+// parsed, or one a read in progress brings, may still come), and TCP holds
+// the peer back. Keepalive is told, so a paused connection is not failed
+// for the pongs it does not read. Close reads anyway: the peer's close
+// frame must come in. It may be called from any goroutine, OnMessage
+// included.
+func (c *Conn) Pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = true
+	c.syncPause()
+	if c.reader == ownerBackground {
+		c.interruptRead() // it stops after its round
+	}
+}
+
+// Resume reads the connection again after Pause.
+func (c *Conn) Resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = false
+	c.syncPause()
+	c.signal() // a Read waiting for the pause's end reads
+	c.maybeStartBackground()
+	c.armTimer()
 }
 
 // Read returns the next whole message: its type (frame.OpText or

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -104,6 +105,30 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 // that form (see protocol.PreparedMessage).
 func (c *Conn) SendPrepared(m *PreparedMessage) error {
 	return c.send(deferredSend{op: m.Opcode(), prepared: m})
+}
+
+// SendPing queues a ping with payload p (at most 125 bytes) and returns
+// without waiting for the socket or the pong, as Send does for a message;
+// OnPong sees the pong, with its round-trip time. Ping is the call that
+// waits for it. After the end it returns the close error.
+func (c *Conn) SendPing(p []byte) error {
+	c.mu.Lock()
+	if err := c.eng.Ping(c.clock.Now(), p); err != nil {
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return c.closeErr()
+		}
+		return err
+	}
+	c.startBackground(true, time.Time{}) // the pong must be read
+	c.armTimer()
+	inline := c.takeWriteToken()
+	c.mu.Unlock()
+	if inline {
+		c.writeNowOrLater()
+	}
+	return nil
 }
 
 func (c *Conn) send(d deferredSend) error {

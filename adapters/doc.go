@@ -49,9 +49,10 @@
 //     Write waits, and a peer that takes none of it for Config.WriteTimeout
 //     is failed (ErrWriteTimeout). A peer's pings cost at most one pending
 //     pong and one OnPing call at a time.
-//   - Flow control: at the queue's high water mark the socket is not read and
-//     the engine is told, so keepalive neither pings nor fails a peer the
-//     application is slow to read. Close reads anyway.
+//   - Flow control: at the queue's high water mark (or on Pause, until
+//     Resume) the socket is not read and the engine is told, so keepalive
+//     neither pings nor fails a peer the application is slow to read. Close
+//     reads anyway.
 //   - Order: the reply to a message goes out before what the bytes after it
 //     cause (the engine stops after each message).
 //   - Time: one timer per connection, from the injected Clock, at the

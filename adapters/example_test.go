@@ -315,3 +315,78 @@ func ExampleHTTP2Client() {
 	fmt.Println(string(msg), err)
 	// Output: hello <nil>
 }
+
+// A server that hands each message to slow work elsewhere pauses the
+// connection meanwhile: nothing more is read from it, TCP holds the
+// client back, and Resume reads on. Messages keep their order.
+func ExampleConn_Pause() {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, &adapters.AcceptOptions{Options: adapters.Options{
+			OnMessage: func(c *adapters.Conn, op adapters.Opcode, p []byte) {
+				c.Pause() // until the work is done
+				job := string(p)
+				go func() {
+					time.Sleep(10 * time.Millisecond) // the slow work
+					fmt.Println("done:", job)
+					if job == "third" {
+						close(done)
+					}
+					c.Resume()
+				}()
+			}}})
+		if err != nil {
+			return
+		}
+		<-c.Done()
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range []string{"first", "second", "third"} {
+		c.Write(ctx, adapters.OpText, []byte(m))
+	}
+	<-done
+	c.Close(adapters.CloseNormal, "")
+	// Output:
+	// done: first
+	// done: second
+	// done: third
+}
+
+// SendPing pings without waiting: the pong comes to OnPong with its
+// round-trip time (Ping is the call that waits for it).
+func ExampleConn_SendPing() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.Read(r.Context()) // reading answers pings, until the end
+	}))
+	defer srv.Close()
+
+	pongs := make(chan string, 1)
+	ctx := context.Background()
+	c, _, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &adapters.DialOptions{
+		Options: adapters.Options{OnPong: func(_ *adapters.Conn, p []byte, rtt time.Duration) {
+			pongs <- fmt.Sprintf("pong %q, round trip measured: %v", p, rtt > 0)
+		}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.SendPing([]byte("are you there?")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(<-pongs)
+	c.Close(adapters.CloseNormal, "")
+	// Output:
+	// pong "are you there?", round trip measured: true
+}

@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -112,6 +113,58 @@ func TestOutputHighWaterHoldsInput(t *testing.T) {
 				if !errors.Is(err, &protocol.CloseError{Code: frame.ClosePolicyViolation}) {
 					t.Fatalf("the client got %d echoes, then %v; want the 1008 close frame", got, err)
 				}
+			}
+		})
+	}
+}
+
+// Pause stops reading, whether messages go to OnMessage or to Read, until
+// Resume; then every message arrives, in order. SendPing after the end
+// returns the close error.
+func TestPauseStopsReading(t *testing.T) {
+	for _, callback := range []bool{false, true} {
+		t.Run(fmt.Sprint("OnMessage=", callback), func(t *testing.T) {
+			checkLeaks(t)
+			got := make(chan string, 10)
+			var sopts adapters.Options
+			if callback {
+				sopts.OnMessage = func(_ *adapters.Conn, _ frame.Opcode, p []byte) { got <- string(p) }
+			}
+			client, server := connPair(t, nil, &sopts)
+			server.Pause()
+			ctx := ctxT(t)
+			for _, m := range []string{"a", "b", "c"} {
+				if err := client.Write(ctx, frame.OpText, []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			next := func(wait time.Duration) (string, error) {
+				if callback {
+					select {
+					case m := <-got:
+						return m, nil
+					case <-time.After(wait):
+						return "", context.DeadlineExceeded
+					}
+				}
+				rctx, cancel := context.WithTimeout(ctx, wait)
+				defer cancel()
+				_, p, err := server.Read(rctx)
+				return string(p), err
+			}
+			if m, err := next(300 * time.Millisecond); err == nil {
+				t.Fatalf("got %q while paused", m)
+			}
+			server.Resume()
+			for _, want := range []string{"a", "b", "c"} {
+				if m, err := next(5 * time.Second); err != nil || m != want {
+					t.Fatalf("got %q, %v; want %q", m, err, want)
+				}
+			}
+			client.Close(frame.CloseNormal, "")
+			<-server.Done()
+			if err := server.SendPing([]byte("late")); !adapters.IsClean(err) {
+				t.Fatalf("SendPing after the end: %v", err)
 			}
 		})
 	}

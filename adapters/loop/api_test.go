@@ -99,41 +99,83 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
-// Pause stops OnMessage until Resume; messages wait, none is lost.
+// Pause stops OnMessage until Resume; messages wait, none is lost. The same
+// over wss, where the goroutine driver runs the connection.
 func TestPause(t *testing.T) {
-	got := make(chan string, 100)
-	_, url, _ := serve(t, loop.Options{
-		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
-			got <- string(p)
-			if string(p) == "pause" {
-				c.Pause()
-				go func() {
-					time.Sleep(300 * time.Millisecond)
-					got <- "resuming"
-					c.Resume()
-				}()
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			got := make(chan string, 100)
+			url, _, dopts := serveBoth(t, loop.Options{
+				OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+					got <- string(p)
+					if string(p) == "pause" {
+						c.Pause()
+						go func() {
+							time.Sleep(300 * time.Millisecond)
+							got <- "resuming"
+							c.Resume()
+						}()
+					}
+				},
+			}, wss)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := adapters.Dial(ctx, url, dopts)
+			if err != nil {
+				t.Fatal(err)
 			}
-		},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c := dial(t, ctx, url, false)
-	for _, m := range []string{"a", "pause", "b", "c"} {
-		c.Write(ctx, frame.OpText, []byte(m))
+			for _, m := range []string{"a", "pause", "b", "c"} {
+				c.Write(ctx, frame.OpText, []byte(m))
+			}
+			var seq []string
+			for len(seq) < 5 {
+				select {
+				case m := <-got:
+					seq = append(seq, m)
+				case <-ctx.Done():
+					t.Fatalf("got %q", seq)
+				}
+			}
+			if strings.Join(seq, ",") != "a,pause,resuming,b,c" {
+				t.Fatalf("order %q", seq)
+			}
+			c.Close(frame.CloseNormal, "")
+		})
 	}
-	var seq []string
-	for len(seq) < 5 {
-		select {
-		case m := <-got:
-			seq = append(seq, m)
-		case <-ctx.Done():
-			t.Fatalf("got %q", seq)
-		}
+}
+
+// Ping sends a ping with the caller's payload, over ws and wss alike.
+func TestPing(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			url, _, dopts := serveBoth(t, loop.Options{
+				OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+					if err := c.Ping(p); err != nil {
+						t.Errorf("Ping: %v", err)
+					}
+				},
+			}, wss)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			pings := make(chan string, 1)
+			dopts.Options.OnPing = func(_ *adapters.Conn, p []byte) { pings <- string(p) }
+			c, _, err := adapters.Dial(ctx, url, dopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.Write(ctx, frame.OpText, []byte("ping me"))
+			go c.Read(ctx) // the client reads, and so sees the ping
+			select {
+			case p := <-pings:
+				if p != "ping me" {
+					t.Fatalf("ping payload %q", p)
+				}
+			case <-ctx.Done():
+				t.Fatal("no ping")
+			}
+		})
 	}
-	if strings.Join(seq, ",") != "a,pause,resuming,b,c" {
-		t.Fatalf("order %q", seq)
-	}
-	c.Close(frame.CloseNormal, "")
 }
 
 // wss: the loop server as a net/http handler behind TLS runs the
@@ -229,24 +271,8 @@ func TestHighWaterHoldsInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := loop.Options{OnMessage: echo, DisableCompression: true, SendLimit: 256 << 10, HighWater: tt.high}
-			var url string
-			closes := make(chan ended, 1)
-			var dopts adapters.DialOptions
-			if tt.wss {
-				opts.OnClose = func(c *loop.Conn, err error) { closes <- ended{c, err} }
-				srv, err := loop.NewServer(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				hs := httptest.NewTLSServer(srv)
-				defer hs.Close()
-				defer srv.Close()
-				url = "wss" + strings.TrimPrefix(hs.URL, "https")
-				dopts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
-			} else {
-				_, url, closes = serve(t, opts)
-			}
+			url, closes, dopts := serveBoth(t, loop.Options{OnMessage: echo, DisableCompression: true,
+				SendLimit: 256 << 10, HighWater: tt.high}, tt.wss)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var d net.Dialer
@@ -258,7 +284,7 @@ func TestHighWaterHoldsInput(t *testing.T) {
 				}
 				return nc, err
 			}
-			client, _, err := adapters.Dial(ctx, url, &dopts)
+			client, _, err := adapters.Dial(ctx, url, dopts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -170,8 +169,8 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 // Ping sends a ping with payload p; OnClose reports a peer that stops
 // answering the keepalive pings the engine sends by itself.
 func (c *Conn) Ping(p []byte) error {
-	if c.goConn() != nil {
-		return errors.New("loop: Ping on a goroutine-driven connection: use keepalive")
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.SendPing(p)
 	}
 	return c.ping(p)
 }
@@ -228,15 +227,17 @@ func (c *Conn) Data() any { return c.data }
 // is told, so a paused connection is not failed for the pongs it does not
 // read. Close still reads (the peer's close frame must come in).
 func (c *Conn) Pause() {
-	if c.goConn() != nil {
-		return // the goroutine driver's queue does its own flow control
+	if ad := c.goConn(); ad != nil {
+		ad.ac.Pause()
+		return
 	}
 	c.pause(true)
 }
 
 // Resume reads the connection again after Pause.
 func (c *Conn) Resume() {
-	if c.goConn() != nil {
+	if ad := c.goConn(); ad != nil {
+		ad.ac.Resume()
 		return
 	}
 	c.pause(false)

@@ -2,7 +2,9 @@ package loop_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -63,6 +65,41 @@ func serve(t *testing.T, opts loop.Options) (*loop.Server, string, chan ended) {
 		before.check(t)
 	})
 	return srv, "ws://" + ln.Addr().String(), closes
+}
+
+// serveBoth starts a server with opts for ws (on the loops, serve) or for
+// wss (behind net/http's TLS, where the goroutine driver runs the
+// connections), and returns its base URL, the OnClose reports and the
+// options a client dials it with.
+func serveBoth(t *testing.T, opts loop.Options, wss bool) (string, chan ended, *adapters.DialOptions) {
+	t.Helper()
+	if !wss {
+		_, url, closes := serve(t, opts)
+		return url, closes, &adapters.DialOptions{}
+	}
+	closes := make(chan ended, 1024)
+	inner := opts.OnClose
+	opts.OnClose = func(c *loop.Conn, err error) {
+		if inner != nil {
+			inner(c, err)
+		}
+		select {
+		case closes <- ended{c, err}:
+		default:
+		}
+	}
+	srv, err := loop.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return "wss" + strings.TrimPrefix(hs.URL, "https"), closes, &adapters.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 }
 
 // echo is OnMessage for an echo server.
