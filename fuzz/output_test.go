@@ -131,3 +131,91 @@ func TestWrittenOutputIsAFrameStream(t *testing.T) {
 		}
 	})
 }
+
+// Whatever happened before, once the peer stalls (it takes no more bytes
+// and sends none) the engine's deadlines end the connection and then the
+// transport: a driver that acts at Deadline and calls EndTransport once
+// the engine asks always comes to CloseTransportNow, within a bound set by
+// the timeouts. No connection lives on without a deadline.
+func TestStalledPeerAlwaysEnds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		now := start
+		role := rapid.SampledFrom([]protocol.Role{protocol.RoleServer, protocol.RoleClient}).Draw(t, "role")
+		peer := protocol.RoleClient
+		if role == protocol.RoleClient {
+			peer = protocol.RoleServer
+		}
+		cfg := fuzzConfig()
+		s, err := protocol.NewEstablished(role, cfg, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rapid.Bool().Draw(t, "high water") {
+			s.SetOutputHighWater(rapid.IntRange(1, 8000).Draw(t, "mark"))
+		}
+		halfClose := rapid.Bool().Draw(t, "can half-close")
+		for i, n := 0, rapid.IntRange(0, 30).Draw(t, "steps"); i < n; i++ {
+			now = now.Add(time.Duration(rapid.IntRange(0, 30000).Draw(t, "ms")) * time.Millisecond)
+			switch rapid.IntRange(0, 9).Draw(t, "action") {
+			case 0:
+				s.SendMessage(now, frame.OpBinary, make([]byte, rapid.IntRange(0, 5000).Draw(t, "size")))
+			case 1:
+				s.Receive(now, encode(peer, frame.OpText, 0, true, []byte("hi")))
+			case 2:
+				s.Receive(now, encode(peer, frame.OpPing, 0, true, nil))
+			case 3:
+				p, _ := frame.AppendClose(nil, frame.CloseNormal, "")
+				s.Receive(now, encode(peer, frame.OpClose, 0, true, p))
+			case 4:
+				s.Close(now, frame.CloseGoingAway, "")
+			case 5:
+				s.Advance(rapid.IntRange(0, len(s.Outgoing())).Draw(t, "written"))
+			case 6:
+				s.HoldInput(now)
+			case 7:
+				s.Drop(now, frame.ClosePolicyViolation, "", nil)
+			case 8:
+				s.ReceiveEOF(now)
+			case 9:
+				if d := s.Deadline(); !d.IsZero() && d.After(now) {
+					now = d
+				}
+				s.HandleTimeout(now)
+			}
+			for s.NextEvent().Kind != protocol.EventNone {
+			}
+		}
+		// The peer stalls: the driver only acts at the engine's deadlines.
+		stalled := now
+		for i := 0; ; i++ {
+			if s.ShouldCloseTransport() {
+				if s.EndTransport(now, halfClose) == protocol.CloseTransportNow {
+					break
+				}
+			}
+			d := s.Deadline()
+			if d.IsZero() {
+				t.Fatalf("state %v, %d bytes unsent, no deadline: the connection would live forever", s.State(), s.UnsentOutput())
+			}
+			if i > 100 {
+				t.Fatalf("still up after %d deadlines", i)
+			}
+			now = maxTime(now, d)
+			s.HandleTimeout(now)
+			for s.NextEvent().Kind != protocol.EventNone {
+			}
+		}
+		bound := cfg.PingIntervalOrDefault() + cfg.PongTimeoutOrDefault() + cfg.WriteTimeoutOrDefault()*3/2 + 3*cfg.CloseTimeoutOrDefault()
+		if d := now.Sub(stalled); d > bound {
+			t.Fatalf("the transport ended %v after the peer stalled, bound %v", d, bound)
+		}
+	})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
