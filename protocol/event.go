@@ -81,11 +81,13 @@ type Event struct {
 	Rsv    uint8
 	Fin    bool
 	More   bool
-	Data   []byte
+	// Code beside the small fields: an Event is copied on every message's
+	// path, and so it is a word smaller (TestEventSize).
+	Code frame.CloseCode
+	Data []byte
 	// FrameLength is the payload length of the frame a data event belongs
 	// to, from its header: a capacity hint for whoever gathers the pieces.
 	FrameLength uint64
-	Code        frame.CloseCode
 	Reason      string
 	Latency     time.Duration
 	// Answered is, on EventPong, the number (see Conn.PingsSent) of the

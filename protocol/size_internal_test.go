@@ -15,3 +15,11 @@ func TestConnSizeClass(t *testing.T) {
 		t.Fatalf("protocol.Conn is %d bytes, past the 640-byte size class", n)
 	}
 }
+
+// An Event is copied out of the engine for every frame, in the frames on a
+// driver's deepest path: its fields are laid out without padding words.
+func TestEventSize(t *testing.T) {
+	if n := unsafe.Sizeof(Event{}); n > 88 {
+		t.Fatalf("protocol.Event is %d bytes, want 88 at most", n)
+	}
+}
