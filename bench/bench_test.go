@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -121,7 +122,14 @@ func TestSmoke(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if idle.Conns != 50 || idle.BytesConn <= 0 {
+				// 50 connections and finite numbers; a positive heap for
+				// wsengine's own servers. Another library may free buffers
+				// of the echo phase during the measurement, and at 50
+				// connections that can make its heap delta negative (nbio
+				// did, once in CI).
+				finite := !math.IsNaN(idle.BytesConn) && !math.IsInf(idle.BytesConn, 0) &&
+					!math.IsNaN(idle.RSSConn) && !math.IsInf(idle.RSSConn, 0)
+				if idle.Conns != 50 || !finite || strings.HasPrefix(lib, "wsengine") && idle.BytesConn <= 0 {
 					t.Fatalf("malformed idle result %+v", idle)
 				}
 			})
