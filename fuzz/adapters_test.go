@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol/protocoltest"
 	"pgregory.net/rapid"
@@ -153,6 +155,97 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 			}
 		case <-ctx.Done():
 			t.Fatal("the server never saw the end")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("messages (-sent +received):\n%s", diff)
+		}
+	})
+}
+
+// The same over the event loop: whatever the client sends, with or without
+// compression, reaches OnMessage whole and in order while the server pauses
+// and resumes, and OnClose reports a clean close.
+func TestLoopDeliversEveryMessage(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		compress := rapid.Bool().Draw(t, "compression")
+		type msg = protocoltest.Message
+		var (
+			mu     sync.Mutex
+			got    []msg
+			end    = make(chan error, 1)
+			opened = make(chan *loop.Conn, 1)
+		)
+		srv, err := loop.NewServer(loop.Options{
+			DisableCompression: !compress,
+			OnOpen:             func(c *loop.Conn) { opened <- c },
+			OnMessage: func(_ *loop.Conn, op frame.Opcode, p []byte) {
+				mu.Lock()
+				got = append(got, msg{Opcode: op, Data: bytes.Clone(p)})
+				mu.Unlock()
+			},
+			OnClose: func(_ *loop.Conn, err error) { end <- err },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), &adapters.DialOptions{
+			Options: adapters.Options{DisableCompression: !compress}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.CloseNow()
+		server := <-opened
+		pauses := rapid.IntRange(0, 3).Draw(t, "pauses")
+		paused := make(chan struct{})
+		go func() {
+			defer close(paused)
+			for range pauses {
+				server.Pause()
+				time.Sleep(5 * time.Millisecond)
+				server.Resume()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		var want []msg
+		for i, n := 0, rapid.IntRange(0, 6).Draw(t, "messages"); i < n; i++ {
+			size := rapid.SampledFrom([]int{0, 1, 125, 126, 1000, 16 << 10, 40000}).Draw(t, "size")
+			op := rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "op")
+			unit := fmt.Sprintf("%d é ", i)
+			data := []byte(strings.Repeat(unit, size/len(unit)+1))[:size]
+			if op == frame.OpText {
+				data = bytes.ToValidUTF8(data, []byte("?"))
+			}
+			if rapid.Bool().Draw(t, "Send") {
+				err = client.Send(op, data)
+			} else {
+				err = client.Write(ctx, op, data)
+			}
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			want = append(want, msg{Opcode: op, Data: data})
+		}
+		<-paused
+		if err := client.Close(adapters.CloseNormal, ""); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		select {
+		case err := <-end:
+			if !adapters.IsClean(err) {
+				t.Fatalf("OnClose: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("no OnClose")
 		}
 		mu.Lock()
 		defer mu.Unlock()
