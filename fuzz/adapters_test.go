@@ -33,16 +33,11 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 		compress := rapid.Bool().Draw(t, "compression")
 		type msg = protocoltest.Message
 		var (
-			mu   sync.Mutex
-			got  []msg
+			got  received
+			keep = got.add
 			end  = make(chan error, 1)
 			srvC = make(chan *adapters.Conn, 1)
 		)
-		keep := func(op frame.Opcode, p []byte) {
-			mu.Lock()
-			got = append(got, msg{Opcode: op, Data: bytes.Clone(p)})
-			mu.Unlock()
-		}
 		opts := &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: !compress}}
 		if mode == "OnMessage" {
 			opts.OnMessage = func(_ *adapters.Conn, op frame.Opcode, p []byte) { keep(op, p) }
@@ -92,28 +87,11 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.CloseNow()
-		server := <-srvC
-		pauses := rapid.IntRange(0, 3).Draw(t, "pauses")
-		paused := make(chan struct{})
-		go func() { // the server pauses and resumes meanwhile
-			defer close(paused)
-			for range pauses {
-				server.Pause()
-				time.Sleep(5 * time.Millisecond)
-				server.Resume()
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
+		paused := pauseMeanwhile(t, <-srvC)
 
 		var want []msg
 		for i, n := 0, rapid.IntRange(0, 6).Draw(t, "messages"); i < n; i++ {
-			size := rapid.SampledFrom([]int{0, 1, 125, 126, 1000, 16 << 10, 40000}).Draw(t, "size")
-			op := rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "op")
-			unit := fmt.Sprintf("%d é ", i)
-			data := []byte(strings.Repeat(unit, size/len(unit)+1))[:size]
-			if op == frame.OpText {
-				data = bytes.ToValidUTF8(data, []byte("?"))
-			}
+			op, data := drawMessage(t, i)
 			var err error
 			switch how := rapid.SampledFrom([]string{"Write", "Send", "SendPrepared", "Writer"}).Draw(t, "send with"); how {
 			case "Write":
@@ -144,23 +122,7 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 			}
 			want = append(want, msg{Opcode: op, Data: data})
 		}
-		<-paused
-		if err := client.Close(adapters.CloseNormal, ""); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		select {
-		case err := <-end:
-			if !adapters.IsClean(err) {
-				t.Fatalf("the server's end: %v", err)
-			}
-		case <-ctx.Done():
-			t.Fatal("the server never saw the end")
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("messages (-sent +received):\n%s", diff)
-		}
+		closeAndCompare(t, ctx, client, paused, end, &got, want)
 	})
 }
 
@@ -172,20 +134,15 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 		compress := rapid.Bool().Draw(t, "compression")
 		type msg = protocoltest.Message
 		var (
-			mu     sync.Mutex
-			got    []msg
+			got    received
 			end    = make(chan error, 1)
 			opened = make(chan *loop.Conn, 1)
 		)
 		srv, err := loop.NewServer(loop.Options{
 			DisableCompression: !compress,
 			OnOpen:             func(c *loop.Conn) { opened <- c },
-			OnMessage: func(_ *loop.Conn, op frame.Opcode, p []byte) {
-				mu.Lock()
-				got = append(got, msg{Opcode: op, Data: bytes.Clone(p)})
-				mu.Unlock()
-			},
-			OnClose: func(_ *loop.Conn, err error) { end <- err },
+			OnMessage:          func(_ *loop.Conn, op frame.Opcode, p []byte) { got.add(op, p) },
+			OnClose:            func(_ *loop.Conn, err error) { end <- err },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -204,27 +161,10 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.CloseNow()
-		server := <-opened
-		pauses := rapid.IntRange(0, 3).Draw(t, "pauses")
-		paused := make(chan struct{})
-		go func() {
-			defer close(paused)
-			for range pauses {
-				server.Pause()
-				time.Sleep(5 * time.Millisecond)
-				server.Resume()
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
+		paused := pauseMeanwhile(t, <-opened)
 		var want []msg
 		for i, n := 0, rapid.IntRange(0, 6).Draw(t, "messages"); i < n; i++ {
-			size := rapid.SampledFrom([]int{0, 1, 125, 126, 1000, 16 << 10, 40000}).Draw(t, "size")
-			op := rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "op")
-			unit := fmt.Sprintf("%d é ", i)
-			data := []byte(strings.Repeat(unit, size/len(unit)+1))[:size]
-			if op == frame.OpText {
-				data = bytes.ToValidUTF8(data, []byte("?"))
-			}
+			op, data := drawMessage(t, i)
 			if rapid.Bool().Draw(t, "Send") {
 				err = client.Send(op, data)
 			} else {
@@ -235,22 +175,75 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 			}
 			want = append(want, msg{Opcode: op, Data: data})
 		}
-		<-paused
-		if err := client.Close(adapters.CloseNormal, ""); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		select {
-		case err := <-end:
-			if !adapters.IsClean(err) {
-				t.Fatalf("OnClose: %v", err)
-			}
-		case <-ctx.Done():
-			t.Fatal("no OnClose")
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("messages (-sent +received):\n%s", diff)
-		}
+		closeAndCompare(t, ctx, client, paused, end, &got, want)
 	})
+}
+
+// drawMessage draws the i-th message of a sequence: text (valid UTF-8) or
+// binary, of a size around the frame header's and the engine's thresholds,
+// with bytes that say which message it is.
+func drawMessage(t *rapid.T, i int) (frame.Opcode, []byte) {
+	size := rapid.SampledFrom([]int{0, 1, 125, 126, 1000, 16 << 10, 40000}).Draw(t, "size")
+	op := rapid.SampledFrom([]frame.Opcode{frame.OpText, frame.OpBinary}).Draw(t, "op")
+	unit := fmt.Sprintf("%d é ", i)
+	data := []byte(strings.Repeat(unit, size/len(unit)+1))[:size]
+	if op == frame.OpText {
+		data = bytes.ToValidUTF8(data, []byte("?"))
+	}
+	return op, data
+}
+
+// pauseMeanwhile pauses and resumes c a drawn number of times from another
+// goroutine, and returns a channel closed once it is done (resumed).
+func pauseMeanwhile(t *rapid.T, c interface {
+	Pause()
+	Resume()
+}) <-chan struct{} {
+	pauses := rapid.IntRange(0, 3).Draw(t, "pauses")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range pauses {
+			c.Pause()
+			time.Sleep(5 * time.Millisecond)
+			c.Resume()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return done
+}
+
+// received collects the messages a server got, from any goroutine.
+type received struct {
+	mu   sync.Mutex
+	msgs []protocoltest.Message
+}
+
+func (r *received) add(op frame.Opcode, p []byte) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, protocoltest.Message{Opcode: op, Data: bytes.Clone(p)})
+	r.mu.Unlock()
+}
+
+// closeAndCompare closes the client once the pauses are over, waits for
+// the server's end, which must be clean, and compares what the server got
+// with what was sent.
+func closeAndCompare(t *rapid.T, ctx context.Context, client *adapters.Conn, paused <-chan struct{}, end <-chan error, got *received, want []protocoltest.Message) {
+	<-paused
+	if err := client.Close(adapters.CloseNormal, ""); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-end:
+		if !adapters.IsClean(err) {
+			t.Fatalf("the server's end: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server never saw the end")
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if diff := cmp.Diff(want, got.msgs, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("messages (-sent +received):\n%s", diff)
+	}
 }

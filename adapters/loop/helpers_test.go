@@ -33,17 +33,7 @@ type ended struct {
 // checks that it left no goroutine or descriptor behind.
 func serve(t *testing.T, opts loop.Options) (*loop.Server, string, chan ended) {
 	t.Helper()
-	closes := make(chan ended, 1024)
-	inner := opts.OnClose
-	opts.OnClose = func(c *loop.Conn, err error) {
-		if inner != nil {
-			inner(c, err)
-		}
-		select {
-		case closes <- ended{c, err}:
-		default:
-		}
-	}
+	closes := reportCloses(&opts)
 	before := snapshot()
 	srv, err := loop.NewServer(opts)
 	if err != nil {
@@ -77,17 +67,7 @@ func serveBoth(t *testing.T, opts loop.Options, wss bool) (string, chan ended, *
 		_, url, closes := serve(t, opts)
 		return url, closes, &adapters.DialOptions{}
 	}
-	closes := make(chan ended, 1024)
-	inner := opts.OnClose
-	opts.OnClose = func(c *loop.Conn, err error) {
-		if inner != nil {
-			inner(c, err)
-		}
-		select {
-		case closes <- ended{c, err}:
-		default:
-		}
-	}
+	closes := reportCloses(&opts)
 	srv, err := loop.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +80,23 @@ func serveBoth(t *testing.T, opts loop.Options, wss bool) (string, chan ended, *
 		hs.Close()
 	})
 	return "wss" + strings.TrimPrefix(hs.URL, "https"), closes, &adapters.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+}
+
+// reportCloses makes opts' OnClose also report each end on the returned
+// channel (up to 1,024 waiting).
+func reportCloses(opts *loop.Options) chan ended {
+	closes := make(chan ended, 1024)
+	inner := opts.OnClose
+	opts.OnClose = func(c *loop.Conn, err error) {
+		if inner != nil {
+			inner(c, err)
+		}
+		select {
+		case closes <- ended{c, err}:
+		default:
+		}
+	}
+	return closes
 }
 
 // echo is OnMessage for an echo server.
