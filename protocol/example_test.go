@@ -193,3 +193,26 @@ func ExampleConn_HoldInput() {
 	// held: true 504
 	// held: false 204
 }
+
+// The end of the transport: after the close handshake the server writes
+// its close frame, half-closes and reads until the client's EOF, then
+// closes; had the EOF not come, Deadline would have ended the wait.
+func ExampleConn_EndTransport() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	server, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), now)
+	// A client's close frame (masked, code 1000).
+	server.Receive(now, []byte{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8})
+	for server.NextEvent().Kind != protocol.EventNone {
+	}
+	fmt.Println("should close:", server.ShouldCloseTransport())
+	fmt.Println("before writing:", server.EndTransport(now, true))
+	server.Advance(len(server.Outgoing())) // the close frame is written
+	fmt.Println("written:", server.EndTransport(now, true), "until", server.Deadline().Sub(now))
+	server.ReceiveEOF(now.Add(time.Millisecond))
+	fmt.Println("the client's EOF:", server.EndTransport(now.Add(time.Millisecond), true))
+	// Output:
+	// should close: true
+	// before writing: keep
+	// written: half-close until 10s
+	// the client's EOF: close
+}
