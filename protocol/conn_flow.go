@@ -31,9 +31,7 @@ func (c *Conn) ResumeReading(now time.Time) {
 	c.tick(now)
 	if c.recv.paused {
 		c.recv.paused = false
-		if !c.output.held { // else the hold's end is the resumption
-			c.recv.resumedAt = c.now
-		}
+		c.recv.resumedAt = c.now
 	}
 	c.updateTimers()
 }
