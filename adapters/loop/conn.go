@@ -50,7 +50,6 @@ type connState struct {
 	closed    bool // the socket is closed (the loop closed it)
 	queued    bool // in the loop's inbox
 	writeErr  bool // a write failed: the peer is gone
-	paused    bool // Pause: the application reads no more for now
 	lingering bool // our close frame is out; reading until the peer's EOF
 	readLater bool // the socket may have input that was not read
 	busy      bool // the loop is dispatching its events and settles it next

@@ -134,10 +134,9 @@ func (c *Conn) pause(on bool) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.st.paused == on || c.eng == nil {
+	if c.eng == nil || c.eng.ReadingPaused() == on {
 		return
 	}
-	c.st.paused = on
 	if on {
 		c.st.readLater = true
 		c.eng.PauseReading(now)
