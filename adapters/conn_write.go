@@ -170,10 +170,15 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 
 // wrote tells the engine that n bytes of the output taken were written and,
 // when that ends a hold of input for the output (Options.OutputHighWater),
-// lets reading go on. c.mu held.
+// lets reading go on: only then, not after every write. c.mu held.
 func (c *Conn) wrote(n int) {
+	if !c.outHigh {
+		c.eng.Wrote(n)
+		return
+	}
+	held := c.holdInput()
 	c.eng.Wrote(n)
-	if c.outHigh && c.reader == ownerNone && !c.closed && !c.holdInput() {
+	if held && !c.eng.HoldInput(c.clock.Now()) && !c.closed {
 		c.signal()
 		c.maybeStartBackground()
 		c.armTimer() // keepalive starts again
