@@ -113,13 +113,9 @@ func (c *Conn) SendPrepared(m *PreparedMessage) error {
 // waits for it. After the end it returns the close error.
 func (c *Conn) SendPing(p []byte) error {
 	c.mu.Lock()
-	if err := c.eng.Ping(c.clock.Now(), p); err != nil {
-		closed := c.closed
+	if after, err := c.queuePing(p); after != 0 || err != nil {
 		c.mu.Unlock()
-		if closed {
-			return c.closeErr()
-		}
-		return err
+		return c.finish(after, err)
 	}
 	c.startBackground(true, time.Time{}) // the pong must be read
 	c.armTimer()
@@ -133,9 +129,9 @@ func (c *Conn) SendPing(p []byte) error {
 
 func (c *Conn) send(d deferredSend) error {
 	c.mu.Lock()
-	if err := c.admit(d.size()); err != nil {
+	if after, err := c.admit(d.size()); after != 0 || err != nil {
 		c.mu.Unlock()
-		return err
+		return c.finish(after, err)
 	}
 	if !c.gate.tryAcquire() {
 		if d.prepared == nil {
@@ -152,7 +148,7 @@ func (c *Conn) send(d deferredSend) error {
 		return nil
 	}
 	c.appendDeferred()
-	err := c.appendSend(&d)
+	after, err := c.appendSend(&d)
 	inline := c.takeWriteToken()
 	c.mu.Unlock()
 	c.gate.release()
@@ -160,34 +156,32 @@ func (c *Conn) send(d deferredSend) error {
 		c.writeNowOrLater()
 	}
 	c.drainDeferred()
-	return err
+	return c.finish(after, err)
 }
 
 // admit checks a message of n bytes against the send limit and applies the
-// policy: it is admitted if it fits, or if nothing is queued. c.mu held.
-func (c *Conn) admit(n int64) error {
+// policy: it is admitted if it fits, or if nothing is queued. After the end
+// the call returns the close error. c.mu held.
+func (c *Conn) admit(n int64) (afterUnlock, error) {
 	if c.closed {
-		c.mu.Unlock()
-		err := c.closeErr()
-		c.mu.Lock()
-		return err
+		return reportClose, nil
 	}
 	refuse := c.sendFull == RefuseSend
 	err := c.eng.AdmitSend(c.roundAt, n, c.deferredBytes(), c.sendLimit, refuse)
 	if err == nil || refuse {
-		return err
+		return 0, err
 	}
 	c.deferred = nil // the slow consumer was dropped: nothing more goes out
 	c.hasDeferred.Store(false)
 	if c.afterEngine() {
 		c.kickWriter()
 	}
-	return err
+	return 0, err
 }
 
-// appendSend puts one message into the engine's output. The caller holds
-// the gate and c.mu.
-func (c *Conn) appendSend(d *deferredSend) error {
+// appendSend puts one message into the engine's output; after the end the
+// call returns the close error. The caller holds the gate and c.mu.
+func (c *Conn) appendSend(d *deferredSend) (afterUnlock, error) {
 	c.unpoolWriteBuffer()
 	var err error
 	if d.prepared != nil {
@@ -196,11 +190,9 @@ func (c *Conn) appendSend(d *deferredSend) error {
 		err = c.eng.SendWith(c.roundAt, d.op, d.data, true, protocol.SendOptions{})
 	}
 	if err != nil && c.closed {
-		c.mu.Unlock()
-		err = c.closeErr()
-		c.mu.Lock()
+		return reportClose, nil
 	}
-	return err
+	return 0, err
 }
 
 // appendDeferred puts the deferred messages into the engine's output, in
@@ -210,8 +202,6 @@ func (c *Conn) appendDeferred() {
 	if d == nil {
 		return
 	}
-	// Taken first: appendSend may let go of c.mu (after the end), and a
-	// Send meanwhile starts a list of its own, drained after this one.
 	c.deferred = nil // rare: not kept for the next time
 	c.hasDeferred.Store(false)
 	for i := range d.list {

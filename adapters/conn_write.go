@@ -420,13 +420,9 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	// The payload says which of the engine's pings it is (keepalive's
 	// count too); the engine matches the pong, not the payload.
 	payload := "wsengine ping " + strconv.FormatUint(c.eng.PingsSent()+1, 10)
-	if err := c.eng.Ping(c.clock.Now(), []byte(payload)); err != nil {
-		closed := c.closed
+	if after, err := c.queuePing([]byte(payload)); after != 0 || err != nil {
 		c.mu.Unlock()
-		if closed {
-			return 0, c.closeErr()
-		}
-		return 0, err
+		return 0, c.finish(after, err)
 	}
 	c.pings = append(c.pings, pingWaiter{c.eng.PingsSent(), ch})
 	c.needReader++
@@ -445,6 +441,16 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	case <-c.done:
 		return 0, c.closeErr()
 	}
+}
+
+// queuePing queues a ping; after the end the call returns the close error.
+// c.mu held.
+func (c *Conn) queuePing(p []byte) (afterUnlock, error) {
+	err := c.eng.Ping(c.clock.Now(), p)
+	if err != nil && c.closed {
+		return reportClose, nil
+	}
+	return 0, err
 }
 
 // forgetPing ends a Ping call's wait for its pong.
