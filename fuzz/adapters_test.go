@@ -90,7 +90,7 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 		paused := pauseMeanwhile(t, <-srvC)
 
 		var want []msg
-		for i, n := 0, rapid.IntRange(0, 6).Draw(t, "messages"); i < n; i++ {
+		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
 			op, data := drawMessage(t, i)
 			var err error
 			switch how := rapid.SampledFrom([]string{"Write", "Send", "SendPrepared", "Writer"}).Draw(t, "send with"); how {
@@ -163,7 +163,7 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 		defer client.CloseNow()
 		paused := pauseMeanwhile(t, <-opened)
 		var want []msg
-		for i, n := 0, rapid.IntRange(0, 6).Draw(t, "messages"); i < n; i++ {
+		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
 			op, data := drawMessage(t, i)
 			if rapid.Bool().Draw(t, "Send") {
 				err = client.Send(op, data)
@@ -246,4 +246,12 @@ func closeAndCompare(t *rapid.T, ctx context.Context, client *adapters.Conn, pau
 	if diff := cmp.Diff(want, got.msgs, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("messages (-sent +received):\n%s", diff)
 	}
+}
+
+// maxMessages is the longest sequence the socket properties draw.
+func maxMessages() int {
+	if raceEnabled {
+		return 3
+	}
+	return 6
 }
