@@ -18,7 +18,10 @@ import (
 // after a close frame; only an abort may cut the last frame (the transport
 // is dropped). Both ways of writing are drawn: Outgoing and Advance (the
 // event loop), TakeOutgoing and Wrote with what is taken written first
-// (the goroutine adapter).
+// (the goroutine adapter). The driver pools its buffers: it takes the
+// engine's away (SwapWriteBuffer), lends it others, and scribbles over
+// every buffer it gets back; prepared messages, which an engine without a
+// buffer sends from the shared frame itself, come out whole and unchanged.
 func TestWrittenOutputIsAFrameStream(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -27,17 +30,33 @@ func TestWrittenOutputIsAFrameStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		take := rapid.Bool().Draw(t, "TakeOutgoing")
-		var wire, taken []byte
+		var wire, taken, whole, spare []byte
 		aborted := false
+		// scribble is the driver reusing memory the engine gave back.
+		scribble := func(b []byte) []byte {
+			for i := range b[:cap(b)] {
+				b[:cap(b)][i] = 0xee
+			}
+			return b[:0]
+		}
+		prepared := make([]*protocol.PreparedMessage, 2)
+		for i, size := range []int{10, 3000} {
+			if prepared[i], err = protocol.NewPreparedMessage(frame.OpBinary, make([]byte, size)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		write := func(k int) {
 			if take {
 				if len(taken) == 0 {
-					taken = s.TakeOutgoing(nil)
+					taken = s.TakeOutgoing(spare)
+					spare, whole = nil, taken
 				}
 				k = min(k, len(taken))
 				wire = append(wire, taken[:k]...)
 				s.Wrote(k)
-				taken = taken[k:]
+				if taken = taken[k:]; len(taken) == 0 && cap(whole) > 0 {
+					spare, whole = scribble(whole), nil
+				}
 				return
 			}
 			out := s.Outgoing()
@@ -47,7 +66,7 @@ func TestWrittenOutputIsAFrameStream(t *testing.T) {
 		}
 		for i, n := 0, rapid.IntRange(1, 40).Draw(t, "steps"); i < n; i++ {
 			now = now.Add(time.Millisecond)
-			switch rapid.IntRange(0, 9).Draw(t, "action") {
+			switch rapid.IntRange(0, 12).Draw(t, "action") {
 			case 0, 1:
 				size := rapid.IntRange(0, 3000).Draw(t, "size")
 				if rapid.Bool().Draw(t, "text") {
@@ -80,6 +99,21 @@ func TestWrittenOutputIsAFrameStream(t *testing.T) {
 			case 9:
 				for s.NextEvent().Kind != protocol.EventNone {
 				}
+			case 10:
+				s.SendPrepared(now, prepared[rapid.IntRange(0, 1).Draw(t, "prepared")])
+			case 11: // the driver pools the engine's buffer
+				if b := s.SwapWriteBuffer(nil); cap(b) > 0 {
+					spare = scribble(b)
+				}
+			case 12: // and lends one
+				b := spare
+				if b == nil {
+					b = make([]byte, 0, rapid.IntRange(1, 5000).Draw(t, "lent"))
+				}
+				spare = nil
+				if old := s.SwapWriteBuffer(b); cap(old) > 0 {
+					spare = scribble(old)
+				}
 			}
 		}
 		if !aborted {
@@ -111,6 +145,17 @@ func TestWrittenOutputIsAFrameStream(t *testing.T) {
 		}
 		if aborted {
 			wire = wire[:len(wire)-len(rest)]
+		}
+		for _, m := range prepared {
+			fresh, err := protocol.NewEstablished(protocol.RoleServer, fuzzConfig(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh.SendPrepared(now, m)
+			if h, n, err := frame.ParseHeader(fresh.Outgoing()); err != nil || int(h.Length) != m.Len() ||
+				strings.Count(string(fresh.Outgoing()[n:]), "\x00") != m.Len() {
+				t.Fatalf("a prepared message changed: %x (%v)", fresh.Outgoing(), err)
+			}
 		}
 		c, err := protocol.NewEstablished(protocol.RoleClient, fuzzConfig(), now)
 		if err != nil {

@@ -139,9 +139,10 @@ func (c *Conn) Advance(n int) {
 		c.outStart = 0
 		o.cut = false
 		c.out = c.out[:0]
-		// Do not keep a large message's buffer on an idle connection.
-		if cap(c.out) > maxRetainedBuffer {
-			c.out = nil
+		// Do not keep a large message's buffer on an idle connection, nor
+		// another's frame.
+		if cap(c.out) > maxRetainedBuffer || o.shared {
+			c.out, o.shared = nil, false
 		}
 	}
 	c.settleOutput()
@@ -158,10 +159,14 @@ func (c *Conn) Advance(n int) {
 // Next: write the bytes, and report each write with Wrote (the write
 // watchdog counts taken bytes as unsent until then).
 func (c *Conn) TakeOutgoing(spare []byte) []byte {
-	out := c.out[c.outStart:]
-	if len(out) == 0 {
+	if c.outStart == len(c.out) {
 		return nil
 	}
+	if c.output.shared { // the caller gets memory of its own
+		c.own(spare)
+		spare = nil
+	}
+	out := c.out[c.outStart:]
 	c.output.inFlight += len(out)
 	c.output.cut = false
 	c.output.pongLen = 0 // taken: the next ping gets its own pong
@@ -180,6 +185,7 @@ const maxRetainedBuffer = 256 << 10
 // unwritten bytes. Views returned by Outgoing before this call are stale.
 func (c *Conn) appendOut() []byte {
 	c.notePending()
+	c.own(nil)
 	if c.outStart > 0 {
 		n := copy(c.out, c.out[c.outStart:])
 		c.out = c.out[:n]
@@ -187,6 +193,19 @@ func (c *Conn) appendOut() []byte {
 		c.outStart = 0
 	}
 	return c.out
+}
+
+// own copies shared output (see outputState.shared) into a buffer of the
+// engine's: into spare when it is given, else a new one.
+func (c *Conn) own(spare []byte) {
+	if !c.output.shared {
+		return
+	}
+	rest := c.out[c.outStart:]
+	if spare == nil {
+		spare = make([]byte, 0, max(2*len(rest), 4<<10))
+	}
+	c.out, c.outStart, c.output.shared = append(spare[:0], rest...), 0, false
 }
 
 // NextEvent returns the next event, or one of kind EventNone when there is

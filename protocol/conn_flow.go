@@ -72,6 +72,9 @@ func (c *Conn) Abort(now time.Time, cause error) {
 	c.tick(now)
 	c.closer.aborted = true
 	c.out, c.outStart = c.out[:0], 0
+	if c.output.shared {
+		c.out, c.output.shared = nil, false
+	}
 	c.output.pongLen, c.output.inFlight, c.output.cut = 0, 0, false
 	if c.state == StateClosed {
 		return
@@ -91,7 +94,7 @@ func (c *Conn) Release() {
 	if c.state != StateClosed {
 		return
 	}
-	c.out, c.outStart = nil, 0
+	c.out, c.outStart, c.output.shared = nil, 0, false
 	c.events, c.evHead = nil, 0
 	c.recv.in, c.recv.inPos, c.recv.dec = nil, 0, nil
 	c.alive.pings = nil
@@ -137,7 +140,7 @@ func (c *Conn) ReleaseWriteBuffer() bool {
 	if c.outStart < len(c.out) {
 		return false
 	}
-	c.out, c.outStart = nil, 0
+	c.out, c.outStart, c.output.shared = nil, 0, false
 	c.send.enc = nil // scratch: filled and framed within each Send
 	return true
 }

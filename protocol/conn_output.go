@@ -56,6 +56,12 @@ type outputState struct {
 	// wrote some of it, and compacting the buffer since moved its rest to
 	// the front): Drop keeps it then.
 	cut bool
+	// shared says out is a prepared message's frame, which other
+	// connections send too (SendPrepared on an engine with no buffer of
+	// its own): nothing is written into it, and it is copied into a buffer
+	// of the engine's before anything is appended (own). Never handed out
+	// as a buffer (SwapWriteBuffer, TakeOutgoing).
+	shared bool
 	// hsLeft counts the bytes of the opening handshake (the 101, or a
 	// client's request) at the front of Outgoing, not written yet: Drop
 	// keeps them, as the peer must read them before any frame.
@@ -64,6 +70,12 @@ type outputState struct {
 	nextLook instant
 	mark     uint64
 }
+
+// OutputShared reports whether Outgoing is a prepared message's frame
+// shared with other connections (see SendPrepared): a driver that pools
+// write buffers lends one (SwapWriteBuffer) before more output is
+// appended, else the engine allocates one then.
+func (c *Conn) OutputShared() bool { return c.output.shared }
 
 // unsent returns the bytes of output not yet written: in Outgoing and
 // taken but not reported written.
@@ -231,6 +243,9 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 		return nil
 	}
 	if !c.output.cut {
+		if c.output.shared { // nothing else is in it (see SendPrepared)
+			c.out, c.outStart, c.output.shared = nil, 0, false
+		}
 		c.out = c.out[:c.output.hsLeft]
 		c.output.pongLen = 0 // a pong comes after the handshake's answer
 		c.settleOutput()
@@ -242,10 +257,18 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 // SwapWriteBuffer lets a driver pool output buffers: when no output waits
 // it makes spare (emptied) the buffer the next output is appended to and
 // returns the one it had (empty, perhaps nil), for the driver to reuse;
-// with output waiting it does nothing and returns nil. A driver that holds
-// no buffer for an idle connection takes it with SwapWriteBuffer(nil) and
-// gives one back before the next send.
+// with output waiting it does nothing and returns nil, unless the output
+// is a shared prepared frame (OutputShared): then it is copied into spare,
+// which becomes the engine's buffer. A driver that holds no buffer for an
+// idle connection takes it with SwapWriteBuffer(nil) and gives one back
+// before the next send (or lets SendPrepared share a frame).
 func (c *Conn) SwapWriteBuffer(spare []byte) []byte {
+	if c.output.shared {
+		if spare != nil {
+			c.own(spare)
+		}
+		return nil
+	}
 	if c.outStart < len(c.out) {
 		return nil
 	}

@@ -113,6 +113,26 @@ func ExampleConn_TakeOutgoing() {
 	// Output: 81 03 6f 6e 65 81 03 74 77 6f
 }
 
+// A driver that pools write buffers takes the engine's while it is idle; a
+// prepared message then goes out from the frame it shares with every other
+// connection, and the driver lends a buffer only when more output queues
+// behind it.
+func ExampleConn_OutputShared() {
+	m, _ := protocol.NewPreparedMessage(frame.OpText, []byte("news"))
+	c, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), protocoltest.Epoch)
+	c.SwapWriteBuffer(nil) // idle: no buffer
+	c.SendPrepared(protocoltest.Epoch, m)
+	fmt.Println(c.OutputShared(), len(c.Outgoing()))
+	if c.OutputShared() {
+		c.SwapWriteBuffer(make([]byte, 0, 64)) // the frame is copied into it
+	}
+	c.SendMessage(protocoltest.Epoch, frame.OpText, []byte("more"))
+	fmt.Println(c.OutputShared(), len(c.Outgoing()))
+	// Output:
+	// true 6
+	// false 12
+}
+
 // A WebSocket over HTTP/2 (RFC 8441): the handshake is HTTP/2 HEADERS, so
 // the engines hand it over as values; the HTTP/2 layer (net/http) sends
 // them, and the stream then carries the frames.

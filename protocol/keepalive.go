@@ -11,10 +11,18 @@ import (
 const maxPings = 8
 
 type ping struct {
-	payload   string
+	payload   string // an application ping's; a keepalive ping's is num
 	sentAt    instant
 	num       uint64 // its number: the count of pings sent with it
 	keepalive bool
+}
+
+// answers reports whether a pong with payload answers p.
+func (p *ping) answers(payload []byte) bool {
+	if p.keepalive {
+		return len(payload) == 8 && binary.BigEndian.Uint64(payload) == p.num
+	}
+	return string(payload) == p.payload
 }
 
 // keepalive remembers the pings this side sent, oldest first, and the
@@ -41,7 +49,7 @@ func (k *keepalive) record(payload string, now instant, isKeepalive bool) {
 // ignored.
 func (k *keepalive) acknowledge(payload []byte, now instant) (time.Duration, uint64) {
 	for i, p := range k.pings {
-		if string(payload) == p.payload {
+		if p.answers(payload) {
 			k.latency = max(time.Duration(now-p.sentAt), 1)
 			k.pings = append(k.pings[:0], k.pings[i+1:]...)
 			return k.latency, p.num
@@ -81,7 +89,7 @@ func (c *Conn) sendKeepalive() {
 		c.failInternal(err)
 		return
 	}
-	c.alive.record(string(p[:]), c.now, true)
+	c.alive.record("", c.now, true) // its payload is its number: no string kept
 }
 
 // AwaitingPong reports that a ping this side sent (keepalive or

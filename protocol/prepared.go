@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,16 +25,19 @@ import (
 // goroutines; its payload is never changed.
 type PreparedMessage struct {
 	op    frame.Opcode
-	data  []byte
+	data  []byte                         // plain[header:]
+	plain []byte                         // the whole server frame, uncompressed
 	forms atomic.Pointer[[]preparedForm] // copy on write
 	mu    sync.Mutex                     // serialises encodings
 }
 
 // preparedForm is the message's payload as sent on connections whose
-// extension reports key (nil: no extension).
+// extension reports key (nil: no extension), and its whole server frame
+// (wire ends with payload).
 type preparedForm struct {
 	key     any
 	payload []byte
+	wire    []byte
 	rsv     uint8
 }
 
@@ -48,7 +50,16 @@ func NewPreparedMessage(op frame.Opcode, data []byte) (*PreparedMessage, error) 
 	if op == frame.OpText && !utf8.Valid(data) {
 		return nil, ErrInvalidText
 	}
-	return &PreparedMessage{op: op, data: bytes.Clone(data)}, nil
+	plain := serverFrame(op, 0, data)
+	return &PreparedMessage{op: op, data: plain[len(plain)-len(data):], plain: plain}, nil
+}
+
+// serverFrame returns a whole unmasked frame of one message: what every
+// server connection of one wire form writes.
+func serverFrame(op frame.Opcode, rsv uint8, payload []byte) []byte {
+	h := frame.Header{Fin: true, Rsv: rsv, Opcode: op, Length: uint64(len(payload))}
+	b := frame.AppendHeader(make([]byte, 0, frame.MaxHeaderSize+len(payload)), h)
+	return append(b, payload...)
 }
 
 // Opcode returns the message's type.
@@ -80,7 +91,11 @@ func (m *PreparedMessage) form(key any, encode func() ([]byte, uint8, error)) (p
 	if err != nil {
 		return preparedForm{}, err
 	}
-	f := preparedForm{key, p, rsv}
+	f := preparedForm{key: key, payload: p, rsv: rsv, wire: m.plain}
+	if rsv != 0 || len(p) != len(m.data) || len(p) > 0 && &p[0] != &m.data[0] {
+		f.wire = serverFrame(m.op, rsv, p)
+		f.payload = f.wire[len(f.wire)-len(p):]
+	}
 	var forms []preparedForm
 	if old := m.forms.Load(); old != nil {
 		forms = append(forms, *old...)
@@ -111,6 +126,26 @@ type SharedEncoder interface {
 	// EncodeShared appends the encoding of the whole message p, from no
 	// state, and returns the RSV bits to set (0: sent as it is).
 	EncodeShared(dst, p []byte, op frame.Opcode) ([]byte, uint8, error)
+}
+
+// SharesPrepared reports whether SendPrepared would send a prepared
+// message from the frame it shares with other connections if the engine
+// had no output buffer now: a server with no output waiting whose
+// extension, if any, shares its encoding (SharedEncoder). A driver that
+// takes the engine's buffer while it is idle then lends it none for the
+// message (see OutputShared).
+func (c *Conn) SharesPrepared() bool {
+	if c.role != RoleServer || c.unsent() != 0 || c.send.inMsg {
+		return false
+	}
+	if len(c.cfg.Extensions) > 0 {
+		se, ok := c.cfg.Extensions[0].(SharedEncoder)
+		if ok {
+			_, ok = se.ShareKey()
+		}
+		return ok
+	}
+	return true
 }
 
 // SendPrepared queues a prepared message as one frame: the encoding its
@@ -147,6 +182,14 @@ func (c *Conn) SendPrepared(now time.Time, m *PreparedMessage) error {
 	if err != nil {
 		c.failInternal(err)
 		return err
+	}
+	if c.role == RoleServer && cap(c.out) == 0 && c.unsent() == 0 {
+		// An engine with no buffer of its own (a driver that pools them)
+		// sends the shared frame itself: no copy, and no buffer held while
+		// it waits for the transport (outputState.shared).
+		c.notePending()
+		c.out, c.outStart, c.output.shared = f.wire[:len(f.wire):len(f.wire)], 0, true
+		return nil
 	}
 	if err := c.writeFrame(m.op, f.rsv, true, f.payload); err != nil {
 		c.failInternal(err)

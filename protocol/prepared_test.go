@@ -207,3 +207,118 @@ func TestSendPreparedAllocations(t *testing.T) {
 		}
 	}
 }
+
+// An engine with no output buffer of its own (its driver pools them) sends
+// a prepared message's frame itself: the same bytes on every server, no
+// copy. More output copies it into a buffer of the engine's (one the driver
+// lends, else a new one), and nothing the engine or its driver does writes
+// into the shared frame.
+func TestSendPreparedSharesTheFrame(t *testing.T) {
+	text := []byte("to every member, from one frame")
+	m, _ := protocol.NewPreparedMessage(frame.OpText, text)
+	want := wireFrame(protocol.RoleServer, frame.OpText, true, text)
+	bare := func() *protocol.Conn {
+		s := established(t, protocol.RoleServer, testConfig())
+		s.SwapWriteBuffer(nil)
+		if err := s.SendPrepared(t0, m); err != nil {
+			t.Fatal(err)
+		}
+		if !s.OutputShared() || !bytes.Equal(s.Outgoing(), want) {
+			t.Fatalf("shared %v, output % x", s.OutputShared(), s.Outgoing())
+		}
+		return s
+	}
+	a, b := bare(), bare()
+	if &a.Outgoing()[0] != &b.Outgoing()[0] {
+		t.Fatal("two servers without buffers hold two copies of the frame")
+	}
+	// SharesPrepared says when a driver need not lend a buffer: not on a
+	// client (it masks its copy), not behind unsent output, not through a
+	// compression context of the connection's own; yes without one.
+	for _, tt := range []struct {
+		name string
+		c    *protocol.Conn
+		want bool
+	}{
+		{"plain server", established(t, protocol.RoleServer, testConfig()), true},
+		{"client", established(t, protocol.RoleClient, testConfig()), false},
+		{"server with output waiting", b, false},
+		{"server keeping a compression context", deflatePair(t, deflate.Config{}, deflate.Config{ContextTakeover: true}).Server.Conn, false},
+		{"server compressing without a context", deflatePair(t, deflate.Config{}, deflate.Config{}).Server.Conn, true},
+	} {
+		if got := tt.c.SharesPrepared(); got != tt.want {
+			t.Errorf("%s: SharesPrepared %v", tt.name, got)
+		}
+	}
+	withBuffer := established(t, protocol.RoleServer, testConfig())
+	withBuffer.SwapWriteBuffer(make([]byte, 0, 64))
+	if withBuffer.SendPrepared(t0, m) != nil || withBuffer.OutputShared() {
+		t.Fatal("an engine with a buffer of its own shares the frame")
+	}
+
+	tests := []struct {
+		name string
+		do   func(s *protocol.Conn) (out []byte) // what reaches the wire
+		want []byte
+	}{
+		{"written whole: the engine lets go of it", func(s *protocol.Conn) []byte {
+			out := bytes.Clone(s.Outgoing())
+			s.Advance(len(out))
+			if s.OutputShared() || s.SwapWriteBuffer(nil) != nil {
+				t.Fatal("the frame is still the engine's buffer")
+			}
+			return out
+		}, want},
+		{"a message behind it: copied first", func(s *protocol.Conn) []byte {
+			s.Advance(3)
+			s.SendMessage(t0, frame.OpText, []byte("next"))
+			if s.OutputShared() {
+				t.Fatal("still shared after an append")
+			}
+			out, _ := drain(s)
+			return append(want[:3:3], out...)
+		}, append(bytes.Clone(want), wireFrame(protocol.RoleServer, frame.OpText, true, []byte("next"))...)},
+		{"a lent buffer takes the copy", func(s *protocol.Conn) []byte {
+			lent := make([]byte, 0, 256)
+			if old := s.SwapWriteBuffer(lent); old != nil || s.OutputShared() || &s.Outgoing()[0] != &lent[:1][0] {
+				t.Fatal("the lent buffer did not take the frame")
+			}
+			out, _ := drain(s)
+			return out
+		}, want},
+		{"taken: the caller gets its own copy", func(s *protocol.Conn) []byte {
+			out := s.TakeOutgoing(nil)
+			s.Wrote(len(out))
+			got := bytes.Clone(out)
+			for i := range out {
+				out[i] = 0xee // the driver reuses what it took
+			}
+			return got
+		}, want},
+		{"dropped before a byte went: only the close frame", func(s *protocol.Conn) []byte {
+			s.Drop(t0, frame.ClosePolicyViolation, "send queue full", nil)
+			out, _ := drain(s)
+			return out
+		}, wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "send queue full"))},
+		{"dropped mid-frame: the frame ends first", func(s *protocol.Conn) []byte {
+			s.Advance(5)
+			s.Drop(t0, frame.ClosePolicyViolation, "send queue full", nil)
+			out, _ := drain(s)
+			return append(want[:5:5], out...)
+		}, append(bytes.Clone(want), wireFrame(protocol.RoleServer, frame.OpClose, true, closePayload(frame.ClosePolicyViolation, "send queue full"))...)},
+		{"aborted: nothing", func(s *protocol.Conn) []byte {
+			s.Abort(t0, nil)
+			return s.Outgoing()
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.do(bare()); !bytes.Equal(got, tt.want) {
+				t.Fatalf("wire\n% x\nwant\n% x", got, tt.want)
+			}
+			if s := bare(); !bytes.Equal(s.Outgoing(), want) {
+				t.Fatalf("the shared frame changed: % x", s.Outgoing())
+			}
+		})
+	}
+}
