@@ -18,6 +18,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 	"pgregory.net/rapid"
 )
@@ -176,6 +177,82 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 			want = append(want, msg{Opcode: op, Data: data})
 		}
 		closeAndCompare(t, ctx, client, paused, end, &got, want)
+	})
+}
+
+// The other way over the event loop: whatever the server sends from
+// another goroutine through Send, SendPrepared and Broadcast (the last
+// leaves the write to the loop), with or without compression, reaches the
+// client whole and in order while it pauses reading now and then, and the
+// server's Close after them reaches it last, as a clean close.
+func TestLoopSendsEveryMessage(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		compress := rapid.Bool().Draw(t, "compression")
+		type msg = protocoltest.Message
+		opened := make(chan *loop.Conn, 1)
+		srv, err := loop.NewServer(loop.Options{
+			DisableCompression: !compress,
+			OnOpen:             func(c *loop.Conn) { opened <- c },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), &adapters.DialOptions{
+			Options: adapters.Options{DisableCompression: !compress}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.CloseNow()
+		c := <-opened
+		paused := pauseMeanwhile(t, client)
+		var want []msg
+		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
+			op, data := drawMessage(t, i)
+			switch how := rapid.SampledFrom([]string{"Send", "SendPrepared", "Broadcast"}).Draw(t, "send with"); how {
+			case "Send":
+				err = c.Send(op, data)
+			default:
+				var m *protocol.PreparedMessage
+				if m, err = loop.NewPreparedMessage(op, data); err != nil {
+					break
+				}
+				if how == "SendPrepared" {
+					err = c.SendPrepared(m)
+				} else if loop.Broadcast(m, c) != 1 {
+					err = fmt.Errorf("Broadcast did not take it")
+				}
+			}
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			want = append(want, msg{Opcode: op, Data: data})
+		}
+		if err := c.Close(frame.CloseNormal, "done"); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		var got []msg
+		for {
+			op, p, err := client.Read(ctx)
+			if err != nil {
+				if st := client.CloseStatus(); st.Code != frame.CloseNormal || st.Reason != "done" {
+					t.Fatalf("the client's end: %v (%v)", err, st)
+				}
+				break
+			}
+			got = append(got, msg{Opcode: op, Data: p})
+		}
+		<-paused
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("messages (-sent +received):\n%s", diff)
+		}
 	})
 }
 

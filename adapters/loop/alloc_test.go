@@ -3,6 +3,7 @@ package loop_test
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
@@ -40,5 +41,48 @@ func TestSteadyStateAllocations(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%d B: %v allocations per echo", size, allocs)
 		}
+	}
+}
+
+// A keepalive round on an idle connection (the loop's ping at the
+// deadline, the peer's pong read and matched) allocates nothing in steady
+// state either: a broadcast server's members that never speak are pinged
+// every PingInterval, and at 10,000 members that would be garbage per
+// interval in proportion to them.
+func TestKeepaliveAllocations(t *testing.T) {
+	cfg := protocol.DefaultConfig()
+	cfg.PingInterval = 5 * time.Millisecond
+	_, url, _ := serve(t, loop.Options{Config: &cfg, DisableCompression: true})
+	nc, br := rawClient(t, url, "/ws")
+	var hdr [2]byte
+	var pong [2 + 4 + frame.MaxControlPayload]byte
+	round := func() {
+		// The server's ping, unmasked; the pong echoes its payload under a
+		// zero mask.
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		n := int(hdr[1] & 0x7f)
+		if frame.Opcode(hdr[0]&0x0f) != frame.OpPing || n > frame.MaxControlPayload {
+			t.Fatalf("a % x frame, not a ping", hdr)
+		}
+		pong[0], pong[1] = 0x80|byte(frame.OpPong), 0x80|byte(n)
+		if _, err := io.ReadFull(br, pong[6:6+n]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(pong[:6+n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		round()
+	}
+	allocs := testing.AllocsPerRun(100, round)
+	if raceEnabled {
+		t.Logf("%v allocations per keepalive round under -race (not checked)", allocs)
+		return
+	}
+	if allocs != 0 {
+		t.Errorf("%v allocations per keepalive round", allocs)
 	}
 }

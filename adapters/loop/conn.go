@@ -126,7 +126,7 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.Send(op, p)
 	}
-	return c.send(op, p, nil)
+	return c.send(op, p, nil, nil)
 }
 
 // SendPrepared queues a message encoded once for many connections (see
@@ -135,19 +135,42 @@ func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.SendPrepared(m)
 	}
-	return c.send(0, nil, m)
+	return c.send(0, nil, m, nil)
 }
 
-// Broadcast sends m to every connection with SendPrepared and returns how
-// many took it: the encoding (and compression) is done once for all.
+// Broadcast sends m to every connection, bounded as SendPrepared is, and
+// returns how many took it: the encoding (and compression) is done once
+// for all. Unlike SendPrepared it does not write from the caller's
+// goroutine: each member's loop writes, and what queued for a member
+// before its loop got to it (a busy feed's next messages) goes out in the
+// same system call. A loop that falls behind by 16 KiB for a member
+// leaves that member's writes to the caller again, so Broadcast slows to
+// the sockets' pace instead of queueing without end.
 func Broadcast(m *protocol.PreparedMessage, conns ...*Conn) int {
+	var w wakes
 	n := 0
 	for _, c := range conns {
-		if c.SendPrepared(m) == nil {
+		var err error
+		if ad := c.goConn(); ad != nil {
+			err = ad.ac.SendPrepared(m)
+		} else {
+			err = c.send(0, nil, m, &w)
+		}
+		if err == nil {
 			n++
 		}
 	}
+	w.wake()
 	return n
+}
+
+// wakes gathers the loops a Broadcast posted members to, to wake each once
+// after the last member: its loop then finds the whole broadcast in its
+// inbox, rather than writing to the first members while the rest are
+// still being queued.
+type wakes struct {
+	loops [16]*loop
+	n     int
 }
 
 // NewPreparedMessage prepares a message for SendPrepared and Broadcast.

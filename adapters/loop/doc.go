@@ -33,15 +33,19 @@
 //
 // # The rules, per connection
 //
-//   - Output: Send and SendPrepared (and Broadcast) from any goroutine frame
-//     the message into the engine's output under the connection's lock and
-//     write it at once, non-blocking; what the socket does not take is
-//     written by the loop when the socket is writable (edge-triggered
-//     EPOLLOUT, registered once with EPOLLIN: no epoll_ctl after the
-//     first). Unsent output is bounded by Options.SendLimit with
-//     Options.SendFull's policy, as in package adapters, and the engine's
-//     write watchdog (Config.WriteTimeout) fails a peer that takes none of
-//     it.
+//   - Output: Send and SendPrepared from any goroutine frame the message
+//     into the engine's output under the connection's lock and write it at
+//     once, non-blocking; what the socket does not take is written by the
+//     loop when the socket is writable (edge-triggered EPOLLOUT, registered
+//     once with EPOLLIN: no epoll_ctl after the first). Broadcast leaves
+//     the write to each member's loop instead, so that the messages a busy
+//     feed queues for a member before its loop gets to it go out in one
+//     system call; past 16 KiB waiting for one member the caller writes,
+//     which slows it to the sockets' pace. Unsent output is bounded by
+//     Options.SendLimit with Options.SendFull's policy, as in package
+//     adapters, and the engine's write watchdog (Config.WriteTimeout) fails
+//     a peer that takes none of it. Send, SendPrepared, Broadcast and Close
+//     keep the order of their calls.
 //   - Flow control: while unsent output is above Options.HighWater the
 //     connection is not read (a peer that does not read its echoes is not
 //     read either) until it is down to a quarter, and keepalive does not
@@ -60,7 +64,10 @@
 //     (128), no buffer. Each loop lends one 64 KiB scratch read buffer and
 //     one event slice to the connection it reads; a connection keeps a
 //     buffer only while part of a frame waits for the rest, or output
-//     waits for the socket. Write and gathering buffers come from a pool.
+//     waits for the socket. Write and gathering buffers come from a pool;
+//     a prepared message waiting alone for a member's socket is the
+//     message's own frame, shared by every member (protocol.Conn.
+//     OutputShared), not a buffer per member.
 //     The handshake's request is parsed where it was read and dropped after
 //     OnOpen (see Conn.Request).
 //   - System calls: reads and writes on the non-blocking sockets are raw

@@ -32,6 +32,9 @@ const (
 	maxLentEvents = 64
 	// spinPolls is how many times a loop polls before it sleeps.
 	spinPolls = 4
+	// coalesceLimit is the unsent output per connection up to which
+	// Broadcast leaves the write to the loop (see Conn.send).
+	coalesceLimit = 16 << 10
 	// epollET etc.: syscall's constants are int, EpollEvent.Events uint32.
 	epollIn    = uint32(syscall.EPOLLIN)
 	epollOut   = uint32(syscall.EPOLLOUT)
@@ -94,14 +97,22 @@ func newLoop(s *Server) (*loop, error) {
 // post asks the loop to look at c (a new connection, or one another
 // goroutine left output or a state change in). c.mu held.
 func (l *loop) post(c *Conn) {
+	if l.postQuiet(c) {
+		l.wake()
+	}
+}
+
+// postQuiet puts c in the inbox without waking the loop, and reports
+// whether it did (c was not there yet): the caller wakes it. c.mu held.
+func (l *loop) postQuiet(c *Conn) bool {
 	if c.st.queued {
-		return
+		return false
 	}
 	c.st.queued = true
 	l.mu.Lock()
 	l.inbox = append(l.inbox, c)
 	l.mu.Unlock()
-	l.wake()
+	return true
 }
 
 func (l *loop) wake() {
@@ -201,6 +212,14 @@ func (l *loop) takeInbox(now time.Time) bool {
 	l.mu.Unlock()
 	for i, c := range work {
 		work[i] = nil
+		// Writes are raw system calls, which the scheduler counts as
+		// running: a long inbox (a broadcast to thousands) would keep the
+		// loop's P from the goroutines queueing more (the broadcaster),
+		// and what they queue while the loop writes is what it can
+		// coalesce.
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
 		c.mu.Lock()
 		c.st.queued = false
 		if c.st.closed {
@@ -410,6 +429,7 @@ func (l *loop) expire(now time.Time) {
 		case c.eng == nil: // the request did not come in time
 			l.closeFD(c, now)
 		default:
+			c.lendWriteBuffer(64, false) // for a keepalive ping; settle takes it back
 			c.eng.HandleTimeout(now)
 			l.dispatch(c, now)
 			l.settle(c, now)
@@ -556,9 +576,15 @@ func (c *Conn) flush() {
 }
 
 // lendWriteBuffer gives the engine a pooled buffer to frame into, when it
-// has none (it keeps one only while output waits). c.mu held.
-func (c *Conn) lendWriteBuffer(size int) {
-	if c.eng.UnsentOutput() > 0 {
+// has none (it keeps one only while output waits) or its output is a
+// prepared message's shared frame, which the buffer then takes. A prepared
+// message the engine sends from its shared frame needs none. c.mu held.
+func (c *Conn) lendWriteBuffer(size int, prepared bool) {
+	if c.eng.OutputShared() {
+		c.eng.SwapWriteBuffer(c.srv.sys.getBuf(size + c.eng.UnsentOutput()))
+		return
+	}
+	if c.eng.UnsentOutput() > 0 || prepared && c.eng.SharesPrepared() {
 		return
 	}
 	if old := c.eng.SwapWriteBuffer(c.srv.sys.getBuf(size)); cap(old) > 0 {
@@ -682,7 +708,7 @@ func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	l.srv.prepare(eng)
 	c.eng = eng
 	c.x = nil
-	c.lendWriteBuffer(512) // for the 101: pooled, given back once written
+	c.lendWriteBuffer(512, false) // for the 101: pooled, given back once written
 	l.lendEvents(c)
 	eng.Receive(now, in)
 	l.dispatch(c, now)
