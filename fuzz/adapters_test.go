@@ -139,29 +139,13 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 			end    = make(chan error, 1)
 			opened = make(chan *loop.Conn, 1)
 		)
-		srv, err := loop.NewServer(loop.Options{
-			DisableCompression: !compress,
-			OnOpen:             func(c *loop.Conn) { opened <- c },
-			OnMessage:          func(_ *loop.Conn, op frame.Opcode, p []byte) { got.add(op, p) },
-			OnClose:            func(_ *loop.Conn, err error) { end <- err },
+		ctx, client, done := dialLoop(t, compress, loop.Options{
+			OnOpen:    func(c *loop.Conn) { opened <- c },
+			OnMessage: func(_ *loop.Conn, op frame.Opcode, p []byte) { got.add(op, p) },
+			OnClose:   func(_ *loop.Conn, err error) { end <- err },
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		defer srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), &adapters.DialOptions{
-			Options: adapters.Options{DisableCompression: !compress}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.CloseNow()
+		defer done()
+		var err error
 		paused := pauseMeanwhile(t, <-opened)
 		var want []msg
 		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
@@ -190,27 +174,9 @@ func TestLoopSendsEveryMessage(t *testing.T) {
 		compress := rapid.Bool().Draw(t, "compression")
 		type msg = protocoltest.Message
 		opened := make(chan *loop.Conn, 1)
-		srv, err := loop.NewServer(loop.Options{
-			DisableCompression: !compress,
-			OnOpen:             func(c *loop.Conn) { opened <- c },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		defer srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), &adapters.DialOptions{
-			Options: adapters.Options{DisableCompression: !compress}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.CloseNow()
+		ctx, client, done := dialLoop(t, compress, loop.Options{OnOpen: func(c *loop.Conn) { opened <- c }})
+		defer done()
+		var err error
 		c := <-opened
 		paused := pauseMeanwhile(t, client)
 		var want []msg
@@ -254,6 +220,35 @@ func TestLoopSendsEveryMessage(t *testing.T) {
 			t.Fatalf("messages (-sent +received):\n%s", diff)
 		}
 	})
+}
+
+// dialLoop serves opts (compression as drawn) on a loopback port and
+// dials it with package adapters; done closes both and the 20 s context
+// the run is bounded by.
+func dialLoop(t *rapid.T, compress bool, opts loop.Options) (context.Context, *adapters.Conn, func()) {
+	opts.DisableCompression = !compress
+	srv, err := loop.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), &adapters.DialOptions{
+		Options: adapters.Options{DisableCompression: !compress}})
+	if err != nil {
+		cancel()
+		srv.Close()
+		t.Fatal(err)
+	}
+	return ctx, client, func() {
+		client.CloseNow()
+		cancel()
+		srv.Close()
+	}
 }
 
 // drawMessage draws the i-th message of a sequence: text (valid UTF-8) or
