@@ -136,16 +136,20 @@ func (c *Conn) Advance(n int) {
 	}
 	o.cut = n > 0 || o.cut
 	if c.outStart == len(c.out) {
-		c.outStart = 0
 		o.cut = false
-		c.out = c.out[:0]
-		// Do not keep a large message's buffer on an idle connection, nor
-		// another's frame.
-		if cap(c.out) > maxRetainedBuffer || o.shared {
-			c.out, o.shared = nil, false
-		}
+		c.emptyOut()
 	}
 	c.settleOutput()
+}
+
+// emptyOut empties the output buffer and keeps it for the next output,
+// unless it is a large message's (an idle connection does not keep that
+// much) or another's frame (shared).
+func (c *Conn) emptyOut() {
+	c.out, c.outStart = c.out[:0], 0
+	if cap(c.out) > maxRetainedBuffer || c.output.shared {
+		c.out, c.output.shared = nil, false
+	}
 }
 
 // TakeOutgoing returns Outgoing and hands its memory to the caller: the

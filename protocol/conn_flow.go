@@ -71,10 +71,7 @@ var ErrAborted = errors.New("transport dropped by this side")
 func (c *Conn) Abort(now time.Time, cause error) {
 	c.tick(now)
 	c.closer.aborted = true
-	c.out, c.outStart = c.out[:0], 0
-	if c.output.shared {
-		c.out, c.output.shared = nil, false
-	}
+	c.emptyOut()
 	c.output.pongLen, c.output.inFlight, c.output.cut = 0, 0, false
 	if c.state == StateClosed {
 		return

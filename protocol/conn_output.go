@@ -243,10 +243,11 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 		return nil
 	}
 	if !c.output.cut {
-		if c.output.shared { // nothing else is in it (see SendPrepared)
-			c.out, c.outStart, c.output.shared = nil, 0, false
+		if c.output.hsLeft > 0 { // never behind a shared frame
+			c.out = c.out[:c.output.hsLeft]
+		} else {
+			c.emptyOut()
 		}
-		c.out = c.out[:c.output.hsLeft]
 		c.output.pongLen = 0 // a pong comes after the handshake's answer
 		c.settleOutput()
 	}

@@ -78,7 +78,7 @@ func (m *PreparedMessage) Forms() int {
 }
 
 // form returns the encoding for key, making it with encode the first time.
-func (m *PreparedMessage) form(key any, encode func() ([]byte, uint8, error)) (preparedForm, error) {
+func (m *PreparedMessage) form(key any, encode func() (preparedForm, error)) (preparedForm, error) {
 	if f, ok := m.lookup(key); ok {
 		return f, nil
 	}
@@ -87,15 +87,11 @@ func (m *PreparedMessage) form(key any, encode func() ([]byte, uint8, error)) (p
 	if f, ok := m.lookup(key); ok {
 		return f, nil
 	}
-	p, rsv, err := encode()
+	f, err := encode()
 	if err != nil {
 		return preparedForm{}, err
 	}
-	f := preparedForm{key: key, payload: p, rsv: rsv, wire: m.plain}
-	if rsv != 0 || len(p) != len(m.data) || len(p) > 0 && &p[0] != &m.data[0] {
-		f.wire = serverFrame(m.op, rsv, p)
-		f.payload = f.wire[len(f.wire)-len(p):]
-	}
+	f.key = key
 	var forms []preparedForm
 	if old := m.forms.Load(); old != nil {
 		forms = append(forms, *old...)
@@ -135,17 +131,21 @@ type SharedEncoder interface {
 // takes the engine's buffer while it is idle then lends it none for the
 // message (see OutputShared).
 func (c *Conn) SharesPrepared() bool {
-	if c.role != RoleServer || c.unsent() != 0 || c.send.inMsg {
-		return false
+	_, _, ok := c.shareKey()
+	return ok && c.role == RoleServer && c.unsent() == 0 && !c.send.inMsg
+}
+
+// shareKey returns the key of the encoding this connection shares with
+// others (nil and no encoder without an extension); ok is false when its
+// extension encodes through state of its own.
+func (c *Conn) shareKey() (key any, se SharedEncoder, ok bool) {
+	if len(c.cfg.Extensions) == 0 {
+		return nil, nil, true
 	}
-	if len(c.cfg.Extensions) > 0 {
-		se, ok := c.cfg.Extensions[0].(SharedEncoder)
-		if ok {
-			_, ok = se.ShareKey()
-		}
-		return ok
+	if se, ok = c.cfg.Extensions[0].(SharedEncoder); ok {
+		key, ok = se.ShareKey()
 	}
-	return true
+	return key, se, ok
 }
 
 // SendPrepared queues a prepared message as one frame: the encoding its
@@ -162,22 +162,17 @@ func (c *Conn) SendPrepared(now time.Time, m *PreparedMessage) error {
 	if c.send.inMsg {
 		return ErrMessageInProgress
 	}
-	var key any
-	var se SharedEncoder
-	if len(c.cfg.Extensions) > 0 {
-		var ok bool
-		if se, ok = c.cfg.Extensions[0].(SharedEncoder); ok {
-			key, ok = se.ShareKey()
-		}
-		if !ok {
-			return c.SendWith(now, m.op, m.data, true, SendOptions{})
-		}
+	key, se, ok := c.shareKey()
+	if !ok {
+		return c.SendWith(now, m.op, m.data, true, SendOptions{})
 	}
-	f, err := m.form(key, func() ([]byte, uint8, error) {
+	f, err := m.form(key, func() (preparedForm, error) {
 		if se == nil {
-			return m.data, 0, nil
+			return preparedForm{payload: m.data, wire: m.plain}, nil
 		}
-		return se.EncodeShared(nil, m.data, m.op)
+		p, rsv, err := se.EncodeShared(nil, m.data, m.op)
+		wire := serverFrame(m.op, rsv, p)
+		return preparedForm{payload: wire[len(wire)-len(p):], wire: wire, rsv: rsv}, err
 	})
 	if err != nil {
 		c.failInternal(err)
