@@ -126,7 +126,7 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.Send(op, p)
 	}
-	return c.send(op, p, nil, nil)
+	return c.send(op, p, nil, false)
 }
 
 // SendPrepared queues a message encoded once for many connections (see
@@ -135,7 +135,7 @@ func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.SendPrepared(m)
 	}
-	return c.send(0, nil, m, nil)
+	return c.send(0, nil, m, false)
 }
 
 // Broadcast sends m to every connection, bounded as SendPrepared is, and
@@ -147,30 +147,19 @@ func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
 // leaves that member's writes to the caller again, so Broadcast slows to
 // the sockets' pace instead of queueing without end.
 func Broadcast(m *protocol.PreparedMessage, conns ...*Conn) int {
-	var w wakes
 	n := 0
 	for _, c := range conns {
 		var err error
 		if ad := c.goConn(); ad != nil {
 			err = ad.ac.SendPrepared(m)
 		} else {
-			err = c.send(0, nil, m, &w)
+			err = c.send(0, nil, m, true)
 		}
 		if err == nil {
 			n++
 		}
 	}
-	w.wake()
 	return n
-}
-
-// wakes gathers the loops a Broadcast posted members to, to wake each once
-// after the last member: its loop then finds the whole broadcast in its
-// inbox, rather than writing to the first members while the rest are
-// still being queued.
-type wakes struct {
-	loops [16]*loop
-	n     int
 }
 
 // NewPreparedMessage prepares a message for SendPrepared and Broadcast.

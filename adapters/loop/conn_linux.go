@@ -17,13 +17,13 @@ import (
 // loop); the loop writes the rest when the socket is writable.
 //
 // With later (Broadcast) the write is the loop's: a member whose output
-// was empty is posted to its loop (woken once the broadcast is queued,
-// later.wake), and what queues behind it before the loop gets there goes
-// out in the same system call (a feed's messages in one write per member,
-// not one each). Past coalesceLimit of unsent output the loop is behind
-// and the caller writes, as without later: the bytes waiting per member
-// stay bounded and the broadcaster is slowed to the sockets' pace.
-func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage, later *wakes) error {
+// was empty is posted to its loop, and what queues behind it before the
+// loop gets there goes out in the same system call (a feed's messages in
+// one write per member, not one each). Past coalesceLimit of unsent output
+// the loop is behind and the caller writes, as without later: the bytes
+// waiting per member stay bounded and the broadcaster is slowed to the
+// sockets' pace.
+func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage, later bool) error {
 	size := len(p)
 	if m != nil {
 		size = m.Len()
@@ -45,39 +45,16 @@ func (c *Conn) send(op frame.Opcode, p []byte, m *protocol.PreparedMessage, late
 	} else {
 		err = c.eng.SendMessage(now, op, p)
 	}
-	if later != nil && err == nil && !c.st.busy && c.eng.UnsentOutput() <= coalesceLimit {
+	if later && err == nil && !c.st.busy && c.eng.UnsentOutput() <= coalesceLimit {
 		// Output that waited already has the loop's attention: c is in
 		// its inbox, or the socket was full and EPOLLOUT will come.
-		if waiting == 0 && c.l.postQuiet(c) {
-			later.add(c.l)
+		if waiting == 0 {
+			c.l.post(c)
 		}
 		return nil
 	}
 	c.afterCommand()
 	return err
-}
-
-// add notes that l has posts to wake it for; past the loops it has room
-// for, l is woken now.
-func (w *wakes) add(l *loop) {
-	for _, x := range w.loops[:w.n] {
-		if x == l {
-			return
-		}
-	}
-	if w.n == len(w.loops) {
-		l.wake()
-		return
-	}
-	w.loops[w.n] = l
-	w.n++
-}
-
-// wake wakes the loops noted.
-func (w *wakes) wake() {
-	for _, l := range w.loops[:w.n] {
-		l.wake()
-	}
 }
 
 // now is the time for a command: the loop's time of the round when the

@@ -97,22 +97,14 @@ func newLoop(s *Server) (*loop, error) {
 // post asks the loop to look at c (a new connection, or one another
 // goroutine left output or a state change in). c.mu held.
 func (l *loop) post(c *Conn) {
-	if l.postQuiet(c) {
-		l.wake()
-	}
-}
-
-// postQuiet puts c in the inbox without waking the loop, and reports
-// whether it did (c was not there yet): the caller wakes it. c.mu held.
-func (l *loop) postQuiet(c *Conn) bool {
 	if c.st.queued {
-		return false
+		return
 	}
 	c.st.queued = true
 	l.mu.Lock()
 	l.inbox = append(l.inbox, c)
 	l.mu.Unlock()
-	return true
+	l.wake()
 }
 
 func (l *loop) wake() {

@@ -35,10 +35,9 @@ func (y *system) dial(context.Context, string, *adapters.DialOptions) (*Conn, bo
 	return nil, false, nil
 }
 
-func (c *Conn) send(frame.Opcode, []byte, *protocol.PreparedMessage, *wakes) error {
+func (c *Conn) send(frame.Opcode, []byte, *protocol.PreparedMessage, bool) error {
 	return ErrClosed
 }
-func (w *wakes) wake()                                  {}
 func (c *Conn) closeWith(frame.CloseCode, string) error { return nil }
 func (c *Conn) ping([]byte) error                       { return ErrClosed }
 func (c *Conn) pause(bool)                              {}
