@@ -18,7 +18,6 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
-	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 	"pgregory.net/rapid"
 )
@@ -32,7 +31,6 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		mode := rapid.SampledFrom([]string{"Read", "Reader", "OnMessage"}).Draw(t, "server reads with")
 		compress := rapid.Bool().Draw(t, "compression")
-		type msg = protocoltest.Message
 		var (
 			got  received
 			keep = got.add
@@ -90,10 +88,7 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 		defer client.CloseNow()
 		paused := pauseMeanwhile(t, <-srvC)
 
-		var want []msg
-		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
-			op, data := drawMessage(t, i)
-			var err error
+		want := sendDrawn(t, func(op frame.Opcode, data []byte) (err error) {
 			switch how := rapid.SampledFrom([]string{"Write", "Send", "SendPrepared", "Writer"}).Draw(t, "send with"); how {
 			case "Write":
 				err = client.Write(ctx, op, data)
@@ -118,11 +113,8 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 					}
 				}
 			}
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			want = append(want, msg{Opcode: op, Data: data})
-		}
+			return err
+		})
 		closeAndCompare(t, ctx, client, paused, end, &got, want)
 	})
 }
@@ -133,7 +125,6 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 func TestLoopDeliversEveryMessage(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		compress := rapid.Bool().Draw(t, "compression")
-		type msg = protocoltest.Message
 		var (
 			got    received
 			end    = make(chan error, 1)
@@ -145,21 +136,13 @@ func TestLoopDeliversEveryMessage(t *testing.T) {
 			OnClose:   func(_ *loop.Conn, err error) { end <- err },
 		})
 		defer done()
-		var err error
 		paused := pauseMeanwhile(t, <-opened)
-		var want []msg
-		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
-			op, data := drawMessage(t, i)
+		want := sendDrawn(t, func(op frame.Opcode, data []byte) error {
 			if rapid.Bool().Draw(t, "Send") {
-				err = client.Send(op, data)
-			} else {
-				err = client.Write(ctx, op, data)
+				return client.Send(op, data)
 			}
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			want = append(want, msg{Opcode: op, Data: data})
-		}
+			return client.Write(ctx, op, data)
+		})
 		closeAndCompare(t, ctx, client, paused, end, &got, want)
 	})
 }
@@ -176,31 +159,24 @@ func TestLoopSendsEveryMessage(t *testing.T) {
 		opened := make(chan *loop.Conn, 1)
 		ctx, client, done := dialLoop(t, compress, loop.Options{OnOpen: func(c *loop.Conn) { opened <- c }})
 		defer done()
-		var err error
 		c := <-opened
 		paused := pauseMeanwhile(t, client)
-		var want []msg
-		for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
-			op, data := drawMessage(t, i)
-			switch how := rapid.SampledFrom([]string{"Send", "SendPrepared", "Broadcast"}).Draw(t, "send with"); how {
-			case "Send":
-				err = c.Send(op, data)
-			default:
-				var m *protocol.PreparedMessage
-				if m, err = loop.NewPreparedMessage(op, data); err != nil {
-					break
-				}
-				if how == "SendPrepared" {
-					err = c.SendPrepared(m)
-				} else if loop.Broadcast(m, c) != 1 {
-					err = fmt.Errorf("Broadcast did not take it")
-				}
+		want := sendDrawn(t, func(op frame.Opcode, data []byte) error {
+			how := rapid.SampledFrom([]string{"Send", "SendPrepared", "Broadcast"}).Draw(t, "send with")
+			if how == "Send" {
+				return c.Send(op, data)
 			}
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
+			m, err := loop.NewPreparedMessage(op, data)
+			switch {
+			case err != nil:
+				return err
+			case how == "SendPrepared":
+				return c.SendPrepared(m)
+			case loop.Broadcast(m, c) != 1:
+				return fmt.Errorf("Broadcast did not take it")
 			}
-			want = append(want, msg{Opcode: op, Data: data})
-		}
+			return nil
+		})
 		if err := c.Close(frame.CloseNormal, "done"); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -249,6 +225,20 @@ func dialLoop(t *rapid.T, compress bool, opts loop.Options) (context.Context, *a
 		cancel()
 		srv.Close()
 	}
+}
+
+// sendDrawn sends a drawn sequence of up to maxMessages messages with send
+// and returns them.
+func sendDrawn(t *rapid.T, send func(op frame.Opcode, data []byte) error) []protocoltest.Message {
+	var sent []protocoltest.Message
+	for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
+		op, data := drawMessage(t, i)
+		if err := send(op, data); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		sent = append(sent, protocoltest.Message{Opcode: op, Data: data})
+	}
+	return sent
 }
 
 // drawMessage draws the i-th message of a sequence: text (valid UTF-8) or
