@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
@@ -37,3 +38,35 @@ func TestSteadyStateZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A connection's keepalive allocates nothing, its first ping included: an
+// idle connection pinged every PingInterval for hours keeps no ping list.
+func TestFirstKeepaliveAllocatesNothing(t *testing.T) {
+	const runs = 50
+	conns := make([]*protocol.Conn, runs+1) // AllocsPerRun calls once more to warm up
+	for i := range conns {
+		c := established(t, protocol.RoleServer, testConfig())
+		// Buffers grown by a message each way, as after an echo.
+		msg := make([]byte, 64)
+		c.Receive(t0, wireFrame(protocol.RoleClient, frame.OpBinary, true, msg))
+		c.SendMessage(t0, frame.OpBinary, msg)
+		drain(c)
+		conns[i] = c
+	}
+	next := 0
+	round := func() {
+		c := conns[next]
+		next++
+		c.HandleTimeout(at(20 * time.Second))
+		c.Advance(len(c.Outgoing()))
+		c.Receive(at(21*time.Second), pong1)
+		if ev := c.NextEvent(); ev.Kind != protocol.EventPong || ev.Answered != 1 {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	if allocs := testing.AllocsPerRun(runs, round); allocs != 0 {
+		t.Errorf("%v allocs per first keepalive round", allocs)
+	}
+}
+
+var pong1 = wireFrame(protocol.RoleClient, frame.OpPong, true, keepalivePayload(1))

@@ -49,10 +49,11 @@ import (
 // latest time seen, so a clock that steps back delays timers, never fires
 // them early or twice.
 type Conn struct {
-	cfg    Config
-	role   Role
-	state  State
-	opened bool
+	cfg            Config
+	role           Role
+	state          State
+	opened         bool
+	closeTransport bool
 	// Times are instants: nanoseconds since epoch, the time the Conn was
 	// made (a third of time.Time's size; epoch keeps the monotonic
 	// reading). now is the latest time seen.
@@ -60,12 +61,11 @@ type Conn struct {
 	now   instant
 
 	// Outputs.
-	out            []byte
-	outStart       int
-	outHigh        int // the output high water mark (SetOutputHighWater); 0: none (beside out: read on every round)
-	events         []Event
-	evHead         int
-	closeTransport bool
+	out      []byte
+	outStart int
+	outHigh  int // the output high water mark (SetOutputHighWater); 0: none (beside out: read on every round)
+	events   []Event
+	evHead   int
 
 	recv   recvState
 	send   sendState

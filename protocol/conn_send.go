@@ -115,7 +115,7 @@ func (c *Conn) Ping(now time.Time, p []byte) error {
 	if err := c.sendControl(frame.OpPing, p); err != nil {
 		return err
 	}
-	c.alive.record(string(p), c.now, false)
+	c.alive.recordPing(string(p), c.now)
 	c.updateTimers()
 	return nil
 }

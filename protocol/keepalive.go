@@ -7,67 +7,84 @@ import (
 	"github.com/wsengine/ws/frame"
 )
 
-// maxPings bounds the pings remembered while waiting for pongs.
+// maxPings bounds the application pings remembered while waiting for
+// pongs.
 const maxPings = 8
 
+// ping is an application ping waiting for its pong.
 type ping struct {
-	payload   string // an application ping's; a keepalive ping's is num
-	sentAt    instant
-	num       uint64 // its number: the count of pings sent with it
-	keepalive bool
+	payload string
+	sentAt  instant
+	num     uint64 // its number: the count of pings sent with it
 }
 
-// answers reports whether a pong with payload answers p.
-func (p *ping) answers(payload []byte) bool {
-	if p.keepalive {
-		return len(payload) == 8 && binary.BigEndian.Uint64(payload) == p.num
-	}
-	return string(payload) == p.payload
-}
-
-// keepalive remembers the pings this side sent, oldest first, and the
-// latency of the last one answered.
+// keepalive remembers the pings this side sent and the latency of the last
+// one answered. At most one keepalive ping waits at a time (updateTimers
+// sets no ping timer while one does), so it has a slot of its own: a
+// connection that only ever sends keepalive pings, the steady state of an
+// idle one, keeps no list and allocates nothing for them.
 type keepalive struct {
-	pings   []ping
-	sent    uint64 // pings sent, keepalive and application
+	pings   []ping  // application pings, oldest first
+	kaNum   uint64  // the waiting keepalive ping's number; 0: none waits
+	kaSent  instant // when it was sent
+	sent    uint64  // pings sent, keepalive and application
 	latency time.Duration
 }
 
-func (k *keepalive) record(payload string, now instant, isKeepalive bool) {
+func (k *keepalive) recordPing(payload string, now instant) {
 	if len(k.pings) == maxPings {
 		k.pings = append(k.pings[:0], k.pings[1:]...)
 	}
 	k.sent++
-	k.pings = append(k.pings, ping{payload, now, k.sent, isKeepalive})
+	k.pings = append(k.pings, ping{payload, now, k.sent})
 }
 
-// acknowledge matches a pong with the pings sent: the one with the same
-// payload is answered, and so is every earlier one ("a Pong frame sent in
-// response to a Ping frame must have identical Application data"; a peer
-// that skipped some pings answered the latest). It returns the latency and
-// the ping's number, or zeros for an unsolicited pong, which is otherwise
-// ignored.
+// recordKeepalive records a keepalive ping, whose payload is its number.
+func (k *keepalive) recordKeepalive(now instant) {
+	k.sent++
+	k.kaNum, k.kaSent = k.sent, now
+}
+
+// acknowledge matches a pong with the pings sent, oldest first: the one
+// with the same payload is answered, and so is every earlier one ("a Pong
+// frame sent in response to a Ping frame must have identical Application
+// data"; a peer that skipped some pings answered the latest). It returns
+// the latency and the ping's number, or zeros for an unsolicited pong,
+// which is otherwise ignored.
 func (k *keepalive) acknowledge(payload []byte, now instant) (time.Duration, uint64) {
-	for i, p := range k.pings {
-		if p.answers(payload) {
-			k.latency = max(time.Duration(now-p.sentAt), 1)
-			k.pings = append(k.pings[:0], k.pings[i+1:]...)
-			return k.latency, p.num
+	ka := k.kaNum != 0 && len(payload) == 8 && binary.BigEndian.Uint64(payload) == k.kaNum
+	for _, p := range k.pings {
+		if ka && k.kaNum < p.num {
+			break // the keepalive ping is older and answered
 		}
+		if string(payload) == p.payload {
+			return k.answer(p.sentAt, p.num, now)
+		}
+	}
+	if ka {
+		return k.answer(k.kaSent, k.kaNum, now)
 	}
 	return 0, 0
 }
 
-// oldestKeepalive returns when the oldest unanswered keepalive ping was
-// sent, if one is unanswered.
-func (k *keepalive) oldestKeepalive() (instant, bool) {
-	for _, p := range k.pings {
-		if p.keepalive {
-			return p.sentAt, true
-		}
+// answer forgets the ping numbered num and every earlier one, and records
+// its latency.
+func (k *keepalive) answer(sentAt instant, num uint64, now instant) (time.Duration, uint64) {
+	n := 0
+	for n < len(k.pings) && k.pings[n].num <= num {
+		n++
 	}
-	return 0, false
+	k.pings = append(k.pings[:0], k.pings[n:]...)
+	if k.kaNum <= num {
+		k.kaNum = 0
+	}
+	k.latency = max(time.Duration(now-sentAt), 1)
+	return k.latency, num
 }
+
+// oldestKeepalive returns when the unanswered keepalive ping was sent, if
+// one is unanswered.
+func (k *keepalive) oldestKeepalive() (instant, bool) { return k.kaSent, k.kaNum != 0 }
 
 // Latency returns the round-trip time of the last ping (keepalive or
 // application) answered by a pong, or zero if none was.
@@ -89,10 +106,12 @@ func (c *Conn) sendKeepalive() {
 		c.failInternal(err)
 		return
 	}
-	c.alive.record("", c.now, true) // its payload is its number: no string kept
+	c.alive.recordKeepalive(c.now)
 }
 
 // AwaitingPong reports that a ping this side sent (keepalive or
 // application) is not answered yet. A driver that reads the transport only
 // when its application asks should read now: the pong's timer is running.
-func (c *Conn) AwaitingPong() bool { return len(c.alive.pings) > 0 && c.state != StateClosed }
+func (c *Conn) AwaitingPong() bool {
+	return (len(c.alive.pings) > 0 || c.alive.kaNum != 0) && c.state != StateClosed
+}

@@ -117,6 +117,46 @@ func TestPongAnswersPingNumbers(t *testing.T) {
 	}
 }
 
+// A keepalive ping's pong answers the application pings sent before it,
+// not those sent after it; an application ping's pong answers the
+// keepalive ping sent before it, not one sent after it.
+func TestKeepalivePongAndApplicationPings(t *testing.T) {
+	c := established(t, protocol.RoleClient, testConfig())
+	c.Ping(t0, []byte("a"))                 // 1
+	c.HandleTimeout(at(20 * time.Second))   // keepalive, 2
+	c.Ping(at(21*time.Second), []byte("b")) // 3
+	drain(c)
+	steps := []struct {
+		pong     []byte
+		answered uint64
+		awaiting bool // a ping is still unanswered after it
+	}{
+		{keepalivePayload(2), 2, true}, // answers a and the keepalive ping
+		{[]byte("a"), 0, true},         // answered already
+		{keepalivePayload(2), 0, true}, // answered already
+		{[]byte("b"), 3, false},
+	}
+	for _, st := range steps {
+		c.Receive(at(22*time.Second), wireFrame(protocol.RoleServer, frame.OpPong, true, st.pong))
+		_, evs := drain(c)
+		if len(evs) != 1 || evs[0].Kind != protocol.EventPong || evs[0].Answered != st.answered {
+			t.Fatalf("pong %q: events %+v, want Answered %d", st.pong, evs, st.answered)
+		}
+		if c.AwaitingPong() != st.awaiting {
+			t.Fatalf("pong %q: AwaitingPong %v", st.pong, !st.awaiting)
+		}
+	}
+	// The next keepalive ping is answered by an application ping's pong
+	// sent after it.
+	c.HandleTimeout(c.Deadline()) // keepalive, 4
+	c.Ping(c.Deadline(), []byte("c"))
+	drain(c)
+	c.Receive(at(60*time.Second), wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("c")))
+	if _, evs := drain(c); len(evs) != 1 || evs[0].Answered != 5 || c.AwaitingPong() {
+		t.Fatalf("events %+v, AwaitingPong %v", evs, c.AwaitingPong())
+	}
+}
+
 // A pong for a later ping acknowledges earlier ones too.
 func TestPongAcknowledgesEarlierPings(t *testing.T) {
 	c := established(t, protocol.RoleClient, testConfig())
