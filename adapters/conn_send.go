@@ -455,6 +455,6 @@ func (c *Conn) unpoolWriteBuffer() {
 	}
 	c.outPooled = false
 	if b := outBufs.get(); b != nil {
-		c.eng.SwapWriteBuffer(b)
+		outBufs.put(c.eng.SwapWriteBuffer(b)) // b back, if output waits in a buffer as large
 	}
 }

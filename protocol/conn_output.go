@@ -255,14 +255,22 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 	return nil
 }
 
-// SwapWriteBuffer lets a driver pool output buffers: when no output waits
-// it makes spare (emptied) the buffer the next output is appended to and
-// returns the one it had (empty, perhaps nil), for the driver to reuse;
-// with output waiting it does nothing and returns nil, unless the output
-// is a shared prepared frame (OutputShared): then it is copied into spare,
-// which becomes the engine's buffer. A driver that holds no buffer for an
-// idle connection takes it with SwapWriteBuffer(nil) and gives one back
-// before the next send (or lets SendPrepared share a frame).
+// SwapWriteBuffer lets a driver pool output buffers. It returns the buffer
+// the driver owns after the call, emptied: the engine's old one when it
+// takes spare, spare itself when it does not, nil when there is none.
+//   - No output waits: spare becomes the buffer the next output is
+//     appended to.
+//   - The output is a shared prepared frame (OutputShared): it is copied
+//     into spare, which becomes the engine's buffer (nothing is returned).
+//   - Other output waits: spare is taken only if it is larger than the
+//     buffer the output waits in, which then moves into it; so a driver
+//     that lets output pile up (coalescing) grows the buffer from its pool
+//     rather than the allocator.
+//
+// A driver that holds no buffer for an idle connection takes it with
+// SwapWriteBuffer(nil) and gives one back before the next send (or lets
+// SendPrepared share a frame). Views returned by Outgoing before the call
+// are stale.
 func (c *Conn) SwapWriteBuffer(spare []byte) []byte {
 	if c.output.shared {
 		if spare != nil {
@@ -271,7 +279,14 @@ func (c *Conn) SwapWriteBuffer(spare []byte) []byte {
 		return nil
 	}
 	if c.outStart < len(c.out) {
-		return nil
+		if cap(spare) <= cap(c.out) {
+			return spare
+		}
+		old := c.out[:0]
+		c.out = append(spare[:0], c.out[c.outStart:]...)
+		c.output.pongAt -= int32(c.outStart) // still wholly unsent if pongLen > 0 (see Advance)
+		c.outStart = 0
+		return old
 	}
 	old := c.out[:0]
 	c.out, c.outStart = spare[:0], 0

@@ -142,3 +142,66 @@ func TestStopAfterMessageKeepsInputInPlace(t *testing.T) {
 		c.Receive(t0, nil)
 	}
 }
+
+// SwapWriteBuffer returns the buffer the driver owns after the call: the
+// engine's old one when it takes spare, spare when it does not. With
+// output waiting it takes only a larger buffer, which the output moves
+// into (a partly written frame, and a pong that may still be replaced,
+// included), so a coalescing driver grows output from its pool.
+func TestSwapWriteBufferGrowsWaitingOutput(t *testing.T) {
+	msg := make([]byte, 100)
+	msgFrame := wireFrame(protocol.RoleServer, frame.OpBinary, true, msg)
+	pong := func(p string) []byte { return wireFrame(protocol.RoleServer, frame.OpPong, true, []byte(p)) }
+	for _, tc := range []struct {
+		name    string
+		first   int // cap of the first lent buffer
+		written int // bytes of Outgoing written before the swap
+		spare   int // cap of the spare offered, -1 for nil
+		taken   bool
+	}{
+		{"smaller spare", 256, 0, 128, false},
+		{"equal spare", 256, 0, 256, false},
+		{"nil spare", 256, 0, -1, false},
+		{"larger spare", 256, 0, 1024, true},
+		{"larger spare, partly written", 256, 10, 1024, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := established(t, protocol.RoleServer, testConfig())
+			first := make([]byte, 0, tc.first)
+			s.SwapWriteBuffer(first)
+			s.SendMessage(t0, frame.OpBinary, msg)
+			s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("a")))
+			for s.NextEvent().Kind != protocol.EventNone {
+			}
+			wire := append([]byte(nil), s.Outgoing()[:tc.written]...)
+			s.Advance(tc.written)
+			var spare []byte
+			if tc.spare >= 0 {
+				spare = make([]byte, 0, tc.spare)
+			}
+			got := s.SwapWriteBuffer(spare)
+			if tc.taken {
+				if cap(got) != tc.first || len(got) != 0 || &got[:1][0] != &first[:1][0] {
+					t.Fatalf("returned len %d cap %d, want the first buffer, emptied", len(got), cap(got))
+				}
+				if &s.Outgoing()[0] != &spare[:1][0] {
+					t.Fatal("the output did not move into spare")
+				}
+				for i := range got[:cap(got)] {
+					got[:cap(got)][i] = 0xee // the driver reuses it
+				}
+			} else if cap(got) != cap(spare) || (spare != nil && &got[:1][0] != &spare[:1][0]) {
+				t.Fatalf("returned cap %d, want spare back", cap(got))
+			}
+			// A second ping replaces the pong still waiting, wherever it is:
+			// the wire gets the message and the second pong.
+			s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("b")))
+			for s.NextEvent().Kind != protocol.EventNone {
+			}
+			wire = append(wire, s.Outgoing()...)
+			if want := concat(msgFrame, pong("b")); string(wire) != string(want) {
+				t.Fatalf("wire % x\nwant % x", wire, want)
+			}
+		})
+	}
+}
