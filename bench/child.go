@@ -70,6 +70,7 @@ func RunChildIfAsked() {
 	if dir := os.Getenv("WSENGINE_BENCH_MEMPROFILE"); dir != "" {
 		runtime.MemProfileRate = 1
 		defer func() {
+			runtime.GC() // the profile holds what was allocated up to the last collection
 			if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.mem.pprof", lib, compress, os.Getpid()))); err == nil {
 				pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()

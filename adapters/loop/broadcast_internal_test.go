@@ -3,9 +3,12 @@
 package loop
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -99,5 +102,152 @@ func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
 		if err != nil || string(p) != w {
 			t.Fatalf("message %d: %d bytes, %v", i, len(p), err)
 		}
+	}
+}
+
+// blockedMember serves one loop, blocks it in another connection's
+// OnMessage until the test ends, and returns the server side of a member
+// whose client is a raw socket that never reads: what the member is sent
+// waits in its output, or in the kernel once the caller writes it, and
+// nothing in this process allocates for it.
+func blockedMember(t *testing.T) *Conn {
+	t.Helper()
+	blocked, unblock := make(chan struct{}), make(chan struct{})
+	opened := make(chan *Conn, 2)
+	srv, err := NewServer(Options{
+		Loops:              1,
+		DisableCompression: true,
+		OnOpen:             func(c *Conn) { opened <- c },
+		OnMessage: func(c *Conn, op frame.Opcode, p []byte) {
+			close(blocked)
+			<-unblock
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { close(unblock) }) // first: the server's Close waits for the loop
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	blocker, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blocker.CloseNow() })
+	<-opened
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v", err)
+	}
+	c := <-opened
+	blocker.Send(frame.OpText, []byte("block the loop"))
+	<-blocked
+	return c
+}
+
+// Output that piles up behind a busy loop grows through the pool's size
+// classes, not the allocator: when a broadcast finds too little room in
+// the member's buffer, the output moves into a pooled buffer of the class
+// it needs and the old buffer goes back to the pool.
+func TestWaitingOutputGrowsIntoAPooledBuffer(t *testing.T) {
+	if raceDetector {
+		t.Skip("sync.Pool drops buffers at random under the race detector")
+	}
+	c := blockedMember(t)
+	m, err := NewPreparedMessage(frame.OpBinary, make([]byte, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := c.srv.sys.getBuf(8 << 10) // the class a 4 KiB buffer grows into
+	c.srv.sys.putBuf(large)
+	var small []byte // the buffer the member first frames into
+	for i := 0; ; i++ {
+		if Broadcast(m, c) != 1 {
+			t.Fatal("Broadcast refused")
+		}
+		c.mu.Lock()
+		out := c.eng.Outgoing()
+		c.mu.Unlock()
+		if i == 1 { // the first waits as the shared frame; the second took a buffer
+			small = out[:1]
+		}
+		if i > 1 && &out[0] != &small[0] {
+			if &out[0] != &large[:1][0] || len(out) != (i+1)*(4+1000) {
+				t.Fatalf("broadcast %d: the output (%d bytes) moved, but not into the pooled 8 KiB buffer", i, len(out))
+			}
+			if back := c.srv.sys.getBuf(cap(small)); &back[:1][0] != &small[0] {
+				t.Fatal("the small buffer did not go back to the pool")
+			}
+			return
+		}
+		if i > 8 {
+			t.Fatal("the output never moved to a larger buffer")
+		}
+	}
+}
+
+// Once the pool is warm, broadcasts to a member whose loop is blocked
+// allocate nothing, the caller's writes past coalesceLimit included.
+func TestCoalescedOutputAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("sync.Pool drops buffers at random under the race detector")
+	}
+	c := blockedMember(t)
+	m, err := NewPreparedMessage(frame.OpBinary, make([]byte, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broadcast := func() {
+		if Broadcast(m, c) != 1 {
+			t.Fatal("Broadcast refused")
+		}
+	}
+	for range 3 * coalesceLimit / 1000 { // the pool warms up over a few writes
+		broadcast()
+	}
+	if allocs := testing.AllocsPerRun(2*coalesceLimit/1000, broadcast); allocs != 0 {
+		t.Fatalf("%v allocations per broadcast", allocs)
+	}
+}
+
+// A pooled buffer holds what getBuf was asked for: a buffer is pooled in
+// the largest class it fills and taken from the smallest that holds the
+// size, so none grows by an append.
+func TestBufferClasses(t *testing.T) {
+	var y system
+	for _, tc := range []struct{ put, get int }{
+		{4 << 10, 1}, {4 << 10, 4 << 10}, {8<<10 - 1, 4 << 10}, {8 << 10, 4<<10 + 1},
+		{8 << 10, 8 << 10}, {16 << 10, 16 << 10}, {maxPooled, maxPooled},
+	} {
+		b := make([]byte, 0, tc.put)
+		y.putBuf(b)
+		got := y.getBuf(tc.get)
+		if cap(got) < tc.get {
+			t.Errorf("put cap %d, getBuf(%d): cap %d", tc.put, tc.get, cap(got))
+		}
+		if !raceDetector && &got[:1][0] != &b[:1][0] {
+			t.Errorf("put cap %d, getBuf(%d): not the pooled buffer", tc.put, tc.get)
+		}
+	}
+	for _, size := range []int{0, 1, minPooled + 1, 100 << 10, maxPooled + 1} {
+		if b := y.getBuf(size); cap(b) < size || len(b) != 0 {
+			t.Errorf("getBuf(%d) from an empty pool: len %d cap %d", size, len(b), cap(b))
+		}
+	}
+	y.putBuf(make([]byte, 0, minPooled-1)) // too small to pool: taken by no class
+	if b := y.getBuf(1); cap(b) < minPooled {
+		t.Errorf("getBuf(1) returned cap %d", cap(b))
 	}
 }

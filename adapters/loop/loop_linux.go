@@ -567,20 +567,26 @@ func (c *Conn) flush() {
 	}
 }
 
-// lendWriteBuffer gives the engine a pooled buffer to frame into, when it
-// has none (it keeps one only while output waits) or its output is a
-// prepared message's shared frame, which the buffer then takes. A prepared
-// message the engine sends from its shared frame needs none. c.mu held.
+// lendWriteBuffer gives the engine a pooled buffer to frame size more
+// bytes into, when it has none (it keeps one only while output waits), its
+// output is a prepared message's shared frame, which the buffer then
+// takes, or the output waiting (coalesced, or behind a full socket) leaves
+// too little room: then it moves into a larger pooled buffer rather than
+// let the append allocate. A prepared message the engine sends from its
+// shared frame needs none. c.mu held.
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
-	if c.eng.OutputShared() {
-		c.eng.SwapWriteBuffer(c.srv.sys.getBuf(size + c.eng.UnsentOutput()))
-		return
-	}
-	if c.eng.UnsentOutput() > 0 || prepared && c.eng.SharesPrepared() {
-		return
-	}
-	if old := c.eng.SwapWriteBuffer(c.srv.sys.getBuf(size)); cap(old) > 0 {
-		c.srv.sys.putBuf(old)
+	y := &c.srv.sys
+	switch unsent := c.eng.UnsentOutput(); {
+	case c.eng.OutputShared():
+		c.eng.SwapWriteBuffer(y.getBuf(unsent + size))
+	case unsent == 0:
+		if !prepared || !c.eng.SharesPrepared() {
+			y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(size)))
+		}
+	default:
+		if out := c.eng.Outgoing(); cap(out)-len(out) < size {
+			y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(unsent + size)))
+		}
 	}
 }
 

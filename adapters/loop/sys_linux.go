@@ -4,6 +4,7 @@ package loop
 
 import (
 	"context"
+	"math/bits"
 	"net"
 	"net/http"
 	"os"
@@ -22,10 +23,12 @@ import (
 type system struct {
 	loops []*loop
 	next  atomic.Uint32
-	// bufs pools read, write and gathering buffers by size class (below
-	// readSize, and from it up to maxPooled); holders recycles the
-	// pointers they are pooled by, so that neither Get nor Put allocates.
-	bufs    [2]sync.Pool
+	// bufs pools read, write and gathering buffers in power-of-two size
+	// classes from minPooled to maxPooled: a buffer of class k holds at
+	// least minPooled<<k bytes, so the one getBuf returns takes what it
+	// was asked for without growing. holders recycles the pointers they
+	// are pooled by, so that neither Get nor Put allocates.
+	bufs    [numClasses]sync.Pool
 	holders sync.Pool
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -295,10 +298,20 @@ func (y *system) stop() {
 	})
 }
 
+const (
+	minPooled  = 4 << 10
+	numClasses = 7 // minPooled<<(numClasses-1) == maxPooled
+)
+
+// getBuf returns an empty buffer that holds size bytes: pooled up to
+// maxPooled, made to measure past it.
 func (y *system) getBuf(size int) []byte {
+	if size > maxPooled {
+		return make([]byte, 0, size)
+	}
 	class := 0
-	if size >= readSize {
-		class = 1
+	if size > minPooled {
+		class = bits.Len(uint(size-1) / minPooled)
 	}
 	if p, ok := y.bufs[class].Get().(*[]byte); ok {
 		b := (*p)[:0]
@@ -306,17 +319,15 @@ func (y *system) getBuf(size int) []byte {
 		y.holders.Put(p)
 		return b
 	}
-	return make([]byte, 0, max(size, 4<<10))
+	return make([]byte, 0, minPooled<<class)
 }
 
+// putBuf pools b in the largest class it fills.
 func (y *system) putBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooled {
+	if cap(b) < minPooled || cap(b) > maxPooled {
 		return
 	}
-	class := 0
-	if cap(b) >= readSize {
-		class = 1
-	}
+	class := bits.Len(uint(cap(b)/minPooled)) - 1
 	p, _ := y.holders.Get().(*[]byte)
 	if p == nil {
 		p = new([]byte)
