@@ -7,10 +7,12 @@ import (
 )
 
 type sendState struct {
+	ext  Extension // transforming the message being sent, if any
+	utf8 frame.UTF8
+	// inMsg and op sit beside utf8's 6 bytes, the three in one word: the
+	// Conn's size class (size_internal_test.go).
 	inMsg  bool
 	op     frame.Opcode
-	ext    Extension // transforming the message being sent, if any
-	utf8   frame.UTF8
 	enc    []byte
 	keys   [32]byte // masking keys, read from Rand in batches of 8 (a server uses none)
 	keyPos int
