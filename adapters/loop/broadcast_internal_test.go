@@ -26,47 +26,17 @@ import (
 // limit goes out from the caller, and the member's client gets every
 // message in order.
 func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
-	blocked, unblock := make(chan struct{}), make(chan struct{})
-	opened := make(chan *Conn, 2)
-	srv, err := NewServer(Options{
-		Loops:              1,
-		DisableCompression: true,
-		OnOpen:             func(c *Conn) { opened <- c },
-		OnMessage: func(c *Conn, op frame.Opcode, p []byte) {
-			close(blocked)
-			<-unblock
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	var once sync.Once
-	release := func() { once.Do(func() { close(unblock) }) }
-	defer release() // before the server's Close, which waits for the loop
+	addr, opened, block, release := busyLoop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := "ws://" + ln.Addr().String()
-	blocker, _, err := adapters.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.CloseNow()
-	<-opened
-	member, _, err := adapters.Dial(ctx, url, nil)
+	member, _, err := adapters.Dial(ctx, "ws://"+addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer member.CloseNow()
 	c := <-opened
+	block()
 
-	blocker.Send(frame.OpText, []byte("block the loop"))
-	<-blocked
 	unsent := func() int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -105,15 +75,14 @@ func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
 	}
 }
 
-// blockedMember serves one loop, blocks it in another connection's
-// OnMessage until the test ends, and returns the server side of a member
-// whose client is a raw socket that never reads: what the member is sent
-// waits in its output, or in the kernel once the caller writes it, and
-// nothing in this process allocates for it.
-func blockedMember(t *testing.T) *Conn {
+// busyLoop serves one loop and returns its address, the connections it
+// opens, block, which opens one more and has the loop block in its
+// OnMessage, and release, which lets the loop go on (the test's end does
+// too, before the server's Close, which waits for the loop).
+func busyLoop(t *testing.T) (addr string, opened chan *Conn, block, release func()) {
 	t.Helper()
 	blocked, unblock := make(chan struct{}), make(chan struct{})
-	opened := make(chan *Conn, 2)
+	opened = make(chan *Conn, 2)
 	srv, err := NewServer(Options{
 		Loops:              1,
 		DisableCompression: true,
@@ -132,16 +101,32 @@ func blockedMember(t *testing.T) *Conn {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	t.Cleanup(func() { close(unblock) }) // first: the server's Close waits for the loop
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	blocker, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), nil)
-	if err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	release = func() { once.Do(func() { close(unblock) }) }
+	t.Cleanup(release) // runs first
+	block = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		blocker, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { blocker.CloseNow() })
+		<-opened
+		blocker.Send(frame.OpText, []byte("block the loop"))
+		<-blocked
 	}
-	t.Cleanup(func() { blocker.CloseNow() })
-	<-opened
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	return ln.Addr().String(), opened, block, release
+}
+
+// blockedMember returns the server side of a member of a busyLoop, blocked,
+// whose client is a raw socket that never reads: what the member is sent
+// waits in its output, or in the kernel once the caller writes it, and
+// nothing in this process allocates for it.
+func blockedMember(t *testing.T) *Conn {
+	t.Helper()
+	addr, opened, block, _ := busyLoop(t)
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,55 +137,17 @@ func blockedMember(t *testing.T) *Conn {
 		t.Fatalf("handshake: %v", err)
 	}
 	c := <-opened
-	blocker.Send(frame.OpText, []byte("block the loop"))
-	<-blocked
+	block()
 	return c
 }
 
 // Output that piles up behind a busy loop grows through the pool's size
 // classes, not the allocator: when a broadcast finds too little room in
 // the member's buffer, the output moves into a pooled buffer of the class
-// it needs and the old buffer goes back to the pool.
-func TestWaitingOutputGrowsIntoAPooledBuffer(t *testing.T) {
-	if raceDetector {
-		t.Skip("sync.Pool drops buffers at random under the race detector")
-	}
-	c := blockedMember(t)
-	m, err := NewPreparedMessage(frame.OpBinary, make([]byte, 1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	large := c.srv.sys.getBuf(8 << 10) // the class a 4 KiB buffer grows into
-	c.srv.sys.putBuf(large)
-	var small []byte // the buffer the member first frames into
-	for i := 0; ; i++ {
-		if Broadcast(m, c) != 1 {
-			t.Fatal("Broadcast refused")
-		}
-		c.mu.Lock()
-		out := c.eng.Outgoing()
-		c.mu.Unlock()
-		if i == 1 { // the first waits as the shared frame; the second took a buffer
-			small = out[:1]
-		}
-		if i > 1 && &out[0] != &small[0] {
-			if &out[0] != &large[:1][0] || len(out) != (i+1)*(4+1000) {
-				t.Fatalf("broadcast %d: the output (%d bytes) moved, but not into the pooled 8 KiB buffer", i, len(out))
-			}
-			if back := c.srv.sys.getBuf(cap(small)); &back[:1][0] != &small[0] {
-				t.Fatal("the small buffer did not go back to the pool")
-			}
-			return
-		}
-		if i > 8 {
-			t.Fatal("the output never moved to a larger buffer")
-		}
-	}
-}
-
-// Once the pool is warm, broadcasts to a member whose loop is blocked
-// allocate nothing, the caller's writes past coalesceLimit included.
-func TestCoalescedOutputAllocatesNothing(t *testing.T) {
+// it needs and the old buffer goes back to the pool. Once the pool is
+// warm, broadcasts to the member allocate nothing, the caller's writes
+// past coalesceLimit included.
+func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 	if raceDetector {
 		t.Skip("sync.Pool drops buffers at random under the race detector")
 	}
@@ -214,6 +161,33 @@ func TestCoalescedOutputAllocatesNothing(t *testing.T) {
 			t.Fatal("Broadcast refused")
 		}
 	}
+	large := c.srv.sys.getBuf(8 << 10) // the class a 4 KiB buffer grows into
+	c.srv.sys.putBuf(large)
+	var small []byte // the buffer the member first frames into
+	for i := 0; ; i++ {
+		broadcast()
+		c.mu.Lock()
+		out := c.eng.Outgoing()
+		c.mu.Unlock()
+		if i == 1 { // the first waits as the shared frame; the second took a buffer
+			small = out[:1]
+		}
+		if i > 1 && &out[0] != &small[0] {
+			if &out[0] != &large[:1][0] || len(out) != (i+1)*(4+1000) {
+				t.Fatalf("broadcast %d: the output (%d bytes) moved, but not into the pooled 8 KiB buffer", i, len(out))
+			}
+			back := c.srv.sys.getBuf(cap(small))
+			if &back[:1][0] != &small[0] {
+				t.Fatal("the small buffer did not go back to the pool")
+			}
+			c.srv.sys.putBuf(back)
+			break
+		}
+		if i > 8 {
+			t.Fatal("the output never moved to a larger buffer")
+		}
+	}
+
 	for range 3 * coalesceLimit / 1000 { // the pool warms up over a few writes
 		broadcast()
 	}
