@@ -272,13 +272,16 @@ func TestReportWellFormed(t *testing.T) {
 		Idle: []IdleResult{{Lib: "wsengine", Conns: 10, BytesConn: 1024}, {Lib: "gws", Conns: 10, BytesConn: 2048}},
 		Transport: []EchoResult{{Lib: "HTTP/1.1", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9, CPUMsg: 4000},
 			{Lib: "HTTP/2", Size: 16, Conns: 64, Messages: 15, Elapsed: 1e9, CPUMsg: 3000}},
+		Broadcast: []BroadcastResult{{Lib: "wsengine", Conns: 100, Broadcasts: 10, Batch: 1, Elapsed: 1e9, CPUDelivered: 8000, UserDelivered: 2000, AllocsBroadcast: 50},
+			{Lib: "gws", Conns: 100, Broadcasts: 10, Batch: 1, Elapsed: 1e9, CPUDelivered: 10000, UserDelivered: 3000, AllocsBroadcast: 250, Runs: 3, Spread: 0.1}},
 	}
 	var md, svg strings.Builder
 	r.WriteMarkdown(&md)
 	r.WriteSVG(&svg, 64)
 	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 | 0 | 0 | 2.0 | 0.50 |", "| gws | 10 | 2.0 | 2.00 |",
 		"| echo 16B, 64 conns, wsengine (OnMessage) | gorilla | 0.50 | – | – |",
-		"| 16B | 64 | HTTP/2 | 15 | – | 1.50 | 0 | 0 | 3.0 | 0.75 |", "no peer row"} {
+		"| 16B | 64 | HTTP/2 | 15 | – | 1.50 | 0 | 0 | 3.0 | 0.75 |", "no peer row",
+		"| false | 100 | 1 | gws | 10.0 | ±5% | 1.25 | 3.0 | 250 | 1000 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
@@ -303,6 +306,14 @@ func TestMedianEcho(t *testing.T) {
 	}
 	if m := MedianEcho(runs[:2]); m.Messages != 10 || m.Spread != 2 {
 		t.Fatalf("even count: %+v, want the lower middle run, spread 2", m)
+	}
+}
+
+// A fan-out row is the run with the median CPU per delivery.
+func TestMedianBroadcast(t *testing.T) {
+	runs := []BroadcastResult{{AllocsBroadcast: 1, CPUDelivered: 9}, {AllocsBroadcast: 2, CPUDelivered: 3}, {AllocsBroadcast: 3, CPUDelivered: 6}}
+	if m := MedianBroadcast(runs); m.AllocsBroadcast != 3 || m.Runs != 3 || m.Spread != 1 {
+		t.Fatalf("median %+v, want the 6-CPU run with spread 1", m)
 	}
 }
 
@@ -345,7 +356,7 @@ func BenchmarkBroadcast(b *testing.B) {
 						if uint64(conns)+100 > FileLimit() {
 							b.Skipf("%d connections need more open files than the limit, %d", conns, FileLimit())
 						}
-						s, err := StartServer(broadcastPrefix+lib, compress)
+						s, err := StartBroadcastServer(lib, compress)
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -355,6 +366,7 @@ func BenchmarkBroadcast(b *testing.B) {
 							b.Fatal(err)
 						}
 						b.ReportMetric(float64(r.CPUDelivered.Nanoseconds())/1e3, "srv-cpu-µs/delivered")
+						b.ReportMetric(float64(r.UserDelivered.Nanoseconds())/1e3, "srv-user-µs/delivered")
 						b.ReportMetric(r.AllocsBroadcast, "srv-allocs/broadcast")
 						b.ReportMetric(r.Delivered(), "delivered/s")
 					})
@@ -371,7 +383,7 @@ func TestBroadcastSmoke(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		for _, lib := range BroadcastLibraries {
 			t.Run(fmt.Sprintf("%s/deflate=%v", lib, compress), func(t *testing.T) {
-				s, err := StartServer(broadcastPrefix+lib, compress)
+				s, err := StartBroadcastServer(lib, compress)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -380,7 +392,7 @@ func TestBroadcastSmoke(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Broadcasts != 15 || r.Elapsed <= 0 || r.CPUDelivered < 0 || r.AllocsBroadcast < 0 {
+				if r.Broadcasts != 15 || r.Elapsed <= 0 || r.CPUDelivered < 0 || r.UserDelivered < 0 || r.UserDelivered > r.CPUDelivered || r.AllocsBroadcast < 0 {
 					t.Fatalf("malformed result %+v", r)
 				}
 			})

@@ -237,12 +237,22 @@ type BroadcastResult struct {
 	// CPUDelivered is the server's CPU time (user + system) per delivered
 	// message; AllocsBroadcast its allocations per broadcast.
 	CPUDelivered    time.Duration
+	UserDelivered   time.Duration // the user-time part of CPUDelivered (see Stats.User)
 	AllocsBroadcast float64
+	// Runs and Spread are set on a median of several runs (MedianBroadcast).
+	Runs   int
+	Spread float64
 }
 
 // Delivered returns the messages delivered per second.
 func (r BroadcastResult) Delivered() float64 {
 	return float64(r.Broadcasts*r.Conns) / r.Elapsed.Seconds()
+}
+
+// StartBroadcastServer starts a child serving lib's fan-out (one of
+// BroadcastLibraries), for RunBroadcast.
+func StartBroadcastServer(lib string, compress bool) (*Server, error) {
+	return StartServer(broadcastPrefix+lib, compress)
 }
 
 // RunBroadcast makes s send broadcasts messages of size bytes to conns
@@ -331,6 +341,7 @@ func RunBroadcast(s *Server, conns, broadcasts, batch, size int) (BroadcastResul
 	return BroadcastResult{
 		Lib: s.Lib, Compress: s.Compress, Conns: conns, Broadcasts: broadcasts, Batch: batch, Elapsed: elapsed,
 		CPUDelivered:    (after.CPU - before.CPU) / time.Duration(broadcasts*conns),
+		UserDelivered:   (after.User - before.User) / time.Duration(broadcasts*conns),
 		AllocsBroadcast: float64(after.Mallocs-before.Mallocs) / float64(broadcasts),
 	}, nil
 }

@@ -30,6 +30,13 @@ func MedianEcho(runs []EchoResult) EchoResult {
 	return m
 }
 
+// MedianBroadcast is MedianEcho for fan-out runs, by CPU per delivery.
+func MedianBroadcast(runs []BroadcastResult) BroadcastResult {
+	m, spread := median(runs, func(b BroadcastResult) float64 { return float64(b.CPUDelivered) })
+	m.Runs, m.Spread = len(runs), spread
+	return m
+}
+
 // MedianFrame is MedianEcho for frame-level runs.
 func MedianFrame(runs []FrameResult) FrameResult {
 	m, spread := median(runs, func(f FrameResult) float64 { return f.MBPerSec })
@@ -71,6 +78,7 @@ type Report struct {
 	// Transport is wsengine over HTTP/1.1 and HTTP/2 (Lib is the
 	// transport).
 	Transport []EchoResult
+	Broadcast []BroadcastResult
 }
 
 // WriteMarkdown writes the tables, with every number also as a ratio to
@@ -117,6 +125,17 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %d | %d | %.1f | %s | %.1f | %.0f |\n", SizeName(e.Size), e.Conns, e.Lib,
 				e.MsgsPerSec(), spread(e.Spread, e.Runs), ratio(e.MsgsPerSec(), base.MsgsPerSec()), e.P50.Microseconds(), e.P99.Microseconds(),
 				float64(e.CPUMsg.Nanoseconds())/1e3, ratio(float64(e.CPUMsg), float64(base.CPUMsg)), e.AllocsMsg, e.BytesMsg)
+		}
+	}
+	if len(r.Broadcast) > 0 {
+		fmt.Fprintf(w, "\n## Fan-out: one 1 KiB text message to every member (BroadcastLibraries' fan-out; server CPU per delivery)\n\n")
+		fmt.Fprintf(w, "batch=1: every client has a message before the next is sent; batch=10: ten are sent before the clients must have them. wsengine and wsengine-loop call `Broadcast` with a prepared message, gorilla writes a `PreparedMessage` to each member, gws uses its `Broadcaster`, coder calls `Write` on each. The ratio is to wsengine (goroutines) on the same row; user µs is the part of the CPU spent outside the kernel.\n\n")
+		fmt.Fprintf(w, "| deflate | members | batch | library | server CPU µs/delivery | ± | ratio | user µs/delivery | allocs/broadcast | deliveries/s |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, b := range r.Broadcast {
+			base := r.broadcast("wsengine", b.Compress, b.Conns, b.Batch)
+			fmt.Fprintf(w, "| %v | %d | %d | %s | %.1f | %s | %s | %.1f | %.0f | %.0f |\n", b.Compress, b.Conns, b.Batch, b.Lib,
+				float64(b.CPUDelivered.Nanoseconds())/1e3, spread(b.Spread, b.Runs), ratio(float64(b.CPUDelivered), float64(base.CPUDelivered)),
+				float64(b.UserDelivered.Nanoseconds())/1e3, b.AllocsBroadcast, b.Delivered())
 		}
 	}
 	behind := r.Behind(0.9)
@@ -208,6 +227,15 @@ func (r *Report) echo(lib string, compress bool, size, conns int) EchoResult {
 		}
 	}
 	return EchoResult{}
+}
+
+func (r *Report) broadcast(lib string, compress bool, conns, batch int) BroadcastResult {
+	for _, b := range r.Broadcast {
+		if b.Lib == lib && b.Compress == compress && b.Conns == conns && b.Batch == batch {
+			return b
+		}
+	}
+	return BroadcastResult{}
 }
 
 func (r *Report) transport(name string, size, conns int) EchoResult {

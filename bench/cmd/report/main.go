@@ -2,11 +2,13 @@
 // and gws, and writes results/RESULTS.md and results/echo.svg.
 //
 //	cd bench && go run ./cmd/report -short   # under 5 minutes on 2 cores
-//	cd bench && go run ./cmd/report          # the full run (1,000 connections, 10,000 idle)
+//	cd bench && go run ./cmd/report          # the full run (1,000 connections, 10,000 idle and members)
 //
 // Every row is run several times (-rounds), libraries in a rotated order
 // each round, and reported as the median run with the range of all runs.
-// -only frame,echo,idle picks sections, for profiling one of them.
+// -only frame,echo,transport,idle,broadcast picks sections, for profiling
+// one of them. The fan-out section runs at most 3 rounds: its 10,000-member
+// rows take a quarter of a minute each.
 package main
 
 import (
@@ -25,13 +27,15 @@ import (
 	"github.com/wsengine/ws/bench"
 )
 
+const allSections = "frame,echo,transport,idle,broadcast"
+
 func main() {
 	bench.RunChildIfAsked()
 	testing.Init()
 	short := flag.Bool("short", false, "a quicker run: fewer messages, up to 64 connections, 1,000 idle")
 	out := flag.String("out", "results", "directory for RESULTS.md and echo.svg")
 	rounds := flag.Int("rounds", 0, "runs of every row, reported as the median (default 5, 3 with -short)")
-	only := flag.String("only", "frame,echo,transport,idle", "sections to run, comma-separated (for profiling one part)")
+	only := flag.String("only", allSections, "sections to run, comma-separated (for profiling one part)")
 	flag.Parse()
 	run := func(section string) bool { return slices.Contains(strings.Split(*only, ","), section) }
 
@@ -44,7 +48,7 @@ func main() {
 	} else if *rounds = 5; *short {
 		*rounds = 3
 	}
-	if *only != "frame,echo,transport,idle" {
+	if *only != allSections {
 		cmd += " -only " + *only
 	}
 	r := &bench.Report{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), Command: cmd}
@@ -137,6 +141,50 @@ func main() {
 			}
 		}
 	}
+	broadcasts := map[string][]bench.BroadcastResult{}
+	members, perRow := []int{1000, 10000}, 100
+	if *short {
+		members, perRow = []int{1000}, 30
+	}
+	members = slices.DeleteFunc(members, func(n int) bool { return uint64(n)+100 > bench.FileLimit() })
+	for round := range min(*rounds, 3) {
+		if !run("broadcast") {
+			break
+		}
+		for _, compress := range []bool{false, true} {
+			for _, lib := range rotate(bench.BroadcastLibraries, round) {
+				for _, conns := range members {
+					for _, batch := range []int{1, 10} {
+						s, err := bench.StartBroadcastServer(lib, compress)
+						if err != nil {
+							log.Fatal(err)
+						}
+						b, err := bench.RunBroadcast(s, conns, perRow, batch, 1<<10)
+						s.Stop()
+						if err != nil {
+							log.Fatal(err)
+						}
+						k := fmt.Sprint(lib, compress, conns, batch)
+						broadcasts[k] = append(broadcasts[k], b)
+						log.Printf("round %d broadcast deflate=%v %s members=%d batch=%d: %.1f µs CPU/delivery, %.0f allocs/broadcast",
+							round+1, compress, lib, conns, batch, float64(b.CPUDelivered.Nanoseconds())/1e3, b.AllocsBroadcast)
+					}
+				}
+			}
+		}
+	}
+	for _, compress := range []bool{false, true} {
+		for _, conns := range members {
+			for _, batch := range []int{1, 10} {
+				for _, lib := range bench.BroadcastLibraries {
+					if runs := broadcasts[fmt.Sprint(lib, compress, conns, batch)]; len(runs) > 0 {
+						r.Broadcast = append(r.Broadcast, bench.MedianBroadcast(runs))
+					}
+				}
+			}
+		}
+	}
+
 	// Rows in a fixed order: library, then conns, then size.
 	for _, lib := range []string{"wsengine", "gobwas"} {
 		for _, size := range bench.FrameSizes {
