@@ -392,7 +392,7 @@ func TestBroadcastSmoke(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Broadcasts != 15 || r.Elapsed <= 0 || r.CPUDelivered < 0 || r.UserDelivered < 0 || r.UserDelivered > r.CPUDelivered || r.AllocsBroadcast < 0 {
+				if r.Lib != lib || r.Broadcasts != 15 || r.Elapsed <= 0 || r.CPUDelivered < 0 || r.UserDelivered < 0 || r.UserDelivered > r.CPUDelivered || r.AllocsBroadcast < 0 {
 					t.Fatalf("malformed result %+v", r)
 				}
 			})

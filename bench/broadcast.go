@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -339,7 +340,7 @@ func RunBroadcast(s *Server, conns, broadcasts, batch, size int) (BroadcastResul
 		return BroadcastResult{}, err
 	}
 	return BroadcastResult{
-		Lib: s.Lib, Compress: s.Compress, Conns: conns, Broadcasts: broadcasts, Batch: batch, Elapsed: elapsed,
+		Lib: strings.TrimPrefix(s.Lib, broadcastPrefix), Compress: s.Compress, Conns: conns, Broadcasts: broadcasts, Batch: batch, Elapsed: elapsed,
 		CPUDelivered:    (after.CPU - before.CPU) / time.Duration(broadcasts*conns),
 		UserDelivered:   (after.User - before.User) / time.Duration(broadcasts*conns),
 		AllocsBroadcast: float64(after.Mallocs-before.Mallocs) / float64(broadcasts),
