@@ -82,9 +82,9 @@ func (k *keepalive) answer(sentAt instant, num uint64, now instant) (time.Durati
 	return k.latency, num
 }
 
-// oldestKeepalive returns when the unanswered keepalive ping was sent, if
+// waitingKeepalive returns when the unanswered keepalive ping was sent, if
 // one is unanswered.
-func (k *keepalive) oldestKeepalive() (instant, bool) { return k.kaSent, k.kaNum != 0 }
+func (k *keepalive) waitingKeepalive() (instant, bool) { return k.kaSent, k.kaNum != 0 }
 
 // Latency returns the round-trip time of the last ping (keepalive or
 // application) answered by a pong, or zero if none was.

@@ -82,7 +82,7 @@ func (c *Conn) updateTimers() {
 		return
 	}
 	// A pause ended at resumedAt counts as hearing from the peer then.
-	sent, waiting := c.alive.oldestKeepalive()
+	sent, waiting := c.alive.waitingKeepalive()
 	switch {
 	case waiting && c.cfg.PongTimeoutOrDefault() > 0:
 		c.timers[timerPong] = max(sent, c.recv.resumedAt).add(c.cfg.PongTimeoutOrDefault())
