@@ -191,10 +191,7 @@ func (c *Conn) appendOut() []byte {
 	c.notePending()
 	c.own(nil)
 	if c.outStart > 0 {
-		n := copy(c.out, c.out[c.outStart:])
-		c.out = c.out[:n]
-		c.output.pongAt -= int32(c.outStart) // still wholly unsent if pongLen > 0 (see Advance)
-		c.outStart = 0
+		c.moveOut(c.out)
 	}
 	return c.out
 }
@@ -205,11 +202,19 @@ func (c *Conn) own(spare []byte) {
 	if !c.output.shared {
 		return
 	}
-	rest := c.out[c.outStart:]
 	if spare == nil {
-		spare = make([]byte, 0, max(2*len(rest), 4<<10))
+		spare = make([]byte, 0, max(2*(len(c.out)-c.outStart), 4<<10))
 	}
-	c.out, c.outStart, c.output.shared = append(spare[:0], rest...), 0, false
+	c.moveOut(spare)
+}
+
+// moveOut moves the unsent output to the front of dst (which may be the
+// output buffer itself), and dst becomes the output buffer, the engine's
+// own.
+func (c *Conn) moveOut(dst []byte) {
+	c.out = append(dst[:0], c.out[c.outStart:]...)
+	c.output.pongAt -= int32(c.outStart) // still wholly unsent if pongLen > 0 (see Advance)
+	c.outStart, c.output.shared = 0, false
 }
 
 // NextEvent returns the next event, or one of kind EventNone when there is

@@ -272,23 +272,19 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 // SendPrepared share a frame). Views returned by Outgoing before the call
 // are stale.
 func (c *Conn) SwapWriteBuffer(spare []byte) []byte {
-	if c.output.shared {
-		if spare != nil {
-			c.own(spare)
-		}
-		return nil
-	}
-	if c.outStart < len(c.out) {
-		if cap(spare) <= cap(c.out) {
-			return spare
-		}
-		old := c.out[:0]
-		c.out = append(spare[:0], c.out[c.outStart:]...)
-		c.output.pongAt -= int32(c.outStart) // still wholly unsent if pongLen > 0 (see Advance)
-		c.outStart = 0
-		return old
-	}
 	old := c.out[:0]
-	c.out, c.outStart = spare[:0], 0
+	switch {
+	case c.outStart == len(c.out):
+		c.out, c.outStart = spare[:0], 0
+		return old
+	case c.output.shared: // another's frame: copied into any spare, never handed out
+		if spare == nil {
+			return nil
+		}
+		old = nil
+	case cap(spare) <= cap(c.out):
+		return spare
+	}
+	c.moveOut(spare)
 	return old
 }

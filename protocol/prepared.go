@@ -132,8 +132,13 @@ type SharedEncoder interface {
 // message (see OutputShared).
 func (c *Conn) SharesPrepared() bool {
 	_, _, ok := c.shareKey()
-	return ok && c.role == RoleServer && c.unsent() == 0 && !c.send.inMsg
+	return ok && !c.send.inMsg && c.framesShareable()
 }
+
+// framesShareable reports whether a prepared message's shared frame can be
+// this connection's whole output: it is a server's (unmasked), and no
+// output waits.
+func (c *Conn) framesShareable() bool { return c.role == RoleServer && c.unsent() == 0 }
 
 // shareKey returns the key of the encoding this connection shares with
 // others (nil and no encoder without an extension); ok is false when its
@@ -178,7 +183,7 @@ func (c *Conn) SendPrepared(now time.Time, m *PreparedMessage) error {
 		c.failInternal(err)
 		return err
 	}
-	if c.role == RoleServer && cap(c.out) == 0 && c.unsent() == 0 {
+	if cap(c.out) == 0 && c.framesShareable() {
 		// An engine with no buffer of its own (a driver that pools them)
 		// sends the shared frame itself: no copy, and no buffer held while
 		// it waits for the transport (outputState.shared).

@@ -1,5 +1,0 @@
-//go:build linux && !race
-
-package loop
-
-const raceDetector = false
