@@ -132,10 +132,16 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 // SendPrepared queues a message encoded once for many connections (see
 // Broadcast), bounded as Send is.
 func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
+	return c.sendPrepared(m, false)
+}
+
+// sendPrepared is SendPrepared, and with later Broadcast's send (see
+// Conn.send).
+func (c *Conn) sendPrepared(m *protocol.PreparedMessage, later bool) error {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.SendPrepared(m)
 	}
-	return c.send(0, nil, m, false)
+	return c.send(0, nil, m, later)
 }
 
 // Broadcast sends m to every connection, bounded as SendPrepared is, and
@@ -149,13 +155,7 @@ func (c *Conn) SendPrepared(m *protocol.PreparedMessage) error {
 func Broadcast(m *protocol.PreparedMessage, conns ...*Conn) int {
 	n := 0
 	for _, c := range conns {
-		var err error
-		if ad := c.goConn(); ad != nil {
-			err = ad.ac.SendPrepared(m)
-		} else {
-			err = c.send(0, nil, m, true)
-		}
-		if err == nil {
+		if c.sendPrepared(m, true) == nil {
 			n++
 		}
 	}

@@ -568,25 +568,20 @@ func (c *Conn) flush() {
 }
 
 // lendWriteBuffer gives the engine a pooled buffer to frame size more
-// bytes into, when it has none (it keeps one only while output waits), its
-// output is a prepared message's shared frame, which the buffer then
-// takes, or the output waiting (coalesced, or behind a full socket) leaves
-// too little room: then it moves into a larger pooled buffer rather than
-// let the append allocate. A prepared message the engine sends from its
-// shared frame needs none. c.mu held.
+// bytes into, when it has none (it keeps one only while output waits), or
+// the output waiting (coalesced, behind a full socket, or a prepared
+// message's shared frame, which has no room) leaves too little room: it
+// then moves into a larger pooled buffer rather than let the append
+// allocate. A prepared message the engine sends from its shared frame
+// needs none. c.mu held.
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
 	y := &c.srv.sys
-	switch unsent := c.eng.UnsentOutput(); {
-	case c.eng.OutputShared():
-		c.eng.SwapWriteBuffer(y.getBuf(unsent + size))
-	case unsent == 0:
-		if !prepared || !c.eng.SharesPrepared() {
-			y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(size)))
-		}
-	default:
+	if unsent := c.eng.UnsentOutput(); unsent > 0 {
 		if out := c.eng.Outgoing(); cap(out)-len(out) < size {
 			y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(unsent + size)))
 		}
+	} else if !prepared || !c.eng.SharesPrepared() {
+		y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(size)))
 	}
 }
 
