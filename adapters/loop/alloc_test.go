@@ -34,7 +34,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 			round()
 		}
 		allocs := testing.AllocsPerRun(200, round)
-		if raceEnabled {
+		if loop.RaceEnabled {
 			t.Logf("%d B: %v allocations per echo under -race (its sync.Pool drops buffers; not checked)", size, allocs)
 			continue
 		}
@@ -78,7 +78,7 @@ func TestKeepaliveAllocations(t *testing.T) {
 		round()
 	}
 	allocs := testing.AllocsPerRun(100, round)
-	if raceEnabled {
+	if loop.RaceEnabled {
 		t.Logf("%v allocations per keepalive round under -race (not checked)", allocs)
 		return
 	}

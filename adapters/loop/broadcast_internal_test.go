@@ -148,7 +148,7 @@ func blockedMember(t *testing.T) *Conn {
 // warm, broadcasts to the member allocate nothing, the caller's writes
 // past coalesceLimit included.
 func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
-	if raceDetector {
+	if RaceEnabled {
 		t.Skip("sync.Pool drops buffers at random under the race detector")
 	}
 	c := blockedMember(t)
@@ -211,7 +211,7 @@ func TestBufferClasses(t *testing.T) {
 		if cap(got) < tc.get {
 			t.Errorf("put cap %d, getBuf(%d): cap %d", tc.put, tc.get, cap(got))
 		}
-		if !raceDetector && &got[:1][0] != &b[:1][0] {
+		if !RaceEnabled && &got[:1][0] != &b[:1][0] {
 			t.Errorf("put cap %d, getBuf(%d): not the pooled buffer", tc.put, tc.get)
 		}
 	}
