@@ -270,7 +270,9 @@ func TestBroadcastAllocations(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // the writers finish
 	})
 	t.Logf("%.1f allocations per broadcast to %d members", allocs, members)
-	if allocs > 10 {
+	if raceEnabled {
+		t.Log("not checked under -race, whose sync.Pool drops buffers at random (CI runs this test without it too)")
+	} else if allocs > 10 {
 		t.Errorf("%.1f allocations per broadcast to %d members: some per member", allocs, members)
 	}
 	for _, c := range conns {

@@ -161,8 +161,8 @@ func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 			t.Fatal("Broadcast refused")
 		}
 	}
-	large := c.srv.sys.getBuf(8 << 10) // the class a 4 KiB buffer grows into
-	c.srv.sys.putBuf(large)
+	large := c.srv.sys.bufs.Get(8 << 10) // the class a 4 KiB buffer grows into
+	c.srv.sys.bufs.Put(large)
 	var small []byte // the buffer the member first frames into
 	for i := 0; ; i++ {
 		broadcast()
@@ -176,11 +176,11 @@ func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 			if &out[0] != &large[:1][0] || len(out) != (i+1)*(4+1000) {
 				t.Fatalf("broadcast %d: the output (%d bytes) moved, but not into the pooled 8 KiB buffer", i, len(out))
 			}
-			back := c.srv.sys.getBuf(cap(small))
+			back := c.srv.sys.bufs.Get(cap(small))
 			if &back[:1][0] != &small[0] {
 				t.Fatal("the small buffer did not go back to the pool")
 			}
-			c.srv.sys.putBuf(back)
+			c.srv.sys.bufs.Put(back)
 			break
 		}
 		if i > 8 {
@@ -193,35 +193,5 @@ func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(2*coalesceLimit/1000, broadcast); allocs != 0 {
 		t.Fatalf("%v allocations per broadcast", allocs)
-	}
-}
-
-// A pooled buffer holds what getBuf was asked for: a buffer is pooled in
-// the largest class it fills and taken from the smallest that holds the
-// size, so none grows by an append.
-func TestBufferClasses(t *testing.T) {
-	var y system
-	for _, tc := range []struct{ put, get int }{
-		{4 << 10, 1}, {4 << 10, 4 << 10}, {8<<10 - 1, 4 << 10}, {8 << 10, 4<<10 + 1},
-		{8 << 10, 8 << 10}, {16 << 10, 16 << 10}, {maxPooled, maxPooled},
-	} {
-		b := make([]byte, 0, tc.put)
-		y.putBuf(b)
-		got := y.getBuf(tc.get)
-		if cap(got) < tc.get {
-			t.Errorf("put cap %d, getBuf(%d): cap %d", tc.put, tc.get, cap(got))
-		}
-		if !RaceEnabled && &got[:1][0] != &b[:1][0] {
-			t.Errorf("put cap %d, getBuf(%d): not the pooled buffer", tc.put, tc.get)
-		}
-	}
-	for _, size := range []int{0, 1, minPooled + 1, 100 << 10, maxPooled + 1} {
-		if b := y.getBuf(size); cap(b) < size || len(b) != 0 {
-			t.Errorf("getBuf(%d) from an empty pool: len %d cap %d", size, len(b), cap(b))
-		}
-	}
-	y.putBuf(make([]byte, 0, minPooled-1)) // too small to pool: taken by no class
-	if b := y.getBuf(1); cap(b) < minPooled {
-		t.Errorf("getBuf(1) returned cap %d", cap(b))
 	}
 }

@@ -64,14 +64,15 @@
 //     (128), no buffer. Each loop lends one 64 KiB scratch read buffer and
 //     one event slice to the connection it reads; a connection keeps a
 //     buffer only while part of a frame waits for the rest, or output
-//     waits for the socket. Write and gathering buffers come from a pool
-//     in power-of-two size classes (4 KiB to 256 KiB): output that piles
-//     up moves into a buffer of the next class, and the one it leaves goes
-//     back (protocol.Conn.SwapWriteBuffer), so coalesced output grows
-//     without allocating once the pool is warm. A prepared message waiting
-//     alone for a member's socket is the
-//     message's own frame, shared by every member (protocol.Conn.
-//     OutputShared), not a buffer per member.
+//     waits for the socket. Write and gathering buffers come from the
+//     server's pool in power-of-two size classes (4 KiB to 256 KiB, the
+//     one pool type package adapters uses too): output that piles up moves
+//     into a buffer of the next class, and the one it leaves goes back
+//     (protocol.Conn.SwapWriteBuffer), so coalesced output grows without
+//     allocating once the pool is warm; the garbage collector empties the
+//     pool after a burst. A prepared message waiting alone for a member's
+//     socket is the message's own frame, shared by every member
+//     (protocol.Conn.OutputShared), not a buffer per member.
 //     The handshake's request is parsed where it was read and dropped after
 //     OnOpen (see Conn.Request).
 //   - System calls: reads and writes on the non-blocking sockets are raw

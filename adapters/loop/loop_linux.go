@@ -22,8 +22,6 @@ const (
 	// readSize is a loop's scratch read buffer, lent to the connection it
 	// reads: a read that fills it is followed by another in the next round.
 	readSize = 64 << 10
-	// maxPooled is the largest buffer kept for reuse.
-	maxPooled = 256 << 10
 	// maxRequest bounds a request read before the loop decides between a
 	// WebSocket and net/http (protocol's default header limit).
 	maxRequest = 16 << 10
@@ -305,12 +303,12 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 	// The loop's scratch buffer is lent to an engine that holds no input;
 	// one with part of a frame keeps its own until the frame is whole.
 	if l.rbuf == nil {
-		l.rbuf = l.srv.sys.getBuf(readSize)
+		l.rbuf = l.srv.sys.bufs.Get(readSize)
 	}
 	if old, ok := c.eng.SwapReadBuffer(l.rbuf); ok {
 		l.rbuf = nil
 		if cap(old) > 0 {
-			l.srv.sys.putBuf(old)
+			l.srv.sys.bufs.Put(old)
 		}
 	}
 	l.lendEvents(c)
@@ -333,7 +331,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 		if l.rbuf == nil {
 			l.rbuf = b
 		} else {
-			l.srv.sys.putBuf(b)
+			l.srv.sys.bufs.Put(b)
 		}
 	}
 	l.settle(c, now)
@@ -379,7 +377,7 @@ func readFD(fd int, p []byte) (int, syscall.Errno) {
 // until its EOF. c.mu held.
 func (l *loop) drain(c *Conn, now time.Time) {
 	if l.rbuf == nil {
-		l.rbuf = l.srv.sys.getBuf(readSize)
+		l.rbuf = l.srv.sys.bufs.Get(readSize)
 	}
 	for range 4 {
 		n, err := readFD(c.fd, l.rbuf[:cap(l.rbuf)])
@@ -477,7 +475,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			// A message in one event is the engine's bytes; one in several
 			// is gathered in a pooled buffer, back in the pool once
 			// OnMessage returned.
-			op, p, gathered, done := c.join.Add(ev, l.srv.sys.getBuf)
+			op, p, gathered, done := c.join.Add(ev, l.srv.sys.bufs.Get)
 			if !done {
 				continue
 			}
@@ -487,7 +485,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				c.mu.Lock()
 			}
 			if gathered {
-				l.srv.sys.putBuf(p)
+				l.srv.sys.bufs.Put(p)
 			}
 		case protocol.EventClosed:
 			err := c.eng.CloseStatus().Err
@@ -563,7 +561,7 @@ func (c *Conn) flush() {
 		}
 	}
 	if b := c.eng.SwapWriteBuffer(nil); cap(b) > 0 {
-		c.srv.sys.putBuf(b)
+		c.srv.sys.bufs.Put(b)
 	}
 }
 
@@ -578,10 +576,10 @@ func (c *Conn) lendWriteBuffer(size int, prepared bool) {
 	y := &c.srv.sys
 	if unsent := c.eng.UnsentOutput(); unsent > 0 {
 		if out := c.eng.Outgoing(); cap(out)-len(out) < size {
-			y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(unsent + size)))
+			y.bufs.Put(c.eng.SwapWriteBuffer(y.bufs.Get(unsent + size)))
 		}
 	} else if !prepared || !c.eng.SharesPrepared() {
-		y.putBuf(c.eng.SwapWriteBuffer(y.getBuf(size)))
+		y.bufs.Put(c.eng.SwapWriteBuffer(y.bufs.Get(size)))
 	}
 }
 
@@ -605,7 +603,7 @@ func (l *loop) closeFD(c *Conn, now time.Time) {
 		c.eng.Release()
 	}
 	if b := c.join.Reset(); b != nil {
-		l.srv.sys.putBuf(b)
+		l.srv.sys.bufs.Put(b)
 	}
 	c.reportOpen(ErrServerClosed)
 	c.x = nil
@@ -656,7 +654,7 @@ func (l *loop) dropAll(now time.Time) {
 // decide between the engine and net/http (Options.HTTP). c.mu held.
 func (l *loop) readRequest(c *Conn, now time.Time, hup bool) {
 	if l.rbuf == nil {
-		l.rbuf = l.srv.sys.getBuf(readSize)
+		l.rbuf = l.srv.sys.bufs.Get(readSize)
 	}
 	buf := l.rbuf[:cap(l.rbuf)]
 	n, err := readFD(c.fd, buf)

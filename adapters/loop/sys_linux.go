@@ -4,7 +4,6 @@ package loop
 
 import (
 	"context"
-	"math/bits"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/bufpool"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -23,15 +23,10 @@ import (
 type system struct {
 	loops []*loop
 	next  atomic.Uint32
-	// bufs pools read, write and gathering buffers in power-of-two size
-	// classes from minPooled to maxPooled: a buffer of class k holds at
-	// least minPooled<<k bytes, so the one getBuf returns takes what it
-	// was asked for without growing. holders recycles the pointers they
-	// are pooled by, so that neither Get nor Put allocates.
-	bufs    [numClasses]sync.Pool
-	holders sync.Pool
-	wg      sync.WaitGroup
-	once    sync.Once
+	// bufs pools the loops' read, write and gathering buffers.
+	bufs bufpool.Pool
+	wg   sync.WaitGroup
+	once sync.Once
 }
 
 func (y *system) start(s *Server) error {
@@ -296,42 +291,4 @@ func (y *system) stop() {
 			l.checkEmpty()
 		}
 	})
-}
-
-const (
-	minPooled  = 4 << 10
-	numClasses = 7 // minPooled<<(numClasses-1) == maxPooled
-)
-
-// getBuf returns an empty buffer that holds size bytes: pooled up to
-// maxPooled, made to measure past it.
-func (y *system) getBuf(size int) []byte {
-	if size > maxPooled {
-		return make([]byte, 0, size)
-	}
-	class := 0
-	if size > minPooled {
-		class = bits.Len(uint(size-1) / minPooled)
-	}
-	if p, ok := y.bufs[class].Get().(*[]byte); ok {
-		b := (*p)[:0]
-		*p = nil
-		y.holders.Put(p)
-		return b
-	}
-	return make([]byte, 0, minPooled<<class)
-}
-
-// putBuf pools b in the largest class it fills.
-func (y *system) putBuf(b []byte) {
-	if cap(b) < minPooled || cap(b) > maxPooled {
-		return
-	}
-	class := bits.Len(uint(cap(b)/minPooled)) - 1
-	p, _ := y.holders.Get().(*[]byte)
-	if p == nil {
-		p = new([]byte)
-	}
-	*p = b[:0]
-	y.bufs[class].Put(p)
 }
