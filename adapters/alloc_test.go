@@ -3,10 +3,13 @@ package adapters_test
 import (
 	"context"
 	"io"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // Steady-state messages over a real socket allocate nothing but what the
@@ -84,5 +87,64 @@ func TestOnMessageAllocations(t *testing.T) {
 	run()
 	if n := testing.AllocsPerRun(500, run); n > 0 {
 		t.Errorf("%.2f allocations per echoed message", n)
+	}
+}
+
+// A keepalive round leaves an idle connection parked: the pong comes in
+// through the parked read's few bytes and the read parks again at once,
+// so an idle connection's keepalive neither takes a read buffer for the
+// park's second nor allocates it (10,000 idle members pinged every 20 s
+// made 4 KiB of garbage each per round). The clock is the test's: the
+// rounds take no real time but the exchange itself.
+func TestParkedKeepaliveAllocations(t *testing.T) {
+	clock := newFakeClock()
+	a, b := tcpPair(t)
+	s, err := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{Clock: clock,
+		OnMessage: func(*adapters.Conn, frame.Opcode, []byte) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.CloseNow()
+	time.Sleep(20 * time.Millisecond) // the background reader is reading
+	clock.Advance(2 * time.Second)    // its read has waited parkAfter: it parks
+	var hdr [2]byte
+	var pong [2 + 4 + frame.MaxControlPayload]byte
+	round := func() {
+		clock.Advance(protocol.DefaultPingInterval) // the keepalive ping goes out
+		a.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(a, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		n := int(hdr[1] & 0x7f)
+		if frame.Opcode(hdr[0]&0x0f) != frame.OpPing || n > frame.MaxControlPayload {
+			t.Fatalf("a % x frame, not a ping", hdr)
+		}
+		pong[0], pong[1] = 0x80|byte(frame.OpPong), 0x80|byte(n) // under a zero mask
+		if _, err := io.ReadFull(a, pong[6:6+n]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Write(pong[:6+n]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the pong is read
+	}
+	round()
+	const rounds = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range rounds {
+		round()
+	}
+	runtime.ReadMemStats(&after)
+	if err := s.CloseStatus().Err; err != nil {
+		t.Fatalf("the connection ended: %v", err)
+	}
+	// What is left is the ping's frame and the pong's bytes (16 B each),
+	// and the test clock's own.
+	allocs := float64(after.Mallocs-before.Mallocs) / rounds
+	bytes := float64(after.TotalAlloc-before.TotalAlloc) / rounds
+	t.Logf("%.1f allocations, %.0f bytes per keepalive round", allocs, bytes)
+	if bytes > 512 {
+		t.Errorf("%.0f bytes allocated per keepalive round of a parked connection (a read buffer?)", bytes)
 	}
 }

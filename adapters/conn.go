@@ -110,7 +110,7 @@ type Conn struct {
 	inCallback bool      // OnMessage is running
 	inRead     bool      // a socket read is in progress
 	readStart  time.Time // when it (roughly) began: the end of the round before
-	parkReq    bool      // the next read parks
+	parkReq    bool      // the next read parks (the park's deadline passed, or a parked read brought no message)
 	parkedRead bool      // the read in progress is parked
 
 	// The write token (conn_write.go): who writes the transport.
@@ -126,7 +126,7 @@ type Conn struct {
 
 	// Asynchronous sends (conn_send.go).
 	deferred    *deferredSends // sent while the gate was held, made at the first
-	outPooled   bool           // the output buffers went to the pool while idle
+	outPooled   bool           // the output buffers went to the pool, or were dropped, while idle
 	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
 	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
 	noRaw       bool           // the transport has none
@@ -245,6 +245,9 @@ func (c *Conn) afterEngine() bool {
 func (c *Conn) takeEvents() bool {
 	for {
 		ev := c.nextEvent()
+		if ev.Kind == protocol.EventData {
+			c.parkReq = false // a message: the connection is not idle
+		}
 		switch {
 		case ev.Kind == protocol.EventNone:
 			c.signal()

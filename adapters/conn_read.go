@@ -162,6 +162,11 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	case n > 0 && parked:
 		c.eng.Receive(now, buf[:n]) // copied: the engine takes a buffer again
 		c.want = minReadBuffer
+		// Still idle unless a message came (takeEvents clears it): a
+		// keepalive pong, or a ping to answer, leaves the read parked, so
+		// an idle connection takes no read buffer for each keepalive
+		// round.
+		c.parkReq = true
 	case n > 0:
 		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
 		if n >= c.want && c.want < maxReadBuffer {
@@ -207,7 +212,11 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 // c.mu held.
 func (c *Conn) releaseIdleBuffers() {
 	if !c.writing && len(c.rest) == 0 && c.eng.ReleaseWriteBuffer() {
+		// Dropped, not pooled (see buffers); the next send takes one from
+		// the pool rather than letting the engine allocate, or share a
+		// prepared frame that the write would copy into a new buffer.
 		c.wbuf = nil
+		c.outPooled = true
 	}
 	c.releaseWriterBuffers()
 	if !c.join.Gathering() {
