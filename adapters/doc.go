@@ -69,7 +69,7 @@
 //   - Memory: a read that has waited a second is parked, and an idle
 //     connection then holds no buffer, whatever the size of its last
 //     messages (with context takeover the compression windows are state and
-//     stay). Accept lets go of net/http's buffers after the hijack. No
+//     stay); keepalive's ping and pong leave it parked. Accept lets go of net/http's buffers after the hijack. No
 //     goroutine, timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2
