@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,18 +17,6 @@ import (
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
-
-// raiseFileLimit lifts the soft limit on open files to the hard limit.
-func raiseFileLimit(t *testing.T, need uint64) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skip("no rlimit:", err)
-	}
-	if lim.Cur < need {
-		lim.Cur = min(need, lim.Max)
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-}
 
 func heapAndStacks() uint64 {
 	heap, stacks := heapStacks()
