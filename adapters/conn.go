@@ -40,9 +40,36 @@ const parkAfter = time.Second
 // Conn is a WebSocket connection over a net.Conn. All its methods may be
 // called from any goroutine; see the package documentation for how they
 // share the connection.
+//
+// Its state is grouped by who may touch it, one type a group (embedded, so
+// the code names the fields directly): what is set when the Conn is made,
+// what is read without the lock, the send gate's holder's, the read token
+// holder's during a socket read, and, under c.mu, the engine, the end, the
+// timer, the read token, the write token, asynchronous sends, pings and
+// OnMessage.
 type Conn struct {
-	// Set when the Conn is made, never changed (q and the channels are
-	// safe to use from any goroutine).
+	settings  // set when the Conn is made, never changed
+	lockFree  // read without the lock
+	gateState // the send gate's holder's, without the lock
+
+	// The read token holder's, during its socket read without the lock.
+	parkBuf [64]byte // what a parked read reads into
+
+	mu sync.Mutex // guards everything below; never held during I/O
+
+	eng *protocol.Conn
+	endState
+	timerState
+	readToken
+	writeToken
+	asyncSends
+	pingState
+	callbackState
+}
+
+// settings is what is set when the Conn is made and never changed (q and
+// the channels are safe to use from any goroutine).
+type settings struct {
 	nc          net.Conn
 	clock       Clock
 	mono        monoClock // the clock unless Options.Clock is set
@@ -61,27 +88,27 @@ type Conn struct {
 	// too, so a handler that returns then leaves nothing writing to its
 	// ResponseWriter. It is closed then.
 	released chan struct{}
+}
 
-	// Read without the lock.
+// lockFree is read without c.mu.
+type lockFree struct {
 	hasDeferred atomic.Bool                   // deferred has messages (Write looks on every call)
 	curWriter   atomic.Pointer[messageWriter] // the open Writer
+}
 
-	// The send gate's holder's: one outgoing message at a time; a Writer
-	// and its writes hold it without c.mu.
+// gateState is the send gate's holder's: one outgoing message at a time;
+// a Writer and its writes hold it without c.mu (gate.go, conn_write.go).
+type gateState struct {
 	gate       sendGate
 	msgBuf     []byte          // the current Writer's gathered bytes
 	msgCtx     context.Context // the current Writer's context
 	msgNextOp  frame.Opcode    // the opcode of its next frame
 	writers    []messageWriter
 	writerSlab int
+}
 
-	// The read token's holder's, during its socket read without the lock.
-	parkBuf [64]byte // what a parked read reads into
-
-	mu sync.Mutex // guards everything below; never held during I/O
-
-	eng *protocol.Conn
-	// The end, told once (conn.go, conn_close.go).
+// endState is the end, told once (conn.go, conn_close.go). c.mu.
+type endState struct {
 	closed     bool // the engine reached StateClosed
 	lingering  bool // the transport is half-closed; read until the peer's EOF (protocol.Conn.EndTransport)
 	toldEnd    bool // the end was told (with released)
@@ -90,31 +117,38 @@ type Conn struct {
 	// were taken from the engine, or the connection ended; nil while
 	// nobody waits for that.
 	wake chan struct{}
+}
 
-	// The one timer over the deadline table (conn_timer.go).
+// timerState is the one timer over the deadline table (conn_timer.go). c.mu.
+type timerState struct {
 	timer   Timer
 	timerAt time.Time // when it is set to fire; zero when not set
+}
 
-	// The read token (conn_read.go): who reads the transport.
+// readToken is who reads the transport, and the state of its reads
+// (conn_read.go). c.mu.
+type readToken struct {
 	reader     owner
 	readGen    uint64    // bumped when the token is taken; stale interrupts check it
 	releasedAt time.Time // when an application call last gave the token back
 	roundAt    time.Time // when the last read round fed the engine
-	takeover   bool      // an application call wants the token from the background reader
-	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
+	readStart  time.Time // when the read in progress (roughly) began: the end of the round before
 	want       int       // next read size
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
+	takeover   bool      // an application call wants the token from the background reader
+	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	closing    bool      // Close was called: read even while input is held
 	paused     bool      // Pause was called: nothing is read until Resume
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	inRead     bool      // a socket read is in progress
-	readStart  time.Time // when it (roughly) began: the end of the round before
 	parkReq    bool      // the next read parks (the park's deadline passed, or a parked read brought no message)
 	parkedRead bool      // the read in progress is parked
+}
 
-	// The write token (conn_write.go): who writes the transport.
-	writing     bool
+// writeToken is who writes the transport, and what was taken and written
+// (conn_write.go). c.mu.
+type writeToken struct {
 	writeGen    uint64
 	writeIdle   chan struct{} // closed when writing turns false; nil while nobody waits
 	taken       int64         // bytes taken from the engine for writing
@@ -122,20 +156,28 @@ type Conn struct {
 	rest        []byte        // the unwritten end of a frame whose write was cut (NetConn)
 	wbuf        []byte        // written output, for the engine to reuse
 	writeErr    error         // the transport's write side failed
-	shutStarted bool          // the engine asked to close and its last bytes were written
+	writing     bool
+	shutStarted bool // the engine asked to close and its last bytes were written
+}
 
-	// Asynchronous sends (conn_send.go).
+// asyncSends is Send's and SendPrepared's (conn_send.go). c.mu.
+type asyncSends struct {
 	deferred    *deferredSends // sent while the gate was held, made at the first
-	outPooled   bool           // the output buffers went to the pool, or were dropped, while idle
 	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
 	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
+	outPooled   bool           // the output buffers went to the pool, or were dropped, while idle
 	noRaw       bool           // the transport has none
+}
 
-	// Pings and their hooks (hooks.go).
+// pingState is Ping's waiters and the OnPing and OnPong calls (hooks.go).
+// c.mu.
+type pingState struct {
 	pings []pingWaiter
 	hooks *hookState // OnPing and OnPong calls, made at the first
+}
 
-	// With Options.OnMessage (callbacks.go).
+// callbackState is OnMessage's (callbacks.go). c.mu.
+type callbackState struct {
 	join     assembler.Joiner // a fragmented message being gathered
 	spareBuf []byte           // a delivered message's buffer, for the next one
 	ready    []readyMsg       // complete messages to deliver
@@ -192,18 +234,18 @@ func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
 
 // newConn starts a Conn around an engine that is open (or closing).
 func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
-	c := &Conn{
-		nc: nc, eng: eng, clock: opts.Clock,
+	c := &Conn{eng: eng, settings: settings{
+		nc: nc, clock: opts.Clock,
 		q:           assembler.New(opts.queueConfig(cfg)),
 		done:        make(chan struct{}),
 		subprotocol: eng.Subprotocol(),
 		onMessage:   opts.OnMessage,
 		onPing:      opts.OnPing,
 		onPong:      opts.OnPong,
-		want:        minReadBuffer,
 		sendLimit:   opts.SendLimit,
 		sendFull:    opts.SendFull,
-	}
+	}}
+	c.want = minReadBuffer
 	if c.sendLimit <= 0 {
 		c.sendLimit = DefaultSendLimit
 	}
