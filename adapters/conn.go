@@ -165,7 +165,7 @@ type asyncSends struct {
 	deferred    *deferredSends // sent while the gate was held, made at the first
 	asyncWriter func()         // c.writeAsync, made at the first asynchronous write
 	raw         *rawWriter     // non-blocking writes on a TCP socket, made at the first
-	outPooled   bool           // the output buffers went to the pool, or were dropped, while idle
+	outPooled   bool           // the output buffers went to the pool while idle
 	noRaw       bool           // the transport has none
 }
 
