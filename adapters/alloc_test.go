@@ -90,12 +90,14 @@ func TestOnMessageAllocations(t *testing.T) {
 	}
 }
 
-// A keepalive round leaves an idle connection parked: the pong comes in
-// through the parked read's few bytes and the read parks again at once,
-// so an idle connection's keepalive neither takes a read buffer for the
-// park's second nor allocates it (10,000 idle members pinged every 20 s
-// made 4 KiB of garbage each per round). The clock is the test's: the
-// rounds take no real time but the exchange itself.
+// A keepalive round leaves an idle connection parked and allocates
+// nothing: the pong comes in through the parked read's few bytes into the
+// tiny read buffer the park kept, the read parks again at once, and the
+// ping is framed into the tiny output buffer the park kept. (Before, 10,000
+// idle members pinged every 20 s made 4.5 KiB of garbage each per round: a
+// read buffer for the second until the read parked again, the ping's frame
+// and the pong's bytes.) The clock is the test's: the rounds take no real
+// time but the exchange itself.
 func TestParkedKeepaliveAllocations(t *testing.T) {
 	clock := newFakeClock()
 	a, b := tcpPair(t)
@@ -139,12 +141,12 @@ func TestParkedKeepaliveAllocations(t *testing.T) {
 	if err := s.CloseStatus().Err; err != nil {
 		t.Fatalf("the connection ended: %v", err)
 	}
-	// What is left is the ping's frame and the pong's bytes (16 B each),
-	// and the test clock's own.
+	// The test clock's slice of due timers grows now and then; the race
+	// detector adds an allocation of 8 bytes a round of its own.
 	allocs := float64(after.Mallocs-before.Mallocs) / rounds
 	bytes := float64(after.TotalAlloc-before.TotalAlloc) / rounds
 	t.Logf("%.1f allocations, %.0f bytes per keepalive round", allocs, bytes)
-	if bytes > 512 {
-		t.Errorf("%.0f bytes allocated per keepalive round of a parked connection (a read buffer?)", bytes)
+	if allocs >= 0.5 && !raceEnabled || bytes > 64 {
+		t.Errorf("%.1f allocations, %.0f bytes per keepalive round of a parked connection", allocs, bytes)
 	}
 }
