@@ -69,8 +69,18 @@ func (c *Conn) onTimer() {
 	now := c.clock.Now()
 	due := c.deadlines()
 	passed := func(i int) bool { return !due[i].IsZero() && !now.Before(due[i]) }
+	// A connection whose output buffers are pooled frames what the engine
+	// sends at its deadline (a keepalive ping) into a pooled buffer, given
+	// back when nothing came of it, as the writer gives it back after.
+	lent := c.outPooled && passed(dlEngine)
+	if lent {
+		c.unpoolWriteBuffer()
+	}
 	c.eng.HandleTimeout(now) // before the deadline it does nothing
 	pending := c.afterEngine()
+	if lent && !pending {
+		c.poolWriteBuffers()
+	}
 	c.syncPause()
 	// Output the engine's timeouts made (a keepalive ping) needs a reader
 	// for its answer as much as the end of the grace does.
