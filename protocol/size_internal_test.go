@@ -1,9 +1,10 @@
 package protocol
 
 import (
-	"runtime"
 	"testing"
 	"unsafe"
+
+	"github.com/wsengine/ws/internal/sizeclass"
 )
 
 // An idle connection's memory is mostly its engine: it must stay in the
@@ -16,22 +17,8 @@ import (
 // meanwhile only add to the counts).
 func TestConnSizeClass(t *testing.T) {
 	const n = 1000
-	conns := make([]*Conn, n)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for i := range conns {
-		conns[i] = &Conn{}
-	}
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(conns)
-	var in640 uint64
-	for i, c := range after.BySize {
-		if c.Size == 640 {
-			in640 = c.Mallocs - before.BySize[i].Mallocs
-		}
-	}
-	if in640 < n {
-		t.Fatalf("%d of %d protocol.Conns were allocated in the 640-byte size class (the struct is %d bytes)", in640, n, unsafe.Sizeof(Conn{}))
+	if in := sizeclass.Count(n, 640, func() *Conn { return &Conn{} }); in < n {
+		t.Fatalf("%d of %d protocol.Conns were allocated in the 640-byte size class (the struct is %d bytes)", in, n, unsafe.Sizeof(Conn{}))
 	}
 }
 
