@@ -135,7 +135,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		c.rdlSet = false
 	}
 	var buf []byte
-	parked := c.parkReq && c.releaseReadBuffer()
+	parked := c.parkReq && c.eng.ReleaseReadBuffer() // a tiny buffer stays, for the next pong
 	c.parkReq = false
 	if parked {
 		c.releaseIdleBuffers()
@@ -201,27 +201,6 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 	})
 }
 
-// keptWhileIdle is the largest read or output buffer a parked connection
-// keeps: enough for a keepalive ping's frame and for its pong (16 bytes
-// each), so that keepalive rounds on an idle connection allocate nothing.
-const keptWhileIdle = 64
-
-// releaseReadBuffer drops the engine's read buffer as a read is parked,
-// when no input and no event refers to it, and the buffers its extensions
-// keep (protocol.Conn.ReleaseReadBuffer); a tiny one stays, for the next
-// pong. It reports whether it did. c.mu held.
-func (c *Conn) releaseReadBuffer() bool {
-	b, ok := c.eng.SwapReadBuffer(nil)
-	if !ok {
-		return false
-	}
-	c.eng.ReleaseReadBuffer()
-	if cap(b) <= keptWhileIdle {
-		c.eng.SwapReadBuffer(b)
-	}
-	return true
-}
-
 // releaseIdleBuffers drops, as a read is parked, the buffers that only
 // the next messages would reuse: the engine's output buffer and the
 // written one kept for it, a Writer's gathering buffer and its handles
@@ -232,23 +211,20 @@ func (c *Conn) releaseReadBuffer() bool {
 // Writer, a stream being read, a message being gathered) is left alone.
 // c.mu held.
 func (c *Conn) releaseIdleBuffers() {
-	if !c.writing && len(c.rest) == 0 {
-		out := c.eng.SwapWriteBuffer(nil)
-		if c.eng.ReleaseWriteBuffer() { // nothing waits; the extension's scratch goes too
-			// Dropped, not pooled (see buffers). Nor does the next send
-			// take one from the pool: a pooled buffer is 4 KiB at least,
-			// and a reply of a kilobyte to each of 15,000 connections
-			// waking at once made 2 KiB more resident memory a connection
-			// than the engine's buffer made to measure. A tiny one stays,
-			// for the next keepalive ping.
-			if cap(c.wbuf) > cap(out) {
-				out = c.wbuf
-			}
-			if cap(out) <= keptWhileIdle {
-				c.eng.SwapWriteBuffer(out)
-			}
+	if !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0 {
+		// The written buffer in place of the engine's (one is enough),
+		// then dropped, not pooled (see buffers), unless it is as small as
+		// the engine keeps (a keepalive ping's frame: the next ping then
+		// allocates nothing). Nor does the next send take one from the
+		// pool: a pooled buffer is 4 KiB at least, and a reply of a
+		// kilobyte to each of 15,000 connections waking at once made 2 KiB
+		// more resident memory a connection than the engine's buffer made
+		// to measure.
+		if c.wbuf != nil {
+			c.eng.SwapWriteBuffer(c.wbuf)
 			c.wbuf = nil
 		}
+		c.eng.ReleaseWriteBuffer()
 	}
 	c.releaseWriterBuffers()
 	if !c.join.Gathering() {

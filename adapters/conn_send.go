@@ -410,26 +410,14 @@ func Broadcast(m *PreparedMessage, conns ...*Conn) int {
 var buffers bufpool.Pool
 
 // poolWriteBuffers gives the connection's empty output buffers to the pool
-// when its read is parked. Buffers too small to pool (a keepalive ping's)
-// stay with the engine instead, as a parked read keeps them
-// (releaseIdleBuffers): the next ping is framed into them. c.mu held, no
-// write in progress.
+// when its read is parked. c.mu held, no write in progress.
 func (c *Conn) poolWriteBuffers() {
 	if !c.parkedRead || c.writing || len(c.rest) > 0 {
 		return
 	}
-	out := c.eng.SwapWriteBuffer(nil)
-	if max(cap(out), cap(c.wbuf)) <= keptWhileIdle {
-		if cap(c.wbuf) > cap(out) {
-			out = c.wbuf
-		}
-		c.eng.SwapWriteBuffer(out)
-		c.wbuf = nil
-		return
-	}
 	buffers.Put(c.wbuf)
 	c.wbuf = nil
-	buffers.Put(out)
+	buffers.Put(c.eng.SwapWriteBuffer(nil))
 	c.outPooled = true
 }
 

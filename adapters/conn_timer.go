@@ -71,7 +71,8 @@ func (c *Conn) onTimer() {
 	passed := func(i int) bool { return !due[i].IsZero() && !now.Before(due[i]) }
 	// A connection whose output buffers are pooled frames what the engine
 	// sends at its deadline (a keepalive ping) into a pooled buffer, given
-	// back when nothing came of it, as the writer gives it back after.
+	// back when nothing came of it, or once it is written, as an
+	// asynchronous send's is.
 	lent := c.outPooled && passed(dlEngine)
 	if lent {
 		c.unpoolWriteBuffer()
@@ -106,5 +107,10 @@ func (c *Conn) onTimer() {
 	}
 	if pending {
 		c.flushBackground(nil)
+		if lent {
+			c.mu.Lock()
+			c.poolWriteBuffers()
+			c.mu.Unlock()
+		}
 	}
 }

@@ -53,9 +53,6 @@ func (c *Conn) flushBackground(ctx context.Context) {
 	c.writing = true
 	c.writeGen++
 	after, _ := c.writeLoop(ctx, true)
-	if !c.writing {
-		c.poolWriteBuffers() // as writeAsync does: a parked connection's keepalive ping
-	}
 	c.mu.Unlock()
 	c.finish(after&^reportClose, nil)
 }

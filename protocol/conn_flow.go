@@ -108,18 +108,25 @@ func (c *Conn) Release() {
 // SetReadLimit); n <= 0 means the default, 1 MiB.
 func (c *Conn) SetMaxMessageSize(n int64) { c.cfg.MaxMessageSize = n }
 
+// keptOnRelease is the largest receive or output buffer ReleaseReadBuffer
+// and ReleaseWriteBuffer keep: a keepalive ping's frame and its pong (16
+// bytes each) fit, so that the keepalive rounds of a parked connection
+// allocate nothing, at 64 bytes a buffer at most.
+const keptOnRelease = 64
+
 // ReleaseReadBuffer drops the receive buffer when it holds no unparsed
 // input and no event's Data points into it, so that a driver parking an
 // idle connection (reading into a few bytes of its own until the peer
 // speaks) holds no read buffer meanwhile; the extensions drop the buffers
 // they keep for reuse too (see Extension). It reports whether it did; the
-// next ReadBuffer or Receive allocates again.
+// next ReadBuffer or Receive allocates again, unless what arrives fits the
+// buffer kept (keptOnRelease).
 func (c *Conn) ReleaseReadBuffer() bool {
 	r := &c.recv
 	if c.eventsPending() || r.inPos != len(r.in) {
 		return false
 	}
-	r.in, r.inPos, r.dec = nil, 0, nil
+	r.in, r.inPos, r.dec = keptBuffer(r.in), 0, nil
 	for _, e := range c.cfg.Extensions {
 		if rb, ok := e.(interface{ ReleaseBuffers() }); ok {
 			rb.ReleaseBuffers()
@@ -132,14 +139,27 @@ func (c *Conn) ReleaseReadBuffer() bool {
 // write, so that a driver parking an idle connection holds no write buffer
 // either (after a large message it is as large), and the buffer an
 // extension's output is gathered in before it is framed. It reports
-// whether it did; the next frame allocates again.
+// whether it did; the next frame allocates again, unless it fits the
+// buffer kept (keptOnRelease; never a shared prepared frame).
 func (c *Conn) ReleaseWriteBuffer() bool {
 	if c.outStart < len(c.out) {
 		return false
 	}
-	c.out, c.outStart, c.output.shared = nil, 0, false
+	if c.output.shared {
+		c.out = nil
+	}
+	c.out, c.outStart, c.output.shared = keptBuffer(c.out), 0, false
 	c.send.enc = nil // scratch: filled and framed within each Send
 	return true
+}
+
+// keptBuffer returns b emptied if it is small enough to keep on release,
+// else nil.
+func keptBuffer(b []byte) []byte {
+	if cap(b) > keptOnRelease {
+		return nil
+	}
+	return b[:0]
 }
 
 // SwapReadBuffer gives the engine spare as its receive buffer and returns

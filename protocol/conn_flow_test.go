@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,44 @@ func TestReleaseReadBuffer(t *testing.T) {
 	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpBinary, true, []byte{1, 2, 3}))
 	if _, evs := drain(c); len(evs) != 1 || !bytes.Equal(evs[0].Data, []byte{1, 2, 3}) {
 		t.Fatalf("after release: %v", kinds(evs))
+	}
+}
+
+// Release keeps a buffer a keepalive ping and its pong fit in, so that a
+// parked connection's keepalive rounds allocate nothing; after a larger
+// message both buffers go, and the next round allocates them again.
+func TestReleaseKeepsATinyBuffer(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	ping := wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("12345678"))
+	pong := wireFrame(protocol.RoleServer, frame.OpPong, true, []byte("12345678"))
+	round := func() {
+		c.Receive(at(0), ping)
+		for ev := c.NextEvent(); ev.Kind != protocol.EventNone; ev = c.NextEvent() {
+		}
+		if !bytes.Equal(c.Outgoing(), pong) {
+			t.Fatalf("out % x, want the pong", c.Outgoing())
+		}
+		c.Advance(len(pong))
+		if !c.ReleaseReadBuffer() || !c.ReleaseWriteBuffer() {
+			t.Fatal("not released")
+		}
+	}
+	round()
+	if n := testing.AllocsPerRun(100, round); n != 0 {
+		t.Errorf("%v allocations per ping and pong after release", n)
+	}
+	c.Receive(at(0), wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 1000)))
+	c.SendMessage(at(0), frame.OpBinary, make([]byte, 1000))
+	drain(c)
+	if !c.ReleaseReadBuffer() || !c.ReleaseWriteBuffer() {
+		t.Fatal("not released after the message")
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	round()
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n == 0 {
+		t.Error("the round after a 1000-byte message allocated nothing: the large buffers were kept")
 	}
 }
 
