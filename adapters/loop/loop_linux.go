@@ -307,9 +307,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 	}
 	if old, ok := c.eng.SwapReadBuffer(l.rbuf); ok {
 		l.rbuf = nil
-		if cap(old) > 0 {
-			l.srv.sys.bufs.Put(old)
-		}
+		l.srv.sys.bufs.Put(old) // nil, or too small, is not pooled
 	}
 	l.lendEvents(c)
 	buf := c.eng.ReadBuffer(4 << 10)
@@ -560,9 +558,7 @@ func (c *Conn) flush() {
 			return
 		}
 	}
-	if b := c.eng.SwapWriteBuffer(nil); cap(b) > 0 {
-		c.srv.sys.bufs.Put(b)
-	}
+	c.srv.sys.bufs.Put(c.eng.SwapWriteBuffer(nil))
 }
 
 // lendWriteBuffer gives the engine a pooled buffer to frame size more
