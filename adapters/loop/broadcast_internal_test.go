@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -193,5 +194,28 @@ func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(2*coalesceLimit/1000, broadcast); allocs != 0 {
 		t.Fatalf("%v allocations per broadcast", allocs)
+	}
+}
+
+// Output queued behind a peer that reads nothing grows by doubling past
+// the pool's largest class: each Send once did get a buffer made to
+// measure and copy everything queued into it (120 MiB allocated on the way
+// to the 1 MiB send limit).
+func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
+	c := blockedMember(t)
+	msg := make([]byte, 4<<10)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sent := 0
+	for ; c.Send(frame.OpBinary, msg) == nil; sent += len(msg) {
+		if sent > 64<<20 {
+			t.Fatal("64 MiB sent and the send limit not reached")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10)
+	if allocated > 16<<20 {
+		t.Errorf("%d MiB allocated to queue the output of a peer that reads nothing", allocated>>20)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/bufpool"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -571,7 +572,10 @@ func (c *Conn) flush() {
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
 	y := &c.srv.sys
 	if unsent := c.eng.UnsentOutput(); unsent > 0 {
-		if out := c.eng.Outgoing(); cap(out)-len(out) < size {
+		// Past the pool's largest class the engine's append grows the
+		// buffer: one made to measure would be made again, and all that
+		// waits copied, for every message queued behind a slow peer.
+		if out := c.eng.Outgoing(); cap(out)-len(out) < size && unsent+size <= bufpool.Max {
 			y.bufs.Put(c.eng.SwapWriteBuffer(y.bufs.Get(unsent + size)))
 		}
 	} else if !prepared || !c.eng.SharesPrepared() {
