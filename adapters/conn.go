@@ -157,6 +157,7 @@ type writeToken struct {
 	wbuf        []byte        // written output, for the engine to reuse
 	writeErr    error         // the transport's write side failed
 	writing     bool
+	sweepHolds  bool // the token is held for a Broadcast's sweep, which has not written yet
 	shutStarted bool // the engine asked to close and its last bytes were written
 }
 

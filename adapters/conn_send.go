@@ -3,6 +3,8 @@ package adapters
 import (
 	"context"
 	"net"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -97,14 +99,16 @@ func (c *Conn) Send(op frame.Opcode, p []byte) error {
 	if op != frame.OpText && op != frame.OpBinary {
 		return protocol.ErrBadOpcode
 	}
-	return c.send(deferredSend{op: op, data: p})
+	_, err := c.send(deferredSend{op: op, data: p}, false)
+	return err
 }
 
 // SendPrepared is Send for a prepared message: its encoding for this
 // connection's wire form is made once and shared with every connection of
 // that form (see protocol.PreparedMessage).
 func (c *Conn) SendPrepared(m *PreparedMessage) error {
-	return c.send(deferredSend{op: m.Opcode(), prepared: m})
+	_, err := c.send(deferredSend{op: m.Opcode(), prepared: m}, false)
+	return err
 }
 
 // SendPing queues a ping with payload p (at most 125 bytes) and returns
@@ -127,11 +131,14 @@ func (c *Conn) SendPing(p []byte) error {
 	return nil
 }
 
-func (c *Conn) send(d deferredSend) error {
+// send queues d and writes it at once, in this goroutine, if nobody else
+// is writing. With later (Broadcast) it leaves the write to a sweep: it
+// reports claimed when it took the write token for one (see sweep).
+func (c *Conn) send(d deferredSend, later bool) (claimed bool, err error) {
 	c.mu.Lock()
 	if after, err := c.admit(d.size()); after != 0 || err != nil {
 		c.mu.Unlock()
-		return c.finish(after, err)
+		return false, c.finish(after, err)
 	}
 	if !c.gate.tryAcquire() {
 		if d.prepared == nil {
@@ -145,18 +152,28 @@ func (c *Conn) send(d deferredSend) error {
 		c.hasDeferred.Store(true)
 		c.mu.Unlock()
 		c.drainDeferred() // the holder may have gone meanwhile
-		return nil
+		return false, nil
 	}
 	c.appendDeferred()
 	after, err := c.appendSend(&d)
-	inline := c.takeWriteToken()
+	inline := false
+	switch {
+	case !later || c.eng.UnsentOutput() > coalesceLimit:
+		inline = c.takeWriteToken() // a sweep's claim too: it is behind
+	case c.sweepHolds:
+		// Coalesced: the sweep that holds the token writes this message
+		// with the ones before it, in one system call.
+	default:
+		claimed = c.takeWriteToken()
+		c.sweepHolds = claimed
+	}
 	c.mu.Unlock()
 	c.gate.release()
 	if inline {
 		c.writeNowOrLater()
 	}
 	c.drainDeferred()
-	return c.finish(after, err)
+	return claimed, c.finish(after, err)
 }
 
 // admit checks a message of n bytes against the send limit and applies the
@@ -182,7 +199,7 @@ func (c *Conn) admit(n int64) (afterUnlock, error) {
 // appendSend puts one message into the engine's output; after the end the
 // call returns the close error. The caller holds the gate and c.mu.
 func (c *Conn) appendSend(d *deferredSend) (afterUnlock, error) {
-	c.unpoolWriteBuffer()
+	c.lendWriteBuffer(int(d.size())+frame.MaxHeaderSize, d.prepared != nil)
 	var err error
 	if d.prepared != nil {
 		err = c.eng.SendPrepared(c.roundAt, d.prepared)
@@ -236,11 +253,10 @@ func (c *Conn) kickWriter() {
 // takeWriteToken takes the write token if output waits and nobody writes.
 // c.mu held.
 func (c *Conn) takeWriteToken() bool {
-	if c.writing || c.sockClosed || !c.outputPending() {
+	if !c.tokenFree() || c.sockClosed || !c.outputPending() {
 		return false
 	}
-	c.writing = true
-	c.writeGen++
+	c.holdToken()
 	return true
 }
 
@@ -258,22 +274,27 @@ func (c *Conn) startWriter() {
 // writeNowOrLater writes the output with one non-blocking write in the
 // sender's goroutine, holding the write token, and hands what is left (the
 // socket's buffer was full, or more output came) to a writer goroutine.
-// A broadcast so costs a member one write system call and neither a
-// goroutine nor an output buffer of its own: the buffer goes back to the
-// pool at once for the next member. Without a socket to write to without
+// A send so costs a member one write system call and neither a goroutine
+// nor an output buffer of its own: the buffer goes back to the pool at
+// once for the next member. Without a socket to write to without
 // blocking (TLS, an HTTP/2 stream, a wrapper), the goroutine writes.
 func (c *Conn) writeNowOrLater() {
 	c.mu.Lock()
+	c.writeHeld()
+	c.mu.Unlock()
+}
+
+// writeHeld is writeNowOrLater. c.mu held; let go during the write.
+func (c *Conn) writeHeld() {
 	if !c.canWriteNow() || len(c.rest) > 0 || c.writeErr != nil {
 		c.startWriter()
-		c.mu.Unlock()
 		return
 	}
-	c.unpoolWriteBuffer()
+	c.lendWriteBuffer(0, false) // a shared frame is copied into it: the engine hands out none
 	w := c.eng.TakeOutgoing(c.wbuf)
-	if w == nil {
+	if w == nil { // the engine dropped it (the connection was failed)
 		c.releaseWrite()
-		c.mu.Unlock()
+		c.releaseIfDone()
 		return
 	}
 	c.wbuf = nil
@@ -303,7 +324,6 @@ func (c *Conn) writeNowOrLater() {
 			c.poolWriteBuffers()
 		}
 	}
-	c.mu.Unlock()
 }
 
 // rawWriter makes non-blocking writes on a TCP socket: its write callback
@@ -377,24 +397,118 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	}
 	defer c.releaseMessage()
 	c.mu.Lock()
-	c.unpoolWriteBuffer()
+	c.lendWriteBuffer(m.Len()+frame.MaxHeaderSize, false)
 	after, err := c.flushQueued(ctx, c.eng.SendPrepared(c.roundAt, m), false)
 	c.mu.Unlock()
 	return c.finish(after, err)
 }
 
-// Broadcast sends m to every connection with SendPrepared: it never waits
-// on a socket, so a slow member delays no other, and m is encoded once per
-// wire form among them. It returns how many took the message; the others
-// refused it or were failed by their SendFull policy, or had ended.
+// Broadcast sends m to every connection as SendPrepared does (bounded,
+// encoded once per wire form among them), and returns how many took it;
+// the others refused it or were failed by their SendFull policy, or had
+// ended. It never waits on a socket, so a slow member delays no other.
+//
+// Unlike SendPrepared it does not write from the caller's goroutine: a
+// room of sweepMin members or more is written by sweeps, a goroutine for
+// each P's share of the room, and what is queued for a member before its
+// sweep gets to it (a busy feed's next messages) goes out in the same
+// system call. A member whose sweep is 16 KiB behind is written by the
+// caller again, so Broadcast slows to the sockets' pace instead of
+// queueing up to the send limit.
 func Broadcast(m *PreparedMessage, conns ...*Conn) int {
 	n := 0
+	if len(conns) < sweepMin {
+		for _, c := range conns {
+			if c.SendPrepared(m) == nil {
+				n++
+			}
+		}
+		return n
+	}
+	var s *sweep
+	procs := runtime.GOMAXPROCS(0)
+	chunk := max(sweepChunk, (len(conns)+procs-1)/procs)
 	for _, c := range conns {
-		if c.SendPrepared(m) == nil {
+		claimed, err := c.send(deferredSend{op: m.Opcode(), prepared: m}, true)
+		if err == nil {
 			n++
 		}
+		if !claimed {
+			continue
+		}
+		if s == nil {
+			s = getSweep()
+		}
+		s.conns = append(s.conns, c)
+		if len(s.conns) == chunk {
+			go s.run() // writes while the rest are queued
+			s = nil
+		}
+	}
+	if s != nil {
+		go s.run()
 	}
 	return n
+}
+
+const (
+	// sweepMin is the smallest room Broadcast leaves to sweeps: a smaller
+	// one is written at once, member by member, for less than a
+	// goroutine's start.
+	sweepMin = 16
+	// sweepChunk is the fewest members one sweep writes. A room is split
+	// into one sweep per P (so that one broadcast is written in parallel),
+	// each started once its members are queued. More sweeps than Ps would
+	// take the broadcaster's turns: it would queue less behind each write.
+	sweepChunk = 256
+	// coalesceLimit is the unsent output up to which a member waits for
+	// its sweep; past it the sender writes (protocol's send bound is far
+	// higher: this one only paces a broadcaster to its sweeps).
+	coalesceLimit = 16 << 10
+)
+
+// A sweep writes, in a goroutine of its own, the members whose write
+// token a Broadcast took for it (c.sweepHolds): each with one
+// non-blocking write of all its output, as Send's own write
+// (writeNowOrLater). Whoever wants to write a member first takes the token
+// from its sweep (tokenFree): a Write, a Send, the timer's ping, a
+// Broadcast past coalesceLimit, an earlier sweep that lists the member too;
+// the sweep then passes that member by.
+type sweep struct {
+	conns []*Conn
+	run   func() // s.write, made once: "go s.write()" would allocate
+}
+
+// sweeps are reused: a broadcast to a warm room allocates none.
+var sweeps sync.Pool
+
+func getSweep() *sweep {
+	if s, ok := sweeps.Get().(*sweep); ok {
+		return s
+	}
+	s := new(sweep)
+	s.run = s.write
+	return s
+}
+
+func (s *sweep) write() {
+	for i, c := range s.conns {
+		s.conns[i] = nil
+		if i%64 == 63 {
+			// Writes are system calls, which the scheduler counts as
+			// running: the broadcaster gets its turn to queue more, which
+			// this sweep then writes with what it was going to.
+			runtime.Gosched()
+		}
+		c.mu.Lock()
+		if c.sweepHolds {
+			c.sweepHolds = false
+			c.writeHeld()
+		}
+		c.mu.Unlock()
+	}
+	s.conns = s.conns[:0]
+	sweeps.Put(s)
 }
 
 // Output buffers of idle connections are pooled: a connection whose read
@@ -421,12 +535,25 @@ func (c *Conn) poolWriteBuffers() {
 	c.outPooled = true
 }
 
-// unpoolWriteBuffer gives the engine a pooled buffer before a send, if the
-// connection's were pooled. c.mu held.
-func (c *Conn) unpoolWriteBuffer() {
-	if !c.outPooled {
-		return
+// lendWriteBuffer makes room in the engine's output for size more bytes
+// from the pool: a buffer when the connection's were pooled, unless a
+// prepared message can be sent from its shared frame (then nothing is held
+// while it waits for the socket), or a larger one when the output waiting
+// leaves too little room (coalesced output grows from the pool, not the
+// allocator). c.mu held.
+func (c *Conn) lendWriteBuffer(size int, prepared bool) {
+	out := c.eng.Outgoing()
+	switch {
+	case c.outPooled:
+		if prepared && c.eng.SharesPrepared() {
+			return
+		}
+		c.outPooled = false
+		buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(len(out) + size)))
+	case len(out) > 0 && cap(out)-len(out) < size && len(out)+size <= bufpool.Max:
+		// (Past the pool's largest class the engine's append grows the
+		// buffer: one made to measure would be made again, and all that
+		// waits copied, for every message queued behind a slow peer.)
+		buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(len(out) + size)))
 	}
-	c.outPooled = false
-	buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(0))) // the spare back, if output waits in a buffer as large
 }

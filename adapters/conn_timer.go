@@ -3,6 +3,7 @@ package adapters
 import (
 	"time"
 
+	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -75,7 +76,7 @@ func (c *Conn) onTimer() {
 	// asynchronous send's is.
 	lent := c.outPooled && passed(dlEngine)
 	if lent {
-		c.unpoolWriteBuffer()
+		c.lendWriteBuffer(frame.MaxHeaderSize+frame.MaxControlPayload, false)
 	}
 	c.eng.HandleTimeout(now) // before the deadline it does nothing
 	pending := c.afterEngine()

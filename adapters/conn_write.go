@@ -46,12 +46,11 @@ func (c *Conn) mark() int64 { return c.taken + int64(len(c.eng.Outgoing())) }
 // timeout after the connection's end (protocol.Conn.EndTransport).
 func (c *Conn) flushBackground(ctx context.Context) {
 	c.mu.Lock()
-	if c.writing || ctx != nil && ctx.Err() != nil {
+	if !c.tokenFree() || ctx != nil && ctx.Err() != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.writing = true
-	c.writeGen++
+	c.holdToken()
 	after, _ := c.writeLoop(ctx, true)
 	c.mu.Unlock()
 	c.finish(after&^reportClose, nil)
@@ -66,12 +65,11 @@ func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) (afterUnl
 	var after afterUnlock
 	for c.written < mark {
 		switch {
-		case c.writeErr != nil || !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0:
+		case c.writeErr != nil || c.tokenFree() && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0:
 			// The transport failed, or the engine dropped the bytes.
 			return after | reportClose, nil
-		case !c.writing:
-			c.writing = true
-			c.writeGen++
+		case c.tokenFree():
+			c.holdToken()
 			t, err := c.writeLoop(ctx, keepRest)
 			after |= t
 			if err != nil || t&closeTransport != 0 {
@@ -222,6 +220,18 @@ func (c *Conn) interruptWriteWhenDone(ctx context.Context, gen uint64) func() bo
 	})
 }
 
+// tokenFree reports whether the write token may be taken: nobody holds it,
+// or only a sweep that has not written yet (see sweep). c.mu held.
+func (c *Conn) tokenFree() bool { return !c.writing || c.sweepHolds }
+
+// holdToken takes the write token, from its sweep if one holds it. c.mu
+// held.
+func (c *Conn) holdToken() {
+	c.sweepHolds = false
+	c.writing = true
+	c.writeGen++
+}
+
 // releaseWrite gives the write token back. c.mu held.
 func (c *Conn) releaseWrite() {
 	c.writing = false
@@ -270,7 +280,7 @@ func (c *Conn) releaseMessage() {
 // sendFrame queues one frame and writes it. The caller holds the gate.
 func (c *Conn) sendFrame(ctx context.Context, op frame.Opcode, p []byte, fin bool, o protocol.SendOptions, keepRest bool) error {
 	c.mu.Lock()
-	c.unpoolWriteBuffer()
+	c.lendWriteBuffer(len(p)+frame.MaxHeaderSize, false)
 	// Sending moves no engine timer: the time of the last read round will
 	// do, and saves a clock read per message.
 	after, err := c.flushQueued(ctx, c.eng.SendWith(c.roundAt, op, p, fin, o), keepRest)

@@ -29,10 +29,9 @@
 // included, at the same time as any other.
 //
 //   - One lock guards the engine and is never held during I/O. One goroutine
-//     at a time reads the socket and one writes it (a read and a write
-//     token), and the holder works for everyone: the writer writes until no
-//     output is left, so pongs, close replies, keepalive pings and Send's
-//     messages go out behind its own; whole messages never interleave.
+//     at a time reads the socket and one writes it, for everyone: the writer
+//     writes until no output is left (pongs, close replies, pings, Send's
+//     messages); whole messages never interleave.
 //   - Reading: a Read (ReadAppend, a Reader's Read, NetConn's Read) that finds
 //     no message queued reads the socket itself. A background reader takes
 //     over when no call has read for a quarter second or something must be
@@ -41,7 +40,9 @@
 //     runs for the connection's life and calls the callback between reads:
 //     nothing is read while it runs, and Close there returns at once.
 //   - Writing: Write waits its turn, bounded by its ctx; Send never waits on
-//     the socket (it queues, and starts a writer goroutine if none writes).
+//     the socket (one non-blocking write, a writer goroutine for the rest);
+//     Broadcast leaves a room's writes to sweeps, which write what a busy
+//     feed queued for a member meanwhile in one system call.
 //   - Bounds: a ctx bounds only its own call; a message it cuts short fails
 //     the connection (that call returns ctx.Err(), the others the close
 //     error), a Ping whose ctx ends leaves it alone. Unsent output is one
@@ -54,23 +55,18 @@
 //     neither pings nor fails a peer the application is slow to read. Close
 //     reads anyway.
 //   - Order: the reply to a message goes out before what the bytes after it
-//     cause (the engine stops after each message).
-//   - Time: one timer per connection, from the injected Clock, at the
-//     earliest of its deadlines: keepalive, the open and close timeouts, the
-//     write watchdog, the background reader's start, parking an idle read,
-//     and the waits at the end.
-//   - The end: when the engine ends the connection every pending call returns
-//     the close error at once; output not yet written, a blocked write's
-//     included, gets the close timeout before the socket closes under it
-//     (none after CloseNow or a failed write). After this side's close
-//     frame the socket is half-closed where it can be, and read until the
-//     peer's EOF or the close timeout (RFC 6455 §7.1.1), so that the close
-//     frame in flight is not destroyed by a reset.
+//     cause. Time: one timer per connection, from the injected Clock.
+//   - The end: every pending call returns the close error at once; output
+//     not yet written gets the close timeout before the socket closes under
+//     it (none after CloseNow or a failed write). After this side's close
+//     frame the socket is half-closed and read until the peer's EOF or the
+//     close timeout (RFC 6455 §7.1.1), so that a reset destroys nothing.
 //   - Memory: a read that has waited a second is parked, and an idle
 //     connection then holds no buffer, whatever the size of its last
 //     messages (with context takeover the compression windows are state and
-//     stay); keepalive's ping and pong leave it parked. Accept lets go of net/http's buffers after the hijack. No
-//     goroutine, timer or buffer outlives a closed connection.
+//     stay); keepalive's ping and pong leave it parked. Accept lets go of
+//     net/http's buffers after the hijack. No goroutine, timer or buffer
+//     outlives a closed connection.
 //
 // # WebSockets over HTTP/2
 //

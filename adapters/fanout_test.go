@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,5 +370,115 @@ func TestSendLargerThanLimit(t *testing.T) {
 	defer c.CloseNow()
 	if _, p, err := c.Read(ctxT(t)); err != nil || len(p) != len(big) {
 		t.Fatalf("%d bytes, %v", len(p), err)
+	}
+}
+
+// A feed's messages queued for a member before the sweep that writes it
+// gets there go out in one system call, and a Write to a member waiting
+// for its sweep goes out at once, behind them. With one P the sweeps
+// Broadcast starts run only once the broadcaster blocks: the first
+// broadcast's sweep then writes every member's twenty messages in one
+// write each (before sweeps, one write per message: 20 × 32).
+func TestBroadcastCoalesces(t *testing.T) {
+	before, ok := writeSyscalls()
+	if !ok {
+		t.Skip("counts write system calls in /proc/self/io, which this system does not have")
+	}
+	checkLeaks(t)
+	const members, messages = 32, 20
+	room := make([]*adapters.Conn, members)
+	peers := make([]net.Conn, members)
+	for i := range room {
+		a, b := tcpPair(t)
+		c, err := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		room[i], peers[i] = c, a
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	before, _ = writeSyscalls()
+	for i := range messages {
+		m, err := adapters.NewPreparedMessage(adapters.OpText, []byte(fmt.Sprintf("message %d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := adapters.Broadcast(m, room...); n != members {
+			t.Fatalf("%d members took message %d", n, i)
+		}
+	}
+	// Its sweep has not run: the Write takes the member's turn from it.
+	if err := room[0].Write(ctxT(t), adapters.OpText, []byte("written")); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range peers {
+		a.SetReadDeadline(time.Now().Add(10 * time.Second))
+		want := messages
+		if i == 0 {
+			want++
+		}
+		for j := range want {
+			_, p, err := readServerFrame(a)
+			if err != nil {
+				t.Fatalf("member %d, message %d: %v", i, j, err)
+			}
+			if w := fmt.Sprintf("message %d", j); j == messages {
+				if string(p) != "written" {
+					t.Fatalf("member %d got %q after the broadcasts, want the Write's", i, p)
+				}
+			} else if string(p) != w {
+				t.Fatalf("member %d got %q, want %q", i, p, w)
+			}
+		}
+	}
+	after, _ := writeSyscalls()
+	t.Logf("%d write system calls for %d deliveries", after-before, members*messages+1)
+	if after-before > 2*members {
+		t.Errorf("%d write system calls for %d messages to %d members: not coalesced", after-before, messages, members)
+	}
+}
+
+// writeSyscalls returns the process's write system calls so far (syscw in
+// /proc/self/io), where the system has it.
+func writeSyscalls() (int, bool) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.Atoi(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// Output queued behind a peer that reads nothing grows by doubling past
+// the buffer pool's largest class: each Send once did get a buffer made
+// to measure and copy everything queued into it (over 100 MiB allocated on
+// the way to the 1 MiB send limit, under the connection's lock).
+func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
+	a, _ := smallBufferPair(t) // the peer never reads
+	c, err := adapters.NewConn(a, protocol.RoleServer, &adapters.Options{DisableCompression: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	msg := make([]byte, 4<<10)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sent := 0
+	for ; c.Send(adapters.OpBinary, msg) == nil; sent += len(msg) {
+		if sent > 64<<20 {
+			t.Fatal("64 MiB sent and the send limit not reached")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10)
+	if allocated > 16<<20 {
+		t.Errorf("%d MiB allocated to queue the output of a peer that reads nothing", allocated>>20)
 	}
 }

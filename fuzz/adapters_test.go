@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +24,10 @@ import (
 )
 
 // Over real sockets, no message is lost or changed: a client sends a drawn
-// sequence of messages through Write, Send, SendPrepared and a Writer fed
-// in pieces, with or without compression, then closes; the server reads
+// sequence of messages through Write, Send, SendPrepared, Broadcast (to a
+// room of drawn size in which it is every member, so that a large room's
+// sweep coalesces its copies) and a Writer fed in pieces, with or without
+// compression, then closes; the server reads
 // them with Read, a Reader or OnMessage, pausing and resuming now and
 // then, and gets exactly those messages in order, then a clean close.
 func TestAdaptersDeliverEveryMessage(t *testing.T) {
@@ -88,16 +91,25 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 		defer client.CloseNow()
 		paused := pauseMeanwhile(t, <-srvC)
 
-		want := sendDrawn(t, func(op frame.Opcode, data []byte) (err error) {
-			switch how := rapid.SampledFrom([]string{"Write", "Send", "SendPrepared", "Writer"}).Draw(t, "send with"); how {
+		want := sendDrawnCopies(t, func(op frame.Opcode, data []byte) (copies int, err error) {
+			copies = 1
+			switch how := rapid.SampledFrom([]string{"Write", "Send", "SendPrepared", "Broadcast", "Writer"}).Draw(t, "send with"); how {
 			case "Write":
 				err = client.Write(ctx, op, data)
 			case "Send":
 				err = client.Send(op, data)
-			case "SendPrepared":
+			case "SendPrepared", "Broadcast":
 				var m *adapters.PreparedMessage
-				if m, err = adapters.NewPreparedMessage(op, data); err == nil {
+				if m, err = adapters.NewPreparedMessage(op, data); err != nil {
+					break
+				}
+				if how == "SendPrepared" {
 					err = client.SendPrepared(m)
+					break
+				}
+				copies = rapid.IntRange(1, 40).Draw(t, "room")
+				if n := adapters.Broadcast(m, slices.Repeat([]*adapters.Conn{client}, copies)...); n != copies {
+					err = fmt.Errorf("%d of %d took the message", n, copies)
 				}
 			case "Writer":
 				var w io.WriteCloser
@@ -113,7 +125,7 @@ func TestAdaptersDeliverEveryMessage(t *testing.T) {
 					}
 				}
 			}
-			return err
+			return copies, err
 		})
 		closeAndCompare(t, ctx, client, paused, end, &got, want)
 	})
@@ -230,13 +242,22 @@ func dialLoop(t *rapid.T, compress bool, opts loop.Options) (context.Context, *a
 // sendDrawn sends a drawn sequence of up to maxMessages messages with send
 // and returns them.
 func sendDrawn(t *rapid.T, send func(op frame.Opcode, data []byte) error) []protocoltest.Message {
+	return sendDrawnCopies(t, func(op frame.Opcode, data []byte) (int, error) { return 1, send(op, data) })
+}
+
+// sendDrawnCopies is sendDrawn for a send that may deliver copies of a
+// message (a Broadcast to a room where one connection is every member).
+func sendDrawnCopies(t *rapid.T, send func(op frame.Opcode, data []byte) (copies int, err error)) []protocoltest.Message {
 	var sent []protocoltest.Message
 	for i, n := 0, rapid.IntRange(0, maxMessages()).Draw(t, "messages"); i < n; i++ {
 		op, data := drawMessage(t, i)
-		if err := send(op, data); err != nil {
+		copies, err := send(op, data)
+		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
-		sent = append(sent, protocoltest.Message{Opcode: op, Data: data})
+		for range copies {
+			sent = append(sent, protocoltest.Message{Opcode: op, Data: data})
+		}
 	}
 	return sent
 }
