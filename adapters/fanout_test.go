@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 )
@@ -466,17 +467,10 @@ func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	msg := make([]byte, 4<<10)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	sent := 0
-	for ; c.Send(adapters.OpBinary, msg) == nil; sent += len(msg) {
-		if sent > 64<<20 {
-			t.Fatal("64 MiB sent and the send limit not reached")
-		}
+	sent, allocated, err := echotest.SendUntilFull(c.Send)
+	if err != nil {
+		t.Fatal(err)
 	}
-	runtime.ReadMemStats(&after)
-	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10)
 	if allocated > 16<<20 {
 		t.Errorf("%d MiB allocated to queue the output of a peer that reads nothing", allocated>>20)

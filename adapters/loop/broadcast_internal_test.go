@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 )
 
 // Broadcast leaves the write to the member's loop, so that what queues
@@ -203,17 +203,10 @@ func TestCoalescedOutputGrowsFromThePool(t *testing.T) {
 // to the 1 MiB send limit).
 func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
 	c := blockedMember(t)
-	msg := make([]byte, 4<<10)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	sent := 0
-	for ; c.Send(frame.OpBinary, msg) == nil; sent += len(msg) {
-		if sent > 64<<20 {
-			t.Fatal("64 MiB sent and the send limit not reached")
-		}
+	sent, allocated, err := echotest.SendUntilFull(c.Send)
+	if err != nil {
+		t.Fatal(err)
 	}
-	runtime.ReadMemStats(&after)
-	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10)
 	if allocated > 16<<20 {
 		t.Errorf("%d MiB allocated to queue the output of a peer that reads nothing", allocated>>20)

@@ -6,6 +6,7 @@ package echotest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
@@ -43,4 +44,21 @@ func UnreadEchoes(ctx context.Context, client *adapters.Conn, n, size int, pause
 		}
 	}
 	return n, nil
+}
+
+// SendUntilFull sends binary messages of 4 KiB with send until it fails,
+// as it does once a peer that reads nothing has the send limit queued. It
+// returns the bytes sent and the bytes the process allocated meanwhile,
+// and an error when 64 MiB went out without reaching the limit.
+func SendUntilFull(send func(frame.Opcode, []byte) error) (sent int, allocated uint64, err error) {
+	msg := make([]byte, 4<<10)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for ; send(frame.OpBinary, msg) == nil; sent += len(msg) {
+		if sent > 64<<20 {
+			return sent, 0, fmt.Errorf("%d MiB sent and the send limit not reached", sent>>20)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return sent, after.TotalAlloc - before.TotalAlloc, nil
 }
