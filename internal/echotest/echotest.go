@@ -47,18 +47,25 @@ func UnreadEchoes(ctx context.Context, client *adapters.Conn, n, size int, pause
 }
 
 // SendUntilFull sends binary messages of 4 KiB with send until it fails,
-// as it does once a peer that reads nothing has the send limit queued. It
-// returns the bytes sent and the bytes the process allocated meanwhile,
-// and an error when 64 MiB went out without reaching the limit.
-func SendUntilFull(send func(frame.Opcode, []byte) error) (sent int, allocated uint64, err error) {
+// as it does once a peer that reads nothing has the send limit queued, and
+// says how much was sent and how much the process allocated meanwhile. It
+// fails when that is more than 16 MiB (output that grows by doubling
+// allocates a few MiB on the way to a 1 MiB limit) or when 64 MiB went out
+// without reaching the limit.
+func SendUntilFull(send func(frame.Opcode, []byte) error) (string, error) {
 	msg := make([]byte, 4<<10)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	sent := 0
 	for ; send(frame.OpBinary, msg) == nil; sent += len(msg) {
 		if sent > 64<<20 {
-			return sent, 0, fmt.Errorf("%d MiB sent and the send limit not reached", sent>>20)
+			return "", fmt.Errorf("%d MiB sent and the send limit not reached", sent>>20)
 		}
 	}
 	runtime.ReadMemStats(&after)
-	return sent, after.TotalAlloc - before.TotalAlloc, nil
+	allocated := after.TotalAlloc - before.TotalAlloc
+	if allocated > 16<<20 {
+		return "", fmt.Errorf("%d MiB allocated to queue %d KiB for a peer that reads nothing", allocated>>20, sent>>10)
+	}
+	return fmt.Sprintf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10), nil
 }
