@@ -16,10 +16,7 @@ import (
 // header, so the allocations are counted by size class (other allocations
 // meanwhile only add to the counts).
 func TestConnSizeClass(t *testing.T) {
-	const n = 1000
-	if in := sizeclass.Count(n, 640, func() *Conn { return &Conn{} }); in < n {
-		t.Fatalf("%d of %d protocol.Conns were allocated in the 640-byte size class (the struct is %d bytes)", in, n, unsafe.Sizeof(Conn{}))
-	}
+	sizeclass.Require(t, 640, func() *Conn { return &Conn{} })
 }
 
 // An Event is copied out of the engine for every frame, in the frames on a

@@ -5,7 +5,11 @@
 // an 8-byte header. Only tests use it.
 package sizeclass
 
-import "runtime"
+import (
+	"runtime"
+	"testing"
+	"unsafe"
+)
 
 // Count makes n allocations with alloc and returns how many allocations of
 // the size class of size bytes were made meanwhile (other allocations
@@ -26,4 +30,15 @@ func Count[T any](n int, size uint32, alloc func() *T) uint64 {
 		}
 	}
 	return 0
+}
+
+// Require fails t unless 1,000 allocations with alloc all land in the
+// size class of size bytes (the per-connection tests' one assertion).
+func Require[T any](t testing.TB, size uint32, alloc func() *T) {
+	t.Helper()
+	const n = 1000
+	if in := Count(n, size, alloc); in < n {
+		var zero T
+		t.Fatalf("%d of %d %T were allocated in the %d-byte size class (the struct is %d bytes)", in, n, &zero, size, unsafe.Sizeof(zero))
+	}
 }
