@@ -539,21 +539,16 @@ func (c *Conn) poolWriteBuffers() {
 // from the pool: a buffer when the connection's were pooled, unless a
 // prepared message can be sent from its shared frame (then nothing is held
 // while it waits for the socket), or a larger one when the output waiting
-// leaves too little room (coalesced output grows from the pool, not the
-// allocator). c.mu held.
+// leaves too little room (bufpool.MakeRoom, the loop's rule too). c.mu
+// held.
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
-	out := c.eng.Outgoing()
-	switch {
-	case c.outPooled:
-		if prepared && c.eng.SharesPrepared() {
-			return
-		}
-		c.outPooled = false
-		buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(len(out) + size)))
-	case len(out) > 0 && cap(out)-len(out) < size && len(out)+size <= bufpool.Max:
-		// (Past the pool's largest class the engine's append grows the
-		// buffer: one made to measure would be made again, and all that
-		// waits copied, for every message queued behind a slow peer.)
-		buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(len(out) + size)))
+	if !c.outPooled {
+		buffers.MakeRoom(c.eng, size)
+		return
 	}
+	if prepared && c.eng.SharesPrepared() {
+		return
+	}
+	c.outPooled = false
+	buffers.Put(c.eng.SwapWriteBuffer(buffers.Get(len(c.eng.Outgoing()) + size)))
 }

@@ -15,7 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/wsengine/ws/frame"
-	"github.com/wsengine/ws/internal/bufpool"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -567,17 +566,13 @@ func (c *Conn) flush() {
 // the output waiting (coalesced, behind a full socket, or a prepared
 // message's shared frame, which has no room) leaves too little room: it
 // then moves into a larger pooled buffer rather than let the append
-// allocate. A prepared message the engine sends from its shared frame
+// allocate (bufpool.MakeRoom, the goroutine adapter's rule too). A
+// prepared message the engine sends from its shared frame
 // needs none. c.mu held.
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
 	y := &c.srv.sys
-	if unsent := c.eng.UnsentOutput(); unsent > 0 {
-		// Past the pool's largest class the engine's append grows the
-		// buffer: one made to measure would be made again, and all that
-		// waits copied, for every message queued behind a slow peer.
-		if out := c.eng.Outgoing(); cap(out)-len(out) < size && unsent+size <= bufpool.Max {
-			y.bufs.Put(c.eng.SwapWriteBuffer(y.bufs.Get(unsent + size)))
-		}
+	if c.eng.UnsentOutput() > 0 {
+		y.bufs.MakeRoom(c.eng, size)
 	} else if !prepared || !c.eng.SharesPrepared() {
 		y.bufs.Put(c.eng.SwapWriteBuffer(y.bufs.Get(size)))
 	}

@@ -75,3 +75,24 @@ func (p *Pool) Put(b []byte) {
 	*h = b[:0]
 	p.classes[class].Put(h)
 }
+
+// Output is the part of protocol.Conn that MakeRoom uses.
+type Output interface {
+	Outgoing() []byte
+	SwapWriteBuffer(spare []byte) []byte
+}
+
+// MakeRoom is the drivers' one growth rule for output that waits
+// (coalesced, or behind a slow socket): when it leaves less than size
+// bytes of room, it moves into a pooled buffer that holds both, and the
+// buffer it leaves goes back to the pool, so it grows through the classes
+// rather than by an allocating append. Past Max it does nothing and the
+// engine's append doubles the buffer: a buffer made to measure would be
+// made again, with all that waits copied into it, for every message
+// queued behind a peer that reads nothing.
+func (p *Pool) MakeRoom(out Output, size int) {
+	o := out.Outgoing()
+	if len(o) > 0 && cap(o)-len(o) < size && len(o)+size <= Max {
+		p.Put(out.SwapWriteBuffer(p.Get(len(o) + size)))
+	}
+}

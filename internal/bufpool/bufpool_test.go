@@ -80,3 +80,58 @@ func BenchmarkGetPut(b *testing.B) {
 		p.Put(p.Get(16 << 10))
 	}
 }
+
+// fakeOutput is an engine's output for MakeRoom: a buffer, and the
+// engine's SwapWriteBuffer rule for output that waits (a larger spare
+// takes it; a smaller one comes back).
+type fakeOutput struct{ out []byte }
+
+func (f *fakeOutput) Outgoing() []byte { return f.out }
+
+func (f *fakeOutput) SwapWriteBuffer(spare []byte) []byte {
+	if cap(spare) <= cap(f.out) {
+		return spare
+	}
+	old := f.out[:0]
+	f.out = append(spare[:0], f.out...)
+	return old
+}
+
+// MakeRoom moves waiting output into a pooled buffer only when it lacks
+// room and both fit the pool; the output is kept whole.
+func TestMakeRoom(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		waiting, capa  int
+		size           int
+		moved          bool
+		wantCapAtLeast int
+	}{
+		{"room enough", 100, Min, 100, false, Min},
+		{"nothing waits", 0, 0, 100, false, 0},
+		{"too little room", Min - 10, Min, 100, true, Min + 90},
+		{"past the largest class", Max, Max + 10, Min, false, Max + 10},
+	} {
+		var p Pool
+		f := &fakeOutput{out: make([]byte, tc.waiting, tc.capa)}
+		for i := range f.out {
+			f.out[i] = byte(i)
+		}
+		before := f.out
+		p.MakeRoom(f, tc.size)
+		moved := tc.waiting > 0 && &f.out[0] != &before[0]
+		if moved != tc.moved || cap(f.out) < tc.wantCapAtLeast || len(f.out) != tc.waiting {
+			t.Errorf("%s: moved %v (want %v), len %d cap %d", tc.name, moved, tc.moved, len(f.out), cap(f.out))
+		}
+		for i := range f.out {
+			if f.out[i] != byte(i) {
+				t.Fatalf("%s: byte %d changed", tc.name, i)
+			}
+		}
+		if tc.moved && !raceEnabled {
+			if back := p.Get(cap(before)); &back[:1][0] != &before[:1][0] {
+				t.Errorf("%s: the buffer left did not go back to the pool", tc.name)
+			}
+		}
+	}
+}
