@@ -21,18 +21,23 @@ const maxRetainedMessage = 256 << 10
 // delivering. One in several is gathered in the last delivered message's
 // buffer.
 func (c *Conn) gather(ev protocol.Event) {
-	if op, p, gathered, done := c.join.Add(ev, c.takeSpare); done {
+	if op, p, gathered, done := c.join.Add(ev, &c.spare); done {
 		c.ready = append(c.ready, readyMsg{op, p, gathered})
 	}
 }
 
-// takeSpare hands the buffer of a delivered message to the next one
-// gathered. c.mu held.
-func (c *Conn) takeSpare(int) []byte {
-	b := c.spareBuf
-	c.spareBuf = nil
+// spareBuffer is a delivered message's buffer, lent to the next message
+// gathered (assembler.Buffers). What that message outgrows is dropped: the
+// spare is as large as this connection's messages after the first. c.mu.
+type spareBuffer struct{ b []byte }
+
+func (s *spareBuffer) Get(int) []byte {
+	b := s.b
+	s.b = nil
 	return b
 }
+
+func (s *spareBuffer) Put([]byte) {}
 
 // deliver hands gathered messages to OnMessage, in the background reader,
 // without holding c.mu. While it runs nothing is read: Close called from
@@ -56,8 +61,8 @@ func (c *Conn) deliver() {
 	if c.ready == nil {
 		c.ready = ready[:0]
 	}
-	if spare != nil && c.spareBuf == nil {
-		c.spareBuf = spare
+	if spare != nil && c.spare.b == nil {
+		c.spare.b = spare
 	}
 	c.releaseIfDone()
 	c.mu.Unlock()

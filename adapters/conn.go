@@ -179,9 +179,9 @@ type pingState struct {
 
 // callbackState is OnMessage's (callbacks.go). c.mu.
 type callbackState struct {
-	join     assembler.Joiner // a fragmented message being gathered
-	spareBuf []byte           // a delivered message's buffer, for the next one
-	ready    []readyMsg       // complete messages to deliver
+	join  assembler.Joiner // a fragmented message being gathered
+	spare spareBuffer      // a delivered message's buffer, for the next one
+	ready []readyMsg       // complete messages to deliver
 }
 
 // afterUnlock is what a helper leaves for its caller to do once c.mu is let go:

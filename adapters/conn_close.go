@@ -77,7 +77,7 @@ func (c *Conn) releaseIfDone() {
 		return
 	}
 	c.eng.Release()
-	c.wbuf, c.rest, c.spareBuf, c.ready = nil, nil, nil, nil
+	c.wbuf, c.rest, c.spare.b, c.ready = nil, nil, nil, nil
 	c.join.Reset()
 	c.releaseWriterBuffers()
 }

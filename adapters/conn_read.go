@@ -228,7 +228,7 @@ func (c *Conn) releaseIdleBuffers() {
 	}
 	c.releaseWriterBuffers()
 	if !c.join.Gathering() {
-		c.spareBuf = nil
+		c.spare.b = nil
 	}
 	c.q.Trim()
 }

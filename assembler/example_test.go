@@ -99,12 +99,18 @@ func ExampleQueue_PushEvent() {
 	// Output: 0
 }
 
+// exampleBuffers lends a Joiner its buffers; a driver's would pool them.
+type exampleBuffers struct{}
+
+func (exampleBuffers) Get(size int) []byte { return make([]byte, 0, max(size, 4096)) }
+func (exampleBuffers) Put([]byte)          {}
+
 // A driver that hands each message to a callback: the Joiner gathers a
-// fragmented message in a buffer the driver supplies, and gives it back
+// fragmented message in buffers the driver lends, and gives the last back
 // with the message.
 func ExampleJoiner() {
 	var j assembler.Joiner
-	pool := func(sizeHint int) []byte { return make([]byte, 0, 4096) }
+	pool := exampleBuffers{}
 	for _, ev := range []protocol.Event{
 		{Kind: protocol.EventData, Opcode: frame.OpText, Fin: true, Data: []byte("one piece")},
 		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("two ")},

@@ -9,9 +9,9 @@ import (
 // that hands each message to a callback as it completes (an OnMessage)
 // instead of queueing it; both of wsengine's drivers use it. A message that
 // came in one event is that event's Data, without a copy. One that came in
-// several (fragments, or a large frame in pieces) is gathered in a buffer
-// the driver supplies when the message begins, from a pool or a spare, and
-// gets back with the message. The zero value is ready; it holds a buffer
+// several (fragments, or a large frame in pieces) is gathered in buffers
+// the driver lends (Buffers: a pool, or a spare), and the driver gets the
+// last back with the message. The zero value is ready; it holds a buffer
 // only while a message is being gathered.
 type Joiner struct {
 	buf []byte
@@ -19,24 +19,48 @@ type Joiner struct {
 	in  bool
 }
 
+// Buffers lends a Joiner what it gathers a message in. Get returns an empty
+// buffer that should hold size bytes: a smaller one (nil included) is
+// grown by append. Put takes back a buffer the Joiner outgrew; the Joiner
+// does not use it after. A pool whose Get and Put do not allocate, such as
+// the drivers' (internal/bufpool), gathers a message of any number of
+// fragments without allocating: the buffer grows through its classes.
+type Buffers interface {
+	Get(size int) []byte
+	Put(b []byte)
+}
+
 // Add takes the next data event (protocol.EventData). When ev completes a
 // message, done is true and op and p are the message; gathered says
 // whether p is a gathered buffer, the caller's from now on (to reuse or
 // give back), rather than ev.Data. When ev begins a message it does not
-// end, Add gathers it into newBuf(sizeHint)[:0] (newBuf may be nil: then
-// it allocates), sizeHint being the frame's length as far as it is known.
-func (j *Joiner) Add(ev protocol.Event, newBuf func(sizeHint int) []byte) (op frame.Opcode, p []byte, gathered, done bool) {
+// end, Add gathers it into bufs.Get(sizeHint), sizeHint being the frame's
+// length as far as it is known; when the next event does not fit, the
+// bytes move into bufs.Get of twice the room (or what they need, if more)
+// and the outgrown buffer goes to bufs.Put, since fragments do not tell
+// the message's length. With bufs nil the Joiner allocates, and grows by
+// append.
+func (j *Joiner) Add(ev protocol.Event, bufs Buffers) (op frame.Opcode, p []byte, gathered, done bool) {
 	if !j.in {
 		if ev.Fin {
 			return ev.Opcode, ev.Data, false, true
 		}
 		hint := int(min(ev.FrameLength, maxRetainedGather))
-		if newBuf != nil {
-			j.buf = newBuf(hint)[:0]
+		if bufs != nil {
+			j.buf = bufs.Get(hint)[:0]
 		} else {
 			j.buf = make([]byte, 0, hint)
 		}
 		j.op, j.in = ev.Opcode, true
+	}
+	if need := len(j.buf) + len(ev.Data); need > cap(j.buf) && bufs != nil {
+		if b := bufs.Get(max(need, 2*cap(j.buf))); cap(b) >= need {
+			b = append(b[:0], j.buf...)
+			bufs.Put(j.buf)
+			j.buf = b
+		} else {
+			bufs.Put(b)
+		}
 	}
 	j.buf = append(j.buf, ev.Data...)
 	if !ev.Fin {

@@ -471,9 +471,9 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			c.x = nil
 		case protocol.EventData:
 			// A message in one event is the engine's bytes; one in several
-			// is gathered in a pooled buffer, back in the pool once
-			// OnMessage returned.
-			op, p, gathered, done := c.join.Add(ev, l.srv.sys.bufs.Get)
+			// is gathered in pooled buffers (growing through the pool's
+			// classes), back in the pool once OnMessage returned.
+			op, p, gathered, done := c.join.Add(ev, &l.srv.sys.bufs)
 			if !done {
 				continue
 			}
