@@ -180,7 +180,6 @@ type pingState struct {
 // callbackState is OnMessage's (callbacks.go). c.mu.
 type callbackState struct {
 	join  assembler.Joiner // a fragmented message being gathered
-	spare spareBuffer      // a delivered message's buffer, for the next one
 	ready []readyMsg       // complete messages to deliver
 }
 

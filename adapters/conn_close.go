@@ -77,8 +77,8 @@ func (c *Conn) releaseIfDone() {
 		return
 	}
 	c.eng.Release()
-	c.wbuf, c.rest, c.spare.b, c.ready = nil, nil, nil, nil
-	c.join.Reset()
+	c.wbuf, c.rest, c.ready = nil, nil, nil
+	buffers.Put(c.join.Reset())
 	c.releaseWriterBuffers()
 }
 

@@ -141,7 +141,10 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		c.releaseIdleBuffers()
 		buf = c.parkBuf[:]
 	} else {
-		buf = c.eng.ReadBuffer(c.want)
+		// Room for a read of c.want bytes with the start of a frame the
+		// last read cut: c.want on top of it would double a buffer that is
+		// c.want large already (maxReadBuffer would be 128 KiB).
+		buf = c.eng.ReadBuffer(max(c.want-c.eng.BufferedInput(), 1))
 	}
 	c.inRead, c.parkedRead, c.readStart = true, parked, c.roundAt
 	c.armTimer()
@@ -168,8 +171,8 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		// round.
 		c.parkReq = true
 	case n > 0:
-		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
-		if n >= c.want && c.want < maxReadBuffer {
+		c.eng.ReceiveBuffered(now, n)                // a violation shows in the state
+		if n == len(buf) && c.want < maxReadBuffer { // the read filled its room
 			c.want *= 2
 		}
 	}
@@ -204,10 +207,10 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 // releaseIdleBuffers drops, as a read is parked, the buffers that only
 // the next messages would reuse: the engine's output buffer and the
 // written one kept for it, a Writer's gathering buffer and its handles
-// not yet handed out, the queue's spare buffer and Readers, OnMessage's
-// buffer. After a large message each is as large as it was, so a
-// connection idle after activity would otherwise hold tens of KiB where a
-// fresh one holds none. Whatever is in use (a write in progress, an open
+// not yet handed out, the queue's spare buffer and Readers (OnMessage's
+// gathering buffers are back in the pool once delivered). After a large
+// message each is as large as it was, so a connection idle after activity
+// would otherwise hold tens of KiB where a fresh one holds none. Whatever is in use (a write in progress, an open
 // Writer, a stream being read, a message being gathered) is left alone.
 // c.mu held.
 func (c *Conn) releaseIdleBuffers() {
@@ -227,9 +230,6 @@ func (c *Conn) releaseIdleBuffers() {
 		c.eng.ReleaseWriteBuffer()
 	}
 	c.releaseWriterBuffers()
-	if !c.join.Gathering() {
-		c.spare.b = nil
-	}
 	c.q.Trim()
 }
 

@@ -329,3 +329,60 @@ func TestClosedConnReleasesBuffers(t *testing.T) {
 		})
 	}
 }
+
+// OnMessage gathers a message that comes in fragments in pooled buffers,
+// given back once the callback returned: a busy connection between
+// messages holds no gathering buffer (before, each kept the last one, as
+// large as its largest message, until its read parked). The clock is the
+// test's, so no read parks while the memory is measured.
+func TestOnMessageGatheringMemory(t *testing.T) {
+	const n, size, fragment = 100, 64 << 10, 4 << 10
+	raiseFileLimit(t, n+100)
+	var got sync.WaitGroup
+	got.Add(n)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{Clock: newFakeClock(),
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) {
+			if op != frame.OpBinary || len(p) != size {
+				t.Errorf("got a %v message of %d bytes", op, len(p))
+			}
+			got.Done()
+		}}}, func(c *adapters.Conn) { <-c.Done() })
+	addr := strings.TrimPrefix(url, "ws://")
+	var msg []byte
+	for off := 0; off < size; off += fragment {
+		h := frame.Header{Fin: off+fragment == size, Opcode: frame.OpContinuation, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: fragment}
+		if off == 0 {
+			h.Opcode = frame.OpBinary
+		}
+		msg = append(frame.AppendHeader(msg, h), make([]byte, fragment)...)
+		frame.Mask(msg[len(msg)-fragment:], h.Mask, 0)
+	}
+	heap0, _ := heapStacks()
+	for range n {
+		nc := dialTCP(t, addr)
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(nc, upgradeRequest(addr, ""))
+		// Byte by byte, so that no frame of the server's is read with it.
+		var resp []byte
+		for b := make([]byte, 1); !bytes.HasSuffix(resp, []byte("\r\n\r\n")); resp = append(resp, b[0]) {
+			if _, err := io.ReadFull(nc, b); err != nil {
+				t.Fatalf("response %q: %v", resp, err)
+			}
+		}
+		if !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 ")) {
+			t.Fatalf("response %q", resp)
+		}
+		nc.Write(msg)
+	}
+	got.Wait()
+	heap1, _ := heapStacks()
+	perConn := (float64(heap1) - float64(heap0)) / n
+	t.Logf("%.1f KiB of heap per connection after a %d KiB message in %d KiB fragments", perConn/1024, size>>10, fragment>>10)
+	// Its read buffer (maxReadBuffer, 64 KiB) and the rest, about 7 KiB.
+	// Before: 175 KiB, the last message's gathering buffer (64 to 80 KiB)
+	// and a read buffer doubled to 128 KiB whenever a read ended inside a
+	// fragment.
+	if perConn > 80<<10 {
+		t.Errorf("%.1f KiB of heap per connection after a %d KiB message, budget 80", perConn/1024, size>>10)
+	}
+}

@@ -476,3 +476,46 @@ func TestHoldInputForOutput(t *testing.T) {
 		t.Fatal("a closing connection is held: the peer's close frame would not be read")
 	}
 }
+
+// BufferedInput counts what the engine holds unparsed: a cut header, a
+// small frame's payload cut short (kept whole until it is in), what
+// follows a message while InputPending; not a large data frame's part,
+// which is delivered as it comes. A driver that asks ReadBuffer for its
+// read size less these reads into the buffer it has, without growing it.
+func TestBufferedInput(t *testing.T) {
+	const size = 8 << 10 // the driver's read size, and its buffer's
+	small := wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 4<<10))
+	large := wireFrame(protocol.RoleClient, frame.OpBinary, true, make([]byte, 64<<10))
+	two := concat(wireFrame(protocol.RoleClient, frame.OpText, true, []byte("one")), wireFrame(protocol.RoleClient, frame.OpText, true, []byte("two")))
+	tests := []struct {
+		name      string
+		in        []byte
+		stopAfter bool
+		want      int
+	}{
+		{"nothing", nil, false, 0},
+		{"a header cut after 3 of its 8 bytes", small[:3], false, 3},
+		{"a small frame cut short (its 8-byte header parsed)", small[:1000], false, 992},
+		{"a small frame whole", small, false, 0},
+		{"a large frame's first part", large[:6<<10], false, 0},
+		{"a message, then the next while stopped after it", two, true, len(two) / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := established(t, protocol.RoleServer, testConfig())
+			s.SetStopAfterMessage(tt.stopAfter)
+			s.SwapReadBuffer(make([]byte, 0, size))
+			n := copy(s.ReadBuffer(size), tt.in)
+			if err := s.ReceiveBuffered(at(time.Second), n); err != nil {
+				t.Fatal(err)
+			}
+			drainRound(s)
+			if got := s.BufferedInput(); got != tt.want {
+				t.Fatalf("BufferedInput %d, want %d", got, tt.want)
+			}
+			if room := s.ReadBuffer(size - s.BufferedInput()); len(room) != size-tt.want {
+				t.Fatalf("room for %d bytes, want the %d the buffer has left", len(room), size-tt.want)
+			}
+		})
+	}
+}
