@@ -290,8 +290,9 @@ func (c *Conn) writeHeld() {
 		c.startWriter()
 		return
 	}
-	c.lendWriteBuffer(0, false) // a shared frame is copied into it: the engine hands out none
-	w := c.eng.TakeOutgoing(c.wbuf)
+	// A prepared message's shared frame is written as it is: no copy, and
+	// a parked member holds no buffer for it.
+	w, shared := c.eng.TakeOutgoingShared(c.wbuf)
 	if w == nil { // the engine dropped it (the connection was failed)
 		c.releaseWrite()
 		c.releaseIfDone()
@@ -314,7 +315,7 @@ func (c *Conn) writeHeld() {
 		c.rest = w[n:] // the socket is full: the goroutine waits for it
 		c.startWriter()
 	default:
-		if cap(w) <= maxWriteBuf {
+		if !shared && cap(w) <= maxWriteBuf {
 			c.wbuf = w[:0]
 		}
 		if c.outputPending() {

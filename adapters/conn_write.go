@@ -97,11 +97,12 @@ func (c *Conn) flushTo(ctx context.Context, mark int64, keepRest bool) (afterUnl
 func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error) {
 	gen := c.writeGen
 	for {
-		w, fromEngine := c.rest, false
+		w, reuse := c.rest, false
 		c.rest = nil
 		if w == nil && c.writeErr == nil {
-			if w = c.eng.TakeOutgoing(c.wbuf); w != nil {
-				c.wbuf, fromEngine = nil, true
+			var shared bool // a prepared message's frame: written, never reused
+			if w, shared = c.eng.TakeOutgoingShared(c.wbuf); w != nil {
+				c.wbuf, reuse = nil, !shared
 				c.taken += int64(len(w))
 			}
 		}
@@ -160,7 +161,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 			}
 			return closeTransport | reportClose, nil
 		}
-		if fromEngine && cap(w) <= maxWriteBuf {
+		if reuse && cap(w) <= maxWriteBuf {
 			c.wbuf = w[:0]
 		}
 	}

@@ -1,6 +1,7 @@
 package adapters_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -281,6 +282,74 @@ func TestBroadcastAllocations(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.CloseNow()
+	}
+}
+
+// A parked member writes a prepared message from the frame it shares with
+// the others, and nothing it does afterwards writes into that frame: a
+// prepared message of 5,000 bytes (a frame the pool would file in its
+// 4 KiB class) broadcast to 20 parked members, each sent a short message
+// of its own after it (framed in a buffer of that class), five times,
+// reaches every member intact each time.
+func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
+	const members, rounds = 20, 5
+	var mu sync.Mutex
+	var room []*adapters.Conn
+	joined := make(chan struct{}, members)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, func(c *adapters.Conn) {
+		mu.Lock()
+		room = append(room, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		<-c.Done()
+	})
+	addr := strings.TrimPrefix(url, "ws://")
+	clients := make([]net.Conn, members)
+	for i := range clients {
+		clients[i] = upgradedRaw(t, addr)
+	}
+	for range members {
+		<-joined
+	}
+	time.Sleep(1500 * time.Millisecond) // every member's read is parked
+	shared := bytes.Repeat([]byte("a"), 5000)
+	own := bytes.Repeat([]byte("b"), 100)
+	m, _ := adapters.NewPreparedMessage(adapters.OpText, shared)
+	mu.Lock()
+	conns := append([]*adapters.Conn(nil), room...)
+	mu.Unlock()
+	done := make(chan error, members)
+	for _, nc := range clients {
+		go func() {
+			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for i := range 2 * rounds {
+				_, p, err := readServerFrame(nc)
+				want := map[bool][]byte{true: shared, false: own}[i%2 == 0]
+				if err == nil && !bytes.Equal(p, want) {
+					err = fmt.Errorf("message %d: %d bytes, %q… where %q… was sent", i, len(p), p[:min(len(p), 8)], want[:8])
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range rounds {
+		if n := adapters.Broadcast(m, conns...); n != members {
+			t.Fatalf("%d members took the message", n)
+		}
+		for _, c := range conns {
+			if err := c.Send(adapters.OpText, own); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range members {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

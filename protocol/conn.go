@@ -163,23 +163,41 @@ func (c *Conn) emptyOut() {
 // Next: write the bytes, and report each write with Wrote (the write
 // watchdog counts taken bytes as unsent until then).
 func (c *Conn) TakeOutgoing(spare []byte) []byte {
+	out, _ := c.take(spare, false)
+	return out
+}
+
+// TakeOutgoingShared is TakeOutgoing without the copy of a prepared
+// message's shared frame: when the output is that frame (OutputShared),
+// it is returned as it is and shared is true. Those bytes belong to the
+// prepared message and to every connection it was sent to: write them,
+// never into them, and do not give them back as a spare. A driver that
+// writes a broadcast to many idle connections so makes no copy and holds
+// no buffer for each (spare, if given, becomes the engine's empty output
+// buffer as with TakeOutgoing).
+func (c *Conn) TakeOutgoingShared(spare []byte) (out []byte, shared bool) {
+	return c.take(spare, true)
+}
+
+func (c *Conn) take(spare []byte, keepShared bool) (out []byte, shared bool) {
 	if c.outStart == len(c.out) {
-		return nil
+		return nil, false
 	}
-	if c.output.shared { // the caller gets memory of its own
+	shared = c.output.shared && keepShared
+	if c.output.shared && !keepShared { // the caller gets memory of its own
 		c.own(spare)
 		spare = nil
 	}
-	out := c.out[c.outStart:]
+	out = c.out[c.outStart:]
 	c.output.inFlight += len(out)
 	c.output.cut = false
 	c.output.pongLen = 0 // taken: the next ping gets its own pong
 	c.output.hsLeft = 0
-	c.out, c.outStart = spare[:0], 0
+	c.out, c.outStart, c.output.shared = spare[:0], 0, false
 	if cap(spare) > maxRetainedBuffer {
 		c.out = nil
 	}
-	return out
+	return out, shared
 }
 
 // maxRetainedBuffer is the largest buffer kept once it is empty.

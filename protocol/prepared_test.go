@@ -255,6 +255,9 @@ func TestSendPreparedSharesTheFrame(t *testing.T) {
 	if withBuffer.SendPrepared(t0, m) != nil || withBuffer.OutputShared() {
 		t.Fatal("an engine with a buffer of its own shares the frame")
 	}
+	if out, shared := withBuffer.TakeOutgoingShared(nil); shared || !bytes.Equal(out, want) {
+		t.Fatalf("output of the engine's own taken as shared %v: % x", shared, out)
+	}
 
 	tests := []struct {
 		name string
@@ -294,6 +297,15 @@ func TestSendPreparedSharesTheFrame(t *testing.T) {
 				out[i] = 0xee // the driver reuses what it took
 			}
 			return got
+		}, want},
+		{"taken as shared: the frame itself, no copy", func(s *protocol.Conn) []byte {
+			frameAt := &s.Outgoing()[0]
+			out, shared := s.TakeOutgoingShared(nil)
+			if !shared || &out[0] != frameAt || s.OutputShared() || s.UnsentOutput() != len(out) || s.SwapWriteBuffer(nil) != nil {
+				t.Fatalf("shared %v, the frame's own bytes %v, still shared %v, unsent %d", shared, &out[0] == frameAt, s.OutputShared(), s.UnsentOutput())
+			}
+			s.Wrote(len(out))
+			return bytes.Clone(out)
 		}, want},
 		{"dropped before a byte went: only the close frame", func(s *protocol.Conn) []byte {
 			s.Drop(t0, frame.ClosePolicyViolation, "send queue full", nil)
