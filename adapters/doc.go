@@ -64,9 +64,11 @@
 //   - Memory: a read that has waited a second is parked, and an idle
 //     connection then holds no buffer, whatever the size of its last
 //     messages (with context takeover the compression windows are state and
-//     stay); keepalive's ping and pong leave it parked. Accept lets go of
-//     net/http's buffers after the hijack. No goroutine, timer or buffer
-//     outlives a closed connection.
+//     stay); keepalive's ping and pong leave it parked. A busy one reads
+//     into at most 64 KiB, and OnMessage's messages that came in fragments
+//     are gathered in pooled buffers, back in the pool once the callback
+//     returned. Accept lets go of net/http's buffers after the hijack. No
+//     goroutine, timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2
 //

@@ -69,7 +69,8 @@
 //     one pool type package adapters uses too): output that piles up moves
 //     into a buffer of the next class, and the one it leaves goes back
 //     (protocol.Conn.SwapWriteBuffer), so coalesced output grows without
-//     allocating once the pool is warm; the garbage collector empties the
+//     allocating once the pool is warm, and so does a message gathered
+//     from fragments (assembler.Buffers); the garbage collector empties the
 //     pool after a burst. A prepared message waiting alone for a member's
 //     socket is the message's own frame, shared by every member
 //     (protocol.Conn.OutputShared), not a buffer per member.
