@@ -244,29 +244,11 @@ func TestBroadcastStalledMembers(t *testing.T) {
 func TestBroadcastAllocations(t *testing.T) {
 	checkLeaks(t)
 	const members = 100
-	var mu sync.Mutex
-	var room []*adapters.Conn
-	joined := make(chan struct{}, members)
-	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, func(c *adapters.Conn) {
-		mu.Lock()
-		room = append(room, c)
-		mu.Unlock()
-		joined <- struct{}{}
-		<-c.Done()
-	})
-	addr := strings.TrimPrefix(url, "ws://")
-	for range members {
-		nc := upgradedRaw(t, addr)
+	conns, clients := parkedRoom(t, members)
+	for _, nc := range clients {
 		go io.Copy(io.Discard, nc) // reads and drops every frame
 	}
-	for range members {
-		<-joined
-	}
-	time.Sleep(1500 * time.Millisecond) // every member's read is parked
 	m, _ := adapters.NewPreparedMessage(adapters.OpText, []byte("a message to everyone in the room"))
-	mu.Lock()
-	conns := append([]*adapters.Conn(nil), room...)
-	mu.Unlock()
 	adapters.Broadcast(m, conns...)
 	allocs := testing.AllocsPerRun(50, func() {
 		if n := adapters.Broadcast(m, conns...); n != members {
@@ -289,35 +271,15 @@ func TestBroadcastAllocations(t *testing.T) {
 // the others, and nothing it does afterwards writes into that frame: a
 // prepared message of 5,000 bytes (a frame the pool would file in its
 // 4 KiB class) broadcast to 20 parked members, each sent a short message
-// of its own after it (framed in a buffer of that class), five times,
+// of its own after it (framed in a buffer of that class), 50 times,
 // reaches every member intact each time.
 func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
-	const members, rounds = 20, 5
-	var mu sync.Mutex
-	var room []*adapters.Conn
-	joined := make(chan struct{}, members)
-	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, func(c *adapters.Conn) {
-		mu.Lock()
-		room = append(room, c)
-		mu.Unlock()
-		joined <- struct{}{}
-		<-c.Done()
-	})
-	addr := strings.TrimPrefix(url, "ws://")
-	clients := make([]net.Conn, members)
-	for i := range clients {
-		clients[i] = upgradedRaw(t, addr)
-	}
-	for range members {
-		<-joined
-	}
-	time.Sleep(1500 * time.Millisecond) // every member's read is parked
+	const members, rounds = 20, 50
+	conns, clients := parkedRoom(t, members)
 	shared := bytes.Repeat([]byte("a"), 5000)
 	own := bytes.Repeat([]byte("b"), 100)
 	m, _ := adapters.NewPreparedMessage(adapters.OpText, shared)
-	mu.Lock()
-	conns := append([]*adapters.Conn(nil), room...)
-	mu.Unlock()
+	read := make(chan struct{}, members*rounds) // a member's client has the broadcast
 	done := make(chan error, members)
 	for _, nc := range clients {
 		go func() {
@@ -332,6 +294,9 @@ func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
 					done <- err
 					return
 				}
+				if i%2 == 0 {
+					read <- struct{}{}
+				}
 			}
 			done <- nil
 		}()
@@ -339,6 +304,15 @@ func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
 	for range rounds {
 		if n := adapters.Broadcast(m, conns...); n != members {
 			t.Fatalf("%d members took the message", n)
+		}
+		// Every member wrote the frame (and gave its buffers back)
+		// before any is sent its own message.
+		for range members {
+			select {
+			case <-read:
+			case err := <-done:
+				t.Fatal(err)
+			}
 		}
 		for _, c := range conns {
 			if err := c.Send(adapters.OpText, own); err != nil {
@@ -351,6 +325,30 @@ func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// parkedRoom serves n members, without compression, to raw clients that
+// read nothing yet, and returns them once every member's read is parked
+// (it has waited past a second): their output buffers are pooled, and a
+// prepared message is sent from the frame they share.
+func parkedRoom(t *testing.T, n int) ([]*adapters.Conn, []net.Conn) {
+	t.Helper()
+	room := make(chan *adapters.Conn, n)
+	url := server(t, &adapters.AcceptOptions{Options: adapters.Options{DisableCompression: true}}, func(c *adapters.Conn) {
+		room <- c
+		<-c.Done()
+	})
+	addr := strings.TrimPrefix(url, "ws://")
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		clients[i] = upgradedRaw(t, addr)
+	}
+	conns := make([]*adapters.Conn, n)
+	for i := range conns {
+		conns[i] = <-room
+	}
+	time.Sleep(1500 * time.Millisecond)
+	return conns, clients
 }
 
 // WritePrepared writes a prepared message and returns once it is written;
