@@ -54,13 +54,9 @@ func (j *Joiner) Add(ev protocol.Event, bufs Buffers) (op frame.Opcode, p []byte
 		j.op, j.in = ev.Opcode, true
 	}
 	if need := len(j.buf) + len(ev.Data); need > cap(j.buf) && bufs != nil {
-		if b := bufs.Get(max(need, 2*cap(j.buf))); cap(b) >= need {
-			b = append(b[:0], j.buf...)
-			bufs.Put(j.buf)
-			j.buf = b
-		} else {
-			bufs.Put(b)
-		}
+		b := append(bufs.Get(max(need, 2*cap(j.buf)))[:0], j.buf...)
+		bufs.Put(j.buf)
+		j.buf = b
 	}
 	j.buf = append(j.buf, ev.Data...)
 	if !ev.Fin {
