@@ -290,16 +290,12 @@ func (c *Conn) writeHeld() {
 		c.startWriter()
 		return
 	}
-	// A prepared message's shared frame is written as it is: no copy, and
-	// a parked member holds no buffer for it.
-	w, shared := c.eng.TakeOutgoingShared(c.wbuf)
+	w, reuse := c.takeOutput()
 	if w == nil { // the engine dropped it (the connection was failed)
 		c.releaseWrite()
 		c.releaseIfDone()
 		return
 	}
-	c.wbuf = nil
-	c.taken += int64(len(w))
 	c.mu.Unlock()
 	n, err := c.writeNonBlocking(w)
 	c.mu.Lock()
@@ -315,9 +311,7 @@ func (c *Conn) writeHeld() {
 		c.rest = w[n:] // the socket is full: the goroutine waits for it
 		c.startWriter()
 	default:
-		if !shared && cap(w) <= maxWriteBuf {
-			c.wbuf = w[:0]
-		}
+		c.keepWritten(w, reuse)
 		if c.outputPending() {
 			c.startWriter()
 		} else {

@@ -100,11 +100,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 		w, reuse := c.rest, false
 		c.rest = nil
 		if w == nil && c.writeErr == nil {
-			var shared bool // a prepared message's frame: written, never reused
-			if w, shared = c.eng.TakeOutgoingShared(c.wbuf); w != nil {
-				c.wbuf, reuse = nil, !shared
-				c.taken += int64(len(w))
-			}
+			w, reuse = c.takeOutput()
 		}
 		if len(w) == 0 || ctx != nil && ctx.Err() != nil {
 			c.rest = w // a done ctx writes nothing more
@@ -161,9 +157,29 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 			}
 			return closeTransport | reportClose, nil
 		}
-		if reuse && cap(w) <= maxWriteBuf {
-			c.wbuf = w[:0]
-		}
+		c.keepWritten(w, reuse)
+	}
+}
+
+// takeOutput takes the engine's output for a write, and gives the engine
+// the buffer written last for what comes next. reuse says whether w may
+// be that buffer once written: not when it is a prepared message's shared
+// frame, which is written as it is (no copy, and a parked member holds no
+// buffer for it) and never written into. c.mu held.
+func (c *Conn) takeOutput() (w []byte, reuse bool) {
+	w, shared := c.eng.TakeOutgoingShared(c.wbuf)
+	if w != nil {
+		c.wbuf = nil
+		c.taken += int64(len(w))
+	}
+	return w, !shared
+}
+
+// keepWritten keeps w, written whole, for the engine's next output (see
+// takeOutput). c.mu held.
+func (c *Conn) keepWritten(w []byte, reuse bool) {
+	if reuse && cap(w) <= maxWriteBuf {
+		c.wbuf = w[:0]
 	}
 }
 
