@@ -16,6 +16,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 func heapAndStacks() uint64 {
@@ -348,31 +349,10 @@ func TestOnMessageGatheringMemory(t *testing.T) {
 			got.Done()
 		}}}, func(c *adapters.Conn) { <-c.Done() })
 	addr := strings.TrimPrefix(url, "ws://")
-	var msg []byte
-	for off := 0; off < size; off += fragment {
-		h := frame.Header{Fin: off+fragment == size, Opcode: frame.OpContinuation, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: fragment}
-		if off == 0 {
-			h.Opcode = frame.OpBinary
-		}
-		msg = append(frame.AppendHeader(msg, h), make([]byte, fragment)...)
-		frame.Mask(msg[len(msg)-fragment:], h.Mask, 0)
-	}
+	msg := protocoltest.EncodeFragments(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpBinary, make([]byte, size), fragment)
 	heap0, _ := heapStacks()
 	for range n {
-		nc := dialTCP(t, addr)
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		io.WriteString(nc, upgradeRequest(addr, ""))
-		// Byte by byte, so that no frame of the server's is read with it.
-		var resp []byte
-		for b := make([]byte, 1); !bytes.HasSuffix(resp, []byte("\r\n\r\n")); resp = append(resp, b[0]) {
-			if _, err := io.ReadFull(nc, b); err != nil {
-				t.Fatalf("response %q: %v", resp, err)
-			}
-		}
-		if !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 ")) {
-			t.Fatalf("response %q", resp)
-		}
-		nc.Write(msg)
+		upgradedRaw(t, addr).Write(msg)
 	}
 	got.Wait()
 	heap1, _ := heapStacks()

@@ -25,14 +25,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 		{16 << 10, 4 << 10}, {64 << 10, 4 << 10}, {200 << 10, 4 << 10},
 	} {
 		size := tt.size
-		var m []byte
-		for off := 0; off < size; off += tt.fragment {
-			op := frame.OpBinary
-			if off > 0 {
-				op = frame.OpContinuation
-			}
-			m = append(m, protocoltest.EncodeFrame(protocol.RoleClient, [4]byte{1, 2, 3, 4}, op, 0, off+tt.fragment >= size, make([]byte, min(tt.fragment, size-off)))...)
-		}
+		m := protocoltest.EncodeFragments(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpBinary, make([]byte, size), tt.fragment)
 		want := len(protocoltest.EncodeFrame(protocol.RoleServer, [4]byte{}, frame.OpBinary, 0, true, make([]byte, size)))
 		reply := make([]byte, want)
 		round := func() {

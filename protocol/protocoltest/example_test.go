@@ -27,3 +27,19 @@ func ExampleMergePieces() {
 	// 2 events
 	// data binary 20480 bytes, fin true
 }
+
+// A 10 KiB message in frames of 4 KiB: the first carries the opcode, the
+// others are continuations, and the last ends the message.
+func ExampleEncodeFragments() {
+	server, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), protocoltest.Epoch)
+	wire := protocoltest.EncodeFragments(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpText, make([]byte, 10<<10), 4<<10)
+	server.Receive(protocoltest.Epoch, wire)
+	_, evs := protocoltest.Take(server)
+	for _, ev := range protocoltest.MergePieces(evs) {
+		fmt.Println(ev.Kind, ev.Opcode, len(ev.Data), "bytes, fin", ev.Fin)
+	}
+	// Output:
+	// data text 4096 bytes, fin false
+	// data continuation 4096 bytes, fin false
+	// data continuation 2048 bytes, fin true
+}

@@ -274,6 +274,22 @@ func EncodeFrame(from protocol.Role, key [4]byte, op frame.Opcode, rsv uint8, fi
 	return b
 }
 
+// EncodeFragments builds a message of opcode op as a peer of role from
+// sends it in frames of at most fragment bytes of payload (the first
+// carries op, the rest are continuations, the last has FIN), as gorilla's
+// writer sends a large message in 4 KiB frames.
+func EncodeFragments(from protocol.Role, key [4]byte, op frame.Opcode, payload []byte, fragment int) []byte {
+	var b []byte
+	for off := 0; ; off += fragment {
+		end := min(off+fragment, len(payload))
+		b = append(b, EncodeFrame(from, key, op, 0, end == len(payload), payload[off:end])...)
+		if end == len(payload) {
+			return b
+		}
+		op = frame.OpContinuation
+	}
+}
+
 // Take drains c's outputs: the outgoing bytes (advanced past) and every
 // pending event, with Data copied; while the engine kept input
 // (InputPending), it goes on with Receive(nil) and drains again.
