@@ -171,9 +171,9 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		// round.
 		c.parkReq = true
 	case n > 0:
-		c.eng.ReceiveBuffered(now, n)                // a violation shows in the state
-		if n == len(buf) && c.want < maxReadBuffer { // the read filled its room
-			c.want *= 2
+		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
+		if n == len(buf) && c.want < maxReadBuffer {
+			c.want *= 2 // the read filled its room
 		}
 	}
 	if err == nil {
@@ -210,8 +210,9 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 // not yet handed out, the queue's spare buffer and Readers (OnMessage's
 // gathering buffers are back in the pool once delivered). After a large
 // message each is as large as it was, so a connection idle after activity
-// would otherwise hold tens of KiB where a fresh one holds none. Whatever is in use (a write in progress, an open
-// Writer, a stream being read, a message being gathered) is left alone.
+// would otherwise hold tens of KiB where a fresh one holds none. Whatever
+// is in use (a write in progress, an open Writer, a stream being read, a
+// message being gathered) is left alone.
 // c.mu held.
 func (c *Conn) releaseIdleBuffers() {
 	if !c.writing && len(c.rest) == 0 && len(c.eng.Outgoing()) == 0 {

@@ -567,8 +567,8 @@ func (c *Conn) flush() {
 // message's shared frame, which has no room) leaves too little room: it
 // then moves into a larger pooled buffer rather than let the append
 // allocate (bufpool.MakeRoom, the goroutine adapter's rule too). A
-// prepared message the engine sends from its shared frame
-// needs none. c.mu held.
+// prepared message the engine sends from its shared frame needs none.
+// c.mu held.
 func (c *Conn) lendWriteBuffer(size int, prepared bool) {
 	y := &c.srv.sys
 	if c.eng.UnsentOutput() > 0 {
