@@ -107,6 +107,40 @@ func (c *Conn) ReadBuffer(min int) []byte {
 	return r.in[len(r.in):cap(r.in)]
 }
 
+// Buffers lends a driver's buffers: Get returns an empty buffer that holds
+// at least size bytes (a smaller one is grown by append), and Put takes
+// back a buffer its borrower is done with and no longer uses. The
+// drivers' pool (internal/bufpool) is one; ReadBufferFrom and package
+// assembler take it.
+type Buffers interface {
+	Get(size int) []byte
+	Put(b []byte)
+}
+
+// ReadBufferFrom is ReadBuffer for a driver that pools its buffers: when
+// the receive buffer must grow, or there is none (after SwapReadBuffer or
+// ReleaseReadBuffer), the new one comes from bufs.Get with the unparsed
+// bytes moved into it, and the old one goes to bufs.Put unless Data of
+// events not yet taken points into it (then the garbage collector has it,
+// as after ReadBuffer). Data of events the driver took from it must be
+// done with, as for ReadBuffer. A nil bufs makes it ReadBuffer.
+func (c *Conn) ReadBufferFrom(bufs Buffers, min int) []byte {
+	if bufs == nil {
+		return c.ReadBuffer(min)
+	}
+	r := &c.recv
+	c.compactInput()
+	if free := cap(r.in) - len(r.in); free < max(min, 1) {
+		grown := bufs.Get(max(2*cap(r.in), len(r.in)-r.inPos+min))
+		grown = append(grown[:0], r.in[r.inPos:]...)
+		if !c.eventsPending() && r.in != nil {
+			bufs.Put(r.in[:0])
+		}
+		r.in, r.inPos = grown, 0
+	}
+	return r.in[len(r.in):cap(r.in)]
+}
+
 // ReceiveBuffered is Receive for n bytes the driver read into the slice
 // ReadBuffer returned. It returns ErrInvalidState (and changes nothing) if
 // n is negative or larger than that slice.

@@ -97,6 +97,49 @@ func ExampleConn_ReadBuffer() {
 	// Output: data "Hello"
 }
 
+// A driver that pools its buffers lets the read buffer grow through the
+// pool: here a free list of one. After a message the driver hands the
+// buffer back (SwapReadBuffer), as a connection going idle would, and the
+// next read takes it from the pool again.
+func ExampleConn_ReadBufferFrom() {
+	server, _ := protocol.NewEstablished(protocol.RoleServer, protocol.DefaultConfig(), protocoltest.Epoch)
+	pool := &freeList{}
+	for _, msg := range []string{"Hello", "again"} {
+		wire := protocoltest.EncodeFrame(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpText, 0, true, []byte(msg))
+		n := copy(server.ReadBufferFrom(pool, 4096), wire)
+		server.ReceiveBuffered(protocoltest.Epoch, n)
+		for ev := server.NextEvent(); ev.Kind != protocol.EventNone; ev = server.NextEvent() {
+			fmt.Printf("%v %q\n", ev.Kind, ev.Data)
+		}
+		if idle, ok := server.SwapReadBuffer(nil); ok {
+			pool.Put(idle)
+		}
+	}
+	fmt.Println("buffers made:", pool.made)
+	// Output:
+	// data "Hello"
+	// data "again"
+	// buffers made: 1
+}
+
+// freeList is the simplest protocol.Buffers: one buffer kept.
+type freeList struct {
+	kept []byte
+	made int
+}
+
+func (f *freeList) Get(size int) []byte {
+	if cap(f.kept) >= size {
+		b := f.kept
+		f.kept = nil
+		return b
+	}
+	f.made++
+	return make([]byte, 0, size)
+}
+
+func (f *freeList) Put(b []byte) { f.kept = b[:0] }
+
 // A writer goroutine takes the engine's output instead of copying it, and
 // hands the written buffer back for the next output: two buffers, no copy.
 func ExampleConn_TakeOutgoing() {

@@ -1,6 +1,7 @@
 package protocol_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/wsengine/ws/frame"
@@ -205,3 +206,91 @@ func TestSwapWriteBufferGrowsWaitingOutput(t *testing.T) {
 		})
 	}
 }
+
+// A pooling driver's read buffer grows through its Buffers: the unparsed
+// start of a frame moves into the larger buffer, and the outgrown one goes
+// back, unless an event not yet taken points into it.
+func TestReadBufferFrom(t *testing.T) {
+	c := established(t, protocol.RoleServer, testConfig())
+	bufs := &countingBuffers{}
+	big := bytes.Repeat([]byte("x"), 6000)
+	f := wireFrame(protocol.RoleClient, frame.OpBinary, true, big)
+
+	// No buffer yet: the first comes from Get.
+	buf := c.ReadBufferFrom(bufs, 1000)
+	if len(bufs.asked) != 1 || bufs.asked[0] != 1000 || len(buf) != 1000 {
+		t.Fatalf("asked %v, got room for %d", bufs.asked, len(buf))
+	}
+	// The start of a frame, then room for more than is left: the start
+	// moves into a buffer of twice the room, and the first goes back.
+	n := copy(buf, f)
+	if err := c.ReceiveBuffered(t0, n); err != nil {
+		t.Fatal(err)
+	}
+	if ev := c.NextEvent(); ev.Kind != protocol.EventNone {
+		t.Fatalf("an event from part of a frame: %+v", ev)
+	}
+	// (The header is parsed: the payload's bytes wait.)
+	held := c.BufferedInput()
+	if held == 0 || held > n {
+		t.Fatalf("%d bytes buffered of the %d read", held, n)
+	}
+	buf = c.ReadBufferFrom(bufs, 2000)
+	if got := bufs.asked[len(bufs.asked)-1]; got != held+2000 {
+		t.Fatalf("asked for %d with %d bytes buffered and room for 2000 wanted, want %d", got, held, held+2000)
+	}
+	if len(bufs.put) != 1 || cap(bufs.put[0]) != 1000 {
+		t.Fatalf("given back %d buffers, want the first", len(bufs.put))
+	}
+	// The rest of the frame, in two reads: it ends whole.
+	rest := f[n:]
+	for len(rest) > 0 {
+		buf = c.ReadBufferFrom(bufs, len(rest))
+		k := copy(buf, rest)
+		rest = rest[k:]
+		if err := c.ReceiveBuffered(t0, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := c.NextEvent(); ev.Kind != protocol.EventData || !bytes.Equal(ev.Data, big) {
+		t.Fatalf("event %v of %d bytes, want the %d sent", ev.Kind, len(ev.Data), len(big))
+	}
+
+	// An event not yet taken points into the buffer: a growth leaves the
+	// old one to the garbage collector, and the event's Data intact.
+	small := wireFrame(protocol.RoleClient, frame.OpText, true, []byte("kept"))
+	buf = c.ReadBufferFrom(bufs, len(small))
+	n = copy(buf, small)
+	c.SetStopAfterMessage(true)
+	if err := c.ReceiveBuffered(t0, n); err != nil {
+		t.Fatal(err)
+	}
+	put := len(bufs.put)
+	c.ReadBufferFrom(bufs, 1<<20)
+	if len(bufs.put) != put {
+		t.Fatal("a buffer an event points into went back")
+	}
+	if ev := c.NextEvent(); string(ev.Data) != "kept" {
+		t.Fatalf("event %+v after the growth", ev)
+	}
+
+	// Without Buffers it is ReadBuffer.
+	before := len(bufs.asked)
+	if got := c.ReadBufferFrom(nil, 10); len(got) < 10 || len(bufs.asked) != before {
+		t.Fatal("ReadBufferFrom(nil) is not ReadBuffer")
+	}
+}
+
+// countingBuffers records what is asked of it and given back, and makes
+// each buffer to measure.
+type countingBuffers struct {
+	asked []int
+	put   [][]byte
+}
+
+func (b *countingBuffers) Get(size int) []byte {
+	b.asked = append(b.asked, size)
+	return make([]byte, 0, size)
+}
+
+func (b *countingBuffers) Put(p []byte) { b.put = append(b.put, p) }
