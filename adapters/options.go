@@ -21,7 +21,8 @@ type Options struct {
 	// protocol.DefaultConfig() (1 MiB messages, keepalive on).
 	Config *protocol.Config
 	// Queue bounds the receive queue (assembler defaults when zero; its
-	// MaxMessageSize follows Config's when unset).
+	// MaxMessageSize follows Config's when unset, and its Buffers is the
+	// pool the Conn's other buffers come from).
 	Queue assembler.Config
 	// Clock is the time source (real time when nil).
 	Clock Clock
@@ -169,6 +170,12 @@ func (o *Options) queueConfig(cfg protocol.Config) assembler.Config {
 		if q.HighWater <= 0 {
 			q.HighWater = DefaultReadAhead
 		}
+	}
+	if q.Buffers == nil {
+		// Streams, ReadAppend and messages in pieces are gathered in
+		// the pool the output and OnMessage use, and the spare buffer
+		// a parked read lets go of (Trim) goes back to it.
+		q.Buffers = &buffers
 	}
 	return q
 }

@@ -15,6 +15,8 @@
 //     writes to it again. Next hands over a buffer of the message's own;
 //     NextAppend copies into the caller's and keeps the queue's for reuse.
 //   - A cancelled Next or Read leaves the queue exactly as it was.
+//   - With Config.Buffers, the buffers the queue gathers in for itself
+//     come from it and go back to it; none is ever handed to the caller.
 //   - Queued bytes are bounded: a message over MaxMessageSize is refused, and
 //     Paused tells the producer to stop reading at HighWater until the
 //     reader has brought the queue down to LowWater.

@@ -25,10 +25,7 @@ type Joiner struct {
 // does not use it after. A pool whose Get and Put do not allocate, such as
 // the drivers' (internal/bufpool), gathers a message of any number of
 // fragments without allocating: the buffer grows through its classes.
-type Buffers interface {
-	Get(size int) []byte
-	Put(b []byte)
-}
+type Buffers = protocol.Buffers
 
 // Add takes the next data event (protocol.EventData). When ev completes a
 // message, done is true and op and p are the message; gathered says
@@ -53,12 +50,7 @@ func (j *Joiner) Add(ev protocol.Event, bufs Buffers) (op frame.Opcode, p []byte
 		}
 		j.op, j.in = ev.Opcode, true
 	}
-	if need := len(j.buf) + len(ev.Data); need > cap(j.buf) && bufs != nil {
-		b := append(bufs.Get(max(need, 2*cap(j.buf)))[:0], j.buf...)
-		bufs.Put(j.buf)
-		j.buf = b
-	}
-	j.buf = append(j.buf, ev.Data...)
+	j.buf = appendThrough(bufs, j.buf, ev.Data)
 	if !ev.Fin {
 		return 0, nil, false, false
 	}
@@ -76,6 +68,19 @@ func (j *Joiner) Reset() []byte {
 	b := j.buf
 	*j = Joiner{}
 	return b
+}
+
+// appendThrough appends p to b, which bufs lent: when p does not fit, the
+// bytes move into bufs.Get of twice the room (or what they need, if more)
+// and b goes back by bufs.Put, so a buffer grows through a pool's classes
+// instead of by an allocating append. With bufs nil it is append.
+func appendThrough(bufs Buffers, b, p []byte) []byte {
+	if need := len(b) + len(p); need > cap(b) && bufs != nil {
+		nb := append(bufs.Get(max(need, 2*cap(b)))[:0], b...)
+		bufs.Put(b)
+		b = nb
+	}
+	return append(b, p...)
 }
 
 // maxRetainedGather caps the capacity a gathering buffer is asked for from

@@ -33,6 +33,16 @@ type Config struct {
 	// LowWater: Paused becomes false again once the queue is at or below
 	// this many bytes (default HighWater/4).
 	LowWater int64
+	// Buffers, when set, lends the buffers the queue gathers in for
+	// itself: a stream's, NextAppend's, and those of messages that come in
+	// several pieces (Next copies these out; it never hands one over). They
+	// grow through it (the bytes move into a buffer of twice the room and
+	// the outgrown one goes back), and go back when the queue lets go of
+	// them: a second spare, Trim, Close, a message cut short. A pool that
+	// does not allocate once warm, such as the adapters', then gathers and
+	// streams messages of any number of pieces without allocating, also
+	// after Trim. Nil: the queue allocates them.
+	Buffers Buffers
 }
 
 // messageOverhead is what each queued message counts for flow control
@@ -201,8 +211,16 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin, more bool, rsv uint8, fr
 			buf, q.spare, spare = q.spare[:0], nil, true
 		case fin:
 			// The one allocation per message (NextAppend keeps it as the
-			// spare buffer once copied out).
+			// spare buffer once copied out). Made to measure, not lent: a
+			// pool's smallest buffer is 4 KiB, and a connection's first
+			// small message would hold one until it parks.
 			buf = make([]byte, 0, len(data))
+		case q.cfg.Buffers != nil:
+			// The first of many pieces, in a lent buffer: as large as the
+			// frame says when it is known, and grown through Buffers when
+			// not.
+			hint := max(len(data), int(min(sizeHint, maxSpare)))
+			buf, spare = q.cfg.Buffers.Get(hint)[:0], true
 		default:
 			// The first of many pieces: this buffer becomes the spare.
 			buf, spare = make([]byte, 0, max(len(data), 4096)), true
@@ -216,7 +234,11 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin, more bool, rsv uint8, fr
 		if open.size+int64(len(data)) > q.cfg.MaxMessageSize {
 			return ErrTooBig
 		}
-		open.data = append(open.data, data...)
+		if open.spare {
+			open.data = appendThrough(q.cfg.Buffers, open.data, data)
+		} else {
+			open.data = append(open.data, data...) // the caller's, in the end
+		}
 		open.size += int64(len(data))
 		open.done = fin
 		q.bytes += int64(len(data))
@@ -286,6 +308,7 @@ func (q *Queue) Close(err error) {
 	q.closed, q.err = true, err
 	q.version.Add(1)
 	// Nothing more arrives: the buffers kept for reuse go.
+	q.letGo(q.spare)
 	q.spare, q.readers = nil, nil
 	q.unpause()
 	q.notify()
@@ -302,6 +325,7 @@ func (q *Queue) Trim() {
 	if q.streaming {
 		return
 	}
+	q.letGo(q.spare)
 	q.spare, q.readers = nil, nil
 }
 
@@ -416,10 +440,20 @@ func (q *Queue) tryNext(dst []byte, appendTo bool) (Message, bool, error) {
 
 // keepSpare keeps buf, a message's buffer the consumer is done with, for
 // the next message: unless it is over maxSpare, the queue is closed, or a
-// spare buffer is kept already. q.mu held.
+// spare buffer is kept already; then it goes back to Buffers. q.mu held.
 func (q *Queue) keepSpare(buf []byte) {
 	if cap(buf) <= maxSpare && q.spare == nil && !q.closed {
 		q.spare = buf[:0]
+		return
+	}
+	q.letGo(buf)
+}
+
+// letGo gives a buffer of the queue's own back to Buffers, if any: the
+// consumer never got it. q.mu held.
+func (q *Queue) letGo(buf []byte) {
+	if q.cfg.Buffers != nil && buf != nil {
+		q.cfg.Buffers.Put(buf)
 	}
 }
 
@@ -429,6 +463,9 @@ func (q *Queue) dropIncomplete() error {
 	e := &q.entries[q.head]
 	err := fmt.Errorf("%w (%v, %d bytes received): %w", ErrIncompleteMessage, e.op, e.size, q.err)
 	q.consumed(int64(len(e.data)-e.off) + messageOverhead)
+	if e.spare {
+		q.letGo(e.data)
+	}
 	q.pop()
 	return err
 }
