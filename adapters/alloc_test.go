@@ -11,6 +11,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // Steady-state messages over a real socket allocate nothing but what the
@@ -186,5 +187,119 @@ func parkedKeepaliveRounds(t *testing.T, sent bool) {
 	}
 	if allocs >= maxAllocs && !raceEnabled || bytes > maxBytes {
 		t.Errorf("%.1f allocations, %.0f bytes per keepalive round of a parked connection, want under %.1f and %.0f", allocs, bytes, maxAllocs, maxBytes)
+	}
+}
+
+// A connection that wakes from a park for a large message gets its read
+// buffer, and the buffer the message is gathered in, back from the pool:
+// the park gave both to it (the queue's spare through Options.Queue's
+// Buffers; the read buffer grows through protocol.Conn.ReadBufferFrom).
+// Before, each wake grew them again by allocation (4 to 64 KiB, most often
+// with a frame cut across reads, so by the engine's own growth), for a
+// 64 KiB message in 4 KiB fragments: 15 allocations and 380 KB with
+// ReadAppend, 13 and 209 KB with Reader, 7 and 127 KB with OnMessage; now
+// 2 or 3 allocations and 144 to 1,300 bytes. Each round parks the read (the test's clock), then the peer
+// sends one such message.
+func TestWakeFromParkAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops buffers at random; the README's command runs this without it")
+	}
+	const size, fragment = 64 << 10, 4 << 10
+	msg := protocoltest.EncodeFragments(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpBinary, make([]byte, size), fragment)
+	ctx := context.Background()
+	readers := []struct {
+		name string
+		// start begins taking messages from s and sends each one's length.
+		start func(s *adapters.Conn, got chan<- int) *adapters.Options
+	}{
+		{"ReadAppend", func(s *adapters.Conn, got chan<- int) *adapters.Options {
+			go func() {
+				var buf []byte
+				for {
+					_, p, err := s.ReadAppend(ctx, buf[:0])
+					if err != nil {
+						close(got)
+						return
+					}
+					got <- len(p)
+					buf = p
+				}
+			}()
+			return nil
+		}},
+		{"Reader", func(s *adapters.Conn, got chan<- int) *adapters.Options {
+			go func() {
+				for {
+					_, r, err := s.Reader(ctx)
+					if err != nil {
+						close(got)
+						return
+					}
+					n, _ := io.Copy(io.Discard, r)
+					got <- int(n)
+				}
+			}()
+			return nil
+		}},
+		{"OnMessage", nil},
+	}
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			clock := newFakeClock()
+			got := make(chan int, 1)
+			opts := &adapters.Options{Clock: clock, DisableCompression: true}
+			if rd.start == nil {
+				opts.OnMessage = func(_ *adapters.Conn, _ frame.Opcode, p []byte) { got <- len(p) }
+			}
+			a, b := tcpPair(t)
+			s, err := adapters.NewConn(b, protocol.RoleServer, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.CloseNow()
+			if rd.start != nil {
+				rd.start(s, got)
+			}
+			timeout := time.After(time.Minute) // one timer, not one a round
+			round := func() {
+				time.Sleep(10 * time.Millisecond) // the read is in the socket
+				clock.Advance(2 * time.Second)    // it has waited parkAfter: it parks
+				time.Sleep(10 * time.Millisecond) // parked
+				if _, err := a.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case n := <-got:
+					if n != size {
+						t.Fatalf("a message of %d bytes, want %d", n, size)
+					}
+				case <-timeout:
+					t.Fatal("the message did not arrive")
+				}
+			}
+			round()
+			round()
+			// The least of three batches (see parkedKeepaliveRounds).
+			const rounds = 10
+			allocs, bytes := math.Inf(1), math.Inf(1)
+			for range 3 {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for range rounds {
+					round()
+				}
+				runtime.ReadMemStats(&after)
+				if a := float64(after.Mallocs-before.Mallocs) / rounds; a < allocs {
+					allocs, bytes = a, float64(after.TotalAlloc-before.TotalAlloc)/rounds
+				}
+			}
+			t.Logf("%.1f allocations, %.0f bytes per wake for a %d KiB message", allocs, bytes, size>>10)
+			// What is left: the parked read's end (the socket's timeout
+			// error) and the few bytes it read, copied into a small buffer
+			// of the engine's.
+			if allocs > 4 || bytes > 4<<10 {
+				t.Errorf("%.1f allocations, %.0f bytes per wake from a park for a %d KiB message, want at most 4 and 4 KiB", allocs, bytes, size>>10)
+			}
+		})
 	}
 }

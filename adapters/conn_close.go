@@ -76,8 +76,10 @@ func (c *Conn) releaseIfDone() {
 	if !c.sockClosed || !c.closed || c.reader != ownerNone || c.writing || c.inCallback {
 		return
 	}
+	c.ready = nil // not to be delivered: nothing points into the read buffer
+	c.poolReadBuffer()
 	c.eng.Release()
-	c.wbuf, c.rest, c.ready = nil, nil, nil
+	c.wbuf, c.rest = nil, nil
 	buffers.Put(c.join.Reset())
 	c.releaseWriterBuffers()
 }

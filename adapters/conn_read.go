@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/bufpool"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -135,6 +136,9 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		c.rdlSet = false
 	}
 	var buf []byte
+	if c.parkReq {
+		c.poolReadBuffer()
+	}
 	parked := c.parkReq && c.eng.ReleaseReadBuffer() // a tiny buffer stays, for the next pong
 	c.parkReq = false
 	if parked {
@@ -143,8 +147,9 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	} else {
 		// Room for a read of c.want bytes with the start of a frame the
 		// last read cut: c.want on top of it would double a buffer that is
-		// c.want large already (maxReadBuffer would be 128 KiB).
-		buf = c.eng.ReadBuffer(max(c.want-c.eng.BufferedInput(), 1))
+		// c.want large already (maxReadBuffer would be 128 KiB). It grows,
+		// and comes back after a park, through the pool's classes.
+		buf = c.eng.ReadBufferFrom(c.readBuffers(), max(c.want-c.eng.BufferedInput(), 1))
 	}
 	c.inRead, c.parkedRead, c.readStart = true, parked, c.roundAt
 	c.armTimer()
@@ -202,6 +207,44 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 		}
 		c.mu.Unlock()
 	})
+}
+
+// poolReadBuffer gives the engine's read buffer back to the pool when it
+// has grown past the smallest class and can (see readBufferFree): the
+// read is about to park. A smaller one stays for ReleaseReadBuffer, which
+// drops it (or keeps one a parked read's few bytes were copied into: the
+// next keepalive pong takes no new one). The 4 KiB buffer of a connection
+// that only had small messages goes to the garbage collector, as before
+// the pool: 15,000 of them parking at once, pooled, stayed resident
+// through the collection after (4 % more memory per idle connection).
+// c.mu held.
+func (c *Conn) poolReadBuffer() {
+	if !c.readBufferFree() {
+		return
+	}
+	if old, ok := c.eng.SwapReadBuffer(nil); ok {
+		if cap(old) <= bufpool.Min {
+			c.eng.SwapReadBuffer(old)
+			return
+		}
+		buffers.Put(old)
+	}
+}
+
+// readBufferFree reports whether no message waiting for OnMessage, or in
+// it, points into the engine's read buffer (a message that came in one
+// event is the engine's bytes), so that the buffer may go to the pool.
+// The engine knows about its own events. c.mu held.
+func (c *Conn) readBufferFree() bool { return len(c.ready) == 0 && !c.inCallback }
+
+// readBuffers is the pool the engine's read buffer grows through
+// (protocol.Conn.ReadBufferFrom), nil when it may not go back to it (see
+// readBufferFree). c.mu held.
+func (c *Conn) readBuffers() protocol.Buffers {
+	if !c.readBufferFree() {
+		return nil
+	}
+	return &buffers
 }
 
 // releaseIdleBuffers drops, as a read is parked, the buffers that only

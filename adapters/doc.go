@@ -65,10 +65,12 @@
 //     connection then holds no buffer, whatever the size of its last
 //     messages (with context takeover the compression windows are state and
 //     stay); keepalive's ping and pong leave it parked. A busy one reads
-//     into at most 64 KiB, and OnMessage's messages that came in fragments
-//     are gathered in pooled buffers, back in the pool once the callback
-//     returned. Accept lets go of net/http's buffers after the hijack. No
-//     goroutine, timer or buffer outlives a closed connection.
+//     into at most 64 KiB. The read buffer, the queue's gathering buffer
+//     and OnMessage's grow through one pool's size classes, and a park
+//     gives them back to it, so a connection that wakes for a large
+//     message takes them from the pool instead of allocating them again.
+//     Accept lets go of net/http's buffers after the hijack. No goroutine,
+//     timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2
 //

@@ -22,7 +22,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 	nc, br := rawClient(t, url, "/ws")
 	for _, tt := range []struct{ size, fragment int }{
 		{16, 16}, {1 << 10, 1 << 10}, {16 << 10, 16 << 10}, {64 << 10, 64 << 10},
-		{16 << 10, 4 << 10}, {64 << 10, 4 << 10}, {200 << 10, 4 << 10},
+		{16 << 10, 4 << 10}, {64 << 10, 4 << 10}, {200 << 10, 4 << 10}, {200 << 10, 200 << 10},
 	} {
 		size := tt.size
 		m := protocoltest.EncodeFragments(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpBinary, make([]byte, size), tt.fragment)

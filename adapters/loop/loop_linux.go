@@ -310,7 +310,10 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 		l.srv.sys.bufs.Put(old) // nil, or too small, is not pooled
 	}
 	l.lendEvents(c)
-	buf := c.eng.ReadBuffer(4 << 10)
+	// A frame larger than the buffer it started in grows it through the
+	// pool, as the goroutine adapter's does: dispatch has run, so no
+	// callback's p points into it.
+	buf := c.eng.ReadBufferFrom(&l.srv.sys.bufs, 4<<10)
 	c.mu.Unlock()
 	n, err := readFD(c.fd, buf)
 	c.mu.Lock()
