@@ -311,3 +311,111 @@ func TestHighWaterHoldsInput(t *testing.T) {
 		})
 	}
 }
+
+// The accessors a goroutine-driven adapters.Conn has, on loop-driven and
+// goroutine-driven (wss) connections alike: addresses, compression, the
+// keepalive's latency, and a read limit set in OnOpen that fails a larger
+// message with 1009.
+func TestConnAccessors(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			type seen struct {
+				local, remote string
+				compressed    bool
+			}
+			opened := make(chan seen, 1)
+			cfg := protocol.DefaultConfig()
+			cfg.PingInterval = 20 * time.Millisecond
+			url, closes, dopts := serveBoth(t, loop.Options{
+				Config: &cfg,
+				OnOpen: func(c *loop.Conn) {
+					c.SetReadLimit(100)
+					opened <- seen{fmt.Sprint(c.LocalAddr()), fmt.Sprint(c.RemoteAddr()), c.Compressed()}
+				},
+				OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+					if string(p) == "latency?" {
+						c.Send(op, []byte(fmt.Sprint(c.Latency() > 0)))
+						return
+					}
+					c.Send(op, p)
+				},
+			}, wss)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := adapters.Dial(ctx, url, dopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			s := <-opened
+			if s.local != fmt.Sprint(c.RemoteAddr()) || s.remote != fmt.Sprint(c.LocalAddr()) {
+				t.Errorf("server's addresses %s, %s; the client's %s, %s", s.local, s.remote, c.RemoteAddr(), c.LocalAddr())
+			}
+			if !s.compressed || !c.Compressed() {
+				t.Errorf("compressed: server %v, client %v; want both", s.compressed, c.Compressed())
+			}
+			// The keepalive pings a connection idle for PingInterval, and
+			// the client answers while it reads: the server has a latency
+			// after the first pong.
+			for {
+				c.Write(ctx, frame.OpText, []byte("latency?"))
+				_, p, err := c.Read(ctx)
+				if err != nil {
+					t.Fatalf("no latency before %v", err)
+				}
+				if string(p) == "true" {
+					break
+				}
+				time.Sleep(3 * cfg.PingInterval) // idle: a ping comes
+			}
+			// 100 bytes pass the limit; 101 fail the connection with 1009.
+			if err := c.Write(ctx, frame.OpBinary, make([]byte, 100)); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := c.Read(ctx); err != nil || len(p) != 100 {
+				t.Fatalf("the 100-byte message: %d bytes, %v", len(p), err)
+			}
+			c.Write(ctx, frame.OpBinary, make([]byte, 101))
+			if _, _, err := c.Read(ctx); adapters.CloseCodeOf(err) != frame.CloseTooBig {
+				t.Fatalf("after 101 bytes the client read %v, want a 1009 close", err)
+			}
+			if e := waitEnd(t, closes); adapters.CloseCodeOf(e.err) != frame.CloseTooBig {
+				t.Fatalf("the server ended with %v, want 1009", e.err)
+			}
+		})
+	}
+}
+
+// CloseNow drops a connection without the close handshake, from a callback
+// or another goroutine: OnClose reports ErrClosedNow, the peer sees the
+// socket end (1006), and a send after it returns the close error.
+func TestCloseNow(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			sendAfter := make(chan error, 1)
+			url, closes, dopts := serveBoth(t, loop.Options{
+				OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+					c.CloseNow()
+					sendAfter <- c.Send(op, p)
+				},
+			}, wss)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := adapters.Dial(ctx, url, dopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.Write(ctx, frame.OpText, []byte("drop me"))
+			if _, _, err := c.Read(ctx); adapters.CloseCodeOf(err) != frame.CloseAbnormal {
+				t.Fatalf("the client read %v, want the socket's end (1006)", err)
+			}
+			if e := waitEnd(t, closes); !errors.Is(e.err, adapters.ErrClosedNow) {
+				t.Fatalf("OnClose reported %v, want ErrClosedNow", e.err)
+			}
+			if err := <-sendAfter; !errors.Is(err, adapters.ErrClosedNow) {
+				t.Fatalf("Send after CloseNow returned %v, want ErrClosedNow", err)
+			}
+		})
+	}
+}

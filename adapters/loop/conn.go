@@ -10,6 +10,7 @@ import (
 	"github.com/wsengine/ws/assembler"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/deflate"
 )
 
 // Conn is one WebSocket connection of a Server. Its methods may be called
@@ -177,6 +178,18 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	return c.closeWith(code, reason)
 }
 
+// CloseNow drops the connection at once, without the close handshake, like
+// closing the socket (a hostile peer, a user banned): OnClose reports
+// adapters.ErrClosedNow, status 1006, and sends from then on return it.
+// Safe from any goroutine, callbacks included.
+func (c *Conn) CloseNow() error {
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.CloseNow()
+	}
+	c.abort(adapters.ErrClosedNow)
+	return nil
+}
+
 // Ping sends a ping with payload p; OnClose reports a peer that stops
 // answering the keepalive pings the engine sends by itself.
 func (c *Conn) Ping(p []byte) error {
@@ -223,7 +236,57 @@ func (c *Conn) RemoteAddr() net.Addr {
 	if ad := c.goConn(); ad != nil {
 		return ad.ac.RemoteAddr()
 	}
-	return c.remoteAddr()
+	return c.sockAddr(false)
+}
+
+// LocalAddr is this side's address of the connection (nil once it has
+// ended).
+func (c *Conn) LocalAddr() net.Addr {
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.LocalAddr()
+	}
+	return c.sockAddr(true)
+}
+
+// Latency is the last ping's round-trip time, keepalive's included (zero
+// before the first pong): the loop reads every pong, paused or not.
+func (c *Conn) Latency() time.Duration {
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.Latency()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng == nil {
+		return 0
+	}
+	return c.eng.Latency()
+}
+
+// SetReadLimit sets the largest message the connection accepts from now
+// on (Config.MaxMessageSize until then; 1 MiB by default), for instance a
+// larger one once the peer has logged in. A larger message fails the
+// connection with 1009 (message too big), from its frame header when it
+// can be. Safe from any goroutine, callbacks included.
+func (c *Conn) SetReadLimit(n int64) {
+	if ad := c.goConn(); ad != nil {
+		ad.ac.SetReadLimit(n)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng != nil {
+		c.eng.SetMaxMessageSize(n)
+	}
+}
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool {
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.Compressed()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eng != nil && deflate.Negotiated(c.eng.Extensions())
 }
 
 // SetData attaches a value of the application's to the connection (a

@@ -165,23 +165,29 @@ func (c *Conn) pause(on bool) {
 	}
 }
 
-// abort drops a connection now (a Dial whose ctx ended).
-func (c *Conn) abort() {
+// abort drops a connection now with err (CloseNow, a Dial whose ctx
+// ended): its loop closes the socket and runs OnClose.
+func (c *Conn) abort(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.eng != nil && c.eng.State() != protocol.StateClosed {
-		c.eng.Abort(time.Now(), ErrServerClosed)
+	if c.eng != nil && c.eng.State() != protocol.StateClosed && !c.st.closed {
+		c.eng.Abort(time.Now(), err)
 		c.l.post(c)
 	}
 }
 
-func (c *Conn) remoteAddr() net.Addr {
+// sockAddr is the socket's local or remote address, nil once closed.
+func (c *Conn) sockAddr(local bool) net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.closed {
 		return nil
 	}
-	sa, err := syscall.Getpeername(c.fd)
+	get := syscall.Getpeername
+	if local {
+		get = syscall.Getsockname
+	}
+	sa, err := get(c.fd)
 	if err != nil {
 		return nil
 	}

@@ -43,3 +43,47 @@ func ExampleBroadcast() {
 	fmt.Println(loop.Broadcast(m, room...))
 	// Output: 0
 }
+
+// A small read limit until the peer has logged in, a larger one after, and
+// a peer that breaks the rules dropped at once: a too-large message fails
+// the connection with 1009 by itself.
+func ExampleConn_SetReadLimit() {
+	srv, err := loop.NewServer(loop.Options{
+		OnOpen: func(c *loop.Conn) { c.SetReadLimit(128) }, // a login fits
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+			switch {
+			case c.Data() == nil && string(p) == "login alice":
+				c.SetData("alice")
+				c.SetReadLimit(1 << 20)
+				c.Send(frame.OpText, []byte("welcome"))
+			case c.Data() == nil:
+				c.CloseNow() // anything else before the login
+			default:
+				c.Send(op, p)
+			}
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := "ws://" + ln.Addr().String() + "/"
+	c, _, _ := adapters.Dial(ctx, url, nil)
+	c.Write(ctx, frame.OpText, []byte("login alice"))
+	_, p, _ := c.Read(ctx)
+	fmt.Println(string(p))
+	c.Close(frame.CloseNormal, "")
+
+	intruder, _, _ := adapters.Dial(ctx, url, nil)
+	intruder.Write(ctx, frame.OpText, []byte("hello?"))
+	_, _, err = intruder.Read(ctx)
+	fmt.Println(adapters.CloseCodeOf(err))
+	// Output:
+	// welcome
+	// 1006 (abnormal closure)
+}

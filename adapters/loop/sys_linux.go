@@ -246,7 +246,7 @@ func (y *system) dial(ctx context.Context, rawURL string, opts *adapters.DialOpt
 		return c, true, nil
 	case <-ctx.Done():
 		c.Close(frame.CloseGoingAway, "")
-		c.abort()
+		c.abort(ErrServerClosed)
 		return nil, true, ctx.Err()
 	}
 }

@@ -41,4 +41,5 @@ func (c *Conn) send(frame.Opcode, []byte, *protocol.PreparedMessage, bool) error
 func (c *Conn) closeWith(frame.CloseCode, string) error { return nil }
 func (c *Conn) ping([]byte) error                       { return ErrClosed }
 func (c *Conn) pause(bool)                              {}
-func (c *Conn) remoteAddr() net.Addr                    { return nil }
+func (c *Conn) sockAddr(bool) net.Addr                  { return nil }
+func (c *Conn) abort(error)                             {}
