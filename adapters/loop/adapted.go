@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
@@ -27,6 +28,18 @@ func (s *Server) adaptedOptions(c *Conn) *adapters.AcceptOptions {
 		}
 	} else {
 		o.OnMessage = func(*adapters.Conn, frame.Opcode, []byte) {}
+	}
+	if cb := s.opts.OnPing; cb != nil {
+		o.OnPing = func(_ *adapters.Conn, p []byte) {
+			<-c.x.adapted.start
+			cb(c, p)
+		}
+	}
+	if cb := s.opts.OnPong; cb != nil {
+		o.OnPong = func(_ *adapters.Conn, p []byte, rtt time.Duration) {
+			<-c.x.adapted.start
+			cb(c, p, rtt)
+		}
 	}
 	return o
 }
@@ -71,6 +84,12 @@ func (s *Server) dialAdapted(ctx context.Context, rawURL string, opts *adapters.
 	}
 	ao := s.adaptedOptions(c)
 	o.Options.OnMessage = ao.OnMessage
+	if ao.OnPing != nil {
+		o.Options.OnPing = ao.OnPing
+	}
+	if ao.OnPong != nil {
+		o.Options.OnPong = ao.OnPong
+	}
 	if o.Options.OutputHighWater == 0 {
 		o.Options.OutputHighWater = ao.OutputHighWater
 	}

@@ -419,3 +419,45 @@ func TestCloseNow(t *testing.T) {
 		})
 	}
 }
+
+// OnPing and OnPong: the server sees the client's ping, and the pong to
+// its own ping with a round-trip time, over ws and wss alike.
+func TestPingPongHooks(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			pings := make(chan string, 4)
+			pongs := make(chan string, 4)
+			url, _, dopts := serveBoth(t, loop.Options{
+				OnOpen: func(c *loop.Conn) { c.Ping([]byte("from the server")) },
+				OnPing: func(c *loop.Conn, p []byte) { pings <- string(p) },
+				OnPong: func(c *loop.Conn, p []byte, rtt time.Duration) {
+					pongs <- fmt.Sprintf("%s, rtt>0 %v", p, rtt > 0)
+				},
+			}, wss)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := adapters.Dial(ctx, url, dopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			go c.Read(ctx) // the client reads: it answers the server's ping
+			if err := c.SendPing([]byte("from the client")); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct {
+				ch   chan string
+				what string
+			}{{pings, "from the client"}, {pongs, "from the server, rtt>0 true"}} {
+				select {
+				case got := <-want.ch:
+					if got != want.what {
+						t.Errorf("got %q, want %q", got, want.what)
+					}
+				case <-ctx.Done():
+					t.Fatalf("no %q", want.what)
+				}
+			}
+		})
+	}
+}

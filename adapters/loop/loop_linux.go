@@ -488,6 +488,18 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			if gathered {
 				l.srv.sys.bufs.Put(p)
 			}
+		case protocol.EventPing:
+			if opts.OnPing != nil {
+				c.mu.Unlock()
+				opts.OnPing(c, ev.Data)
+				c.mu.Lock()
+			}
+		case protocol.EventPong:
+			if opts.OnPong != nil {
+				c.mu.Unlock()
+				opts.OnPong(c, ev.Data, ev.Latency)
+				c.mu.Lock()
+			}
 		case protocol.EventClosed:
 			err := c.eng.CloseStatus().Err
 			c.reportOpen(err)

@@ -3,6 +3,7 @@ package loop
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
@@ -25,6 +26,15 @@ type Options struct {
 	// close handshake completed with 1000 or 1001). The socket may still
 	// linger for the peer's EOF afterwards; Send fails from now on.
 	OnClose func(c *Conn, err error)
+	// OnPing runs for every ping received, after the engine queued its
+	// pong; OnPong for every pong, with the round-trip time when it
+	// answered a ping of ours (keepalive included), else zero. On a loop
+	// they run like the other callbacks, in order with the messages, and
+	// payload is valid until they return; on a goroutine-driven connection
+	// as adapters.Options.OnPing and OnPong do (a goroutine of the
+	// connection's, a copy of the payload, a flood coalesced).
+	OnPing func(c *Conn, payload []byte)
+	OnPong func(c *Conn, payload []byte, rtt time.Duration)
 
 	// CheckRequest, when set, looks at every WebSocket request before it is
 	// accepted (its path, a token) and returns 0 to accept it or an HTTP
