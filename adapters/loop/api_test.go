@@ -1,11 +1,15 @@
 package loop_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -460,4 +464,93 @@ func TestPingPongHooks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// NewConn takes a connection whose handshake was done elsewhere: a plain
+// TCP one runs on a loop, anything else (here a net.Pipe) on the goroutine
+// driver, a server's or a client's, with OnOpen before NewConn returns and
+// the server's callbacks after.
+func TestNewConn(t *testing.T) {
+	opened := make(chan string, 4)
+	srv, _, closes := serve(t, loop.Options{
+		DisableCompression: true,
+		OnOpen:             func(c *loop.Conn) { opened <- fmt.Sprint(c.Request() == nil) },
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) {
+			if string(p) == "echo: from the loop's client" {
+				c.Close(frame.CloseNormal, "")
+				return
+			}
+			c.Send(op, append([]byte("echo: "), p...))
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// A server's connection upgraded by hand, then handed over.
+	handed := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err == nil {
+			err = upgradeByHand(nc)
+		}
+		if err == nil {
+			_, err = srv.NewConn(nc, protocol.RoleServer)
+		}
+		handed <- err
+	}()
+	client, _, err := adapters.Dial(ctx, "ws://"+ln.Addr().String()+"/", &adapters.DialOptions{Options: adapters.Options{DisableCompression: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	if err := <-handed; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-opened; got != "true" {
+		t.Fatalf("OnOpen: the request is known (%s)", got)
+	}
+	client.Write(ctx, frame.OpText, []byte("over a handed TCP connection"))
+	if _, p, err := client.Read(ctx); err != nil || string(p) != "echo: over a handed TCP connection" {
+		t.Fatalf("%q %v", p, err)
+	}
+	client.Close(frame.CloseNormal, "")
+	if e := waitEnd(t, closes); !adapters.IsClean(e.err) {
+		t.Fatalf("the handed connection ended with %v", e.err)
+	}
+
+	// A client's connection, over a pipe: the goroutine driver.
+	a, b := net.Pipe()
+	peer, err := adapters.NewConn(b, protocol.RoleServer, &adapters.Options{DisableCompression: true,
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Send(op, append([]byte("echo: "), p...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.CloseNow()
+	c, err := srv.NewConn(a, protocol.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-opened
+	c.Send(frame.OpText, []byte("from the loop's client"))
+	// The server's OnMessage gets the echo and closes: a clean end.
+	if e := waitEnd(t, closes); e.c != c || !adapters.IsClean(e.err) {
+		t.Fatalf("the piped client ended with %v", e.err)
+	}
+}
+
+// upgradeByHand answers a WebSocket upgrade request on nc with a 101, as
+// an application's own handshake code would.
+func upgradeByHand(nc net.Conn) error {
+	r, err := http.ReadRequest(bufio.NewReader(nc))
+	if err != nil {
+		return err
+	}
+	h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	_, err = fmt.Fprintf(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(h[:]))
+	return err
 }

@@ -18,8 +18,9 @@
 // net/http per connection); any other request leaves the loop with the
 // bytes read so far for net/http's ordinary serving (Options.HTTP).
 // A request net/http already read (ServeHTTP, srv as a handler) is
-// hijacked and handed over the same way, and Dial runs ws:// clients on
-// the loops.
+// hijacked and handed over the same way, Dial runs ws:// clients on the
+// loops, and NewConn takes a connection whose handshake was done
+// elsewhere.
 //
 // # Callbacks run on the loop
 //

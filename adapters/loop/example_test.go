@@ -9,6 +9,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
 )
 
 // An echo server on event loops, and a client on the same loops.
@@ -86,4 +87,28 @@ func ExampleConn_SetReadLimit() {
 	// Output:
 	// welcome
 	// 1006 (abnormal closure)
+}
+
+// A connection whose handshake was done elsewhere (here one end of a pipe,
+// which runs on the goroutine driver; a plain TCP connection would run on
+// a loop) joins the server and gets its callbacks.
+func ExampleServer_NewConn() {
+	got := make(chan string, 1)
+	srv, err := loop.NewServer(loop.Options{
+		DisableCompression: true,
+		OnMessage:          func(c *loop.Conn, op frame.Opcode, p []byte) { got <- string(p) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ours, theirs := net.Pipe()
+	peer, _ := adapters.NewConn(theirs, protocol.RoleClient, &adapters.Options{DisableCompression: true})
+	defer peer.CloseNow()
+	if _, err := srv.NewConn(ours, protocol.RoleServer); err != nil {
+		panic(err)
+	}
+	peer.Send(frame.OpText, []byte("handed over"))
+	fmt.Println(<-got)
+	// Output: handed over
 }

@@ -128,6 +128,45 @@ func (s *Server) Dial(ctx context.Context, rawURL string, opts *adapters.DialOpt
 	return s.dialAdapted(ctx, rawURL, opts)
 }
 
+// NewConn runs on the server a WebSocket connection whose opening
+// handshake was done elsewhere (a proxy's own upgrade, a custom listener,
+// a test): on a loop for a *net.TCPConn where epoll exists, on the
+// goroutine driver otherwise. exts are what that handshake negotiated,
+// this connection's own (none for an uncompressed one); the rest of the
+// engine's configuration is the server's. OnOpen runs before NewConn
+// returns, on the caller's goroutine (nothing else of the connection's
+// runs yet); from then on the connection is the server's like any other.
+// Its handshake's request is not known: Request returns nil.
+func (s *Server) NewConn(nc net.Conn, role protocol.Role, exts ...protocol.Extension) (*Conn, error) {
+	if s.isClosed() {
+		nc.Close()
+		return nil, ErrServerClosed
+	}
+	cfg := s.cfg
+	cfg.Extensions = exts
+	eng, err := protocol.NewEstablished(role, cfg, time.Now())
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if c, ok := s.sys.established(nc, eng); ok {
+		if c == nil {
+			return nil, ErrClosed // the socket could not be taken
+		}
+		return c, nil
+	}
+	c := s.newAdapted(nil)
+	o := s.adaptedOptions(c).Options
+	o.Config = &cfg
+	ac, err := adapters.NewConn(nc, role, &o)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	s.runAdapted(c, ac)
+	return c, nil
+}
+
 // Len reports how many connections the server runs.
 func (s *Server) Len() int {
 	s.mu.Lock()

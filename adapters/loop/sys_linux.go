@@ -76,6 +76,24 @@ func (y *system) adopt(nc net.Conn, eng *protocol.Conn) bool {
 	return ok
 }
 
+// established runs an open engine over nc on a loop (Server.NewConn), ok
+// false when nc is not a plain TCP connection: OnOpen runs here, before
+// the loop sees the connection.
+func (y *system) established(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
+	c, ok := y.newConn(nc, eng)
+	if !ok || c == nil {
+		return c, ok
+	}
+	c.srv.prepare(eng)
+	if cb := c.srv.opts.OnOpen; cb != nil {
+		cb(c)
+	}
+	c.mu.Lock()
+	c.l.post(c)
+	c.mu.Unlock()
+	return c, true
+}
+
 func (y *system) newConn(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
