@@ -156,22 +156,7 @@ func parkedKeepaliveRounds(t *testing.T, sent bool) {
 		time.Sleep(20 * time.Millisecond) // the pong is read
 	}
 	round()
-	// MemStats counts the whole process: an earlier test's goroutines
-	// winding down (a net/http server's) allocate now and then too, and
-	// only add, so the least of three batches is the connection's.
-	const rounds = 10
-	allocs, bytes := math.Inf(1), math.Inf(1)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for range rounds {
-			round()
-		}
-		runtime.ReadMemStats(&after)
-		if a := float64(after.Mallocs-before.Mallocs) / rounds; a < allocs {
-			allocs, bytes = a, float64(after.TotalAlloc-before.TotalAlloc)/rounds
-		}
-	}
+	allocs, bytes := leastOfThreeBatches(10, round)
 	if err := s.CloseStatus().Err; err != nil {
 		t.Fatalf("the connection ended: %v", err)
 	}
@@ -279,20 +264,7 @@ func TestWakeFromParkAllocations(t *testing.T) {
 			}
 			round()
 			round()
-			// The least of three batches (see parkedKeepaliveRounds).
-			const rounds = 10
-			allocs, bytes := math.Inf(1), math.Inf(1)
-			for range 3 {
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				for range rounds {
-					round()
-				}
-				runtime.ReadMemStats(&after)
-				if a := float64(after.Mallocs-before.Mallocs) / rounds; a < allocs {
-					allocs, bytes = a, float64(after.TotalAlloc-before.TotalAlloc)/rounds
-				}
-			}
+			allocs, bytes := leastOfThreeBatches(10, round)
 			t.Logf("%.1f allocations, %.0f bytes per wake for a %d KiB message", allocs, bytes, size>>10)
 			// What is left: the parked read's end (the socket's timeout
 			// error) and the few bytes it read, copied into a small buffer
@@ -302,4 +274,25 @@ func TestWakeFromParkAllocations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// leastOfThreeBatches runs round in three batches of n and returns the
+// allocations and bytes per round of the batch that allocated least.
+// MemStats counts the whole process: an earlier test's goroutines winding
+// down (a net/http server's) allocate now and then too, and only add, so
+// the least of three batches is the connection's.
+func leastOfThreeBatches(n int, round func()) (allocs, bytes float64) {
+	allocs, bytes = math.Inf(1), math.Inf(1)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			round()
+		}
+		runtime.ReadMemStats(&after)
+		if a := float64(after.Mallocs-before.Mallocs) / float64(n); a < allocs {
+			allocs, bytes = a, float64(after.TotalAlloc-before.TotalAlloc)/float64(n)
+		}
+	}
+	return allocs, bytes
 }

@@ -122,12 +122,7 @@ func TestPause(t *testing.T) {
 					}
 				},
 			}, wss)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := adapters.Dial(ctx, url, dopts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, c := dialed(t, url, dopts)
 			for _, m := range []string{"a", "pause", "b", "c"} {
 				c.Write(ctx, frame.OpText, []byte(m))
 			}
@@ -159,15 +154,9 @@ func TestPing(t *testing.T) {
 					}
 				},
 			}, wss)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
 			pings := make(chan string, 1)
 			dopts.Options.OnPing = func(_ *adapters.Conn, p []byte) { pings <- string(p) }
-			c, _, err := adapters.Dial(ctx, url, dopts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
+			ctx, c := dialed(t, url, dopts)
 			c.Write(ctx, frame.OpText, []byte("ping me"))
 			go c.Read(ctx) // the client reads, and so sees the ping
 			select {
@@ -344,13 +333,7 @@ func TestConnAccessors(t *testing.T) {
 					c.Send(op, p)
 				},
 			}, wss)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := adapters.Dial(ctx, url, dopts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
+			ctx, c := dialed(t, url, dopts)
 			s := <-opened
 			if s.local != fmt.Sprint(c.RemoteAddr()) || s.remote != fmt.Sprint(c.LocalAddr()) {
 				t.Errorf("server's addresses %s, %s; the client's %s, %s", s.local, s.remote, c.RemoteAddr(), c.LocalAddr())
@@ -403,13 +386,7 @@ func TestCloseNow(t *testing.T) {
 					sendAfter <- c.Send(op, p)
 				},
 			}, wss)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := adapters.Dial(ctx, url, dopts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
+			ctx, c := dialed(t, url, dopts)
 			c.Write(ctx, frame.OpText, []byte("drop me"))
 			if _, _, err := c.Read(ctx); adapters.CloseCodeOf(err) != frame.CloseAbnormal {
 				t.Fatalf("the client read %v, want the socket's end (1006)", err)
@@ -438,13 +415,7 @@ func TestPingPongHooks(t *testing.T) {
 					pongs <- fmt.Sprintf("%s, rtt>0 %v", p, rtt > 0)
 				},
 			}, wss)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := adapters.Dial(ctx, url, dopts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
+			ctx, c := dialed(t, url, dopts)
 			go c.Read(ctx) // the client reads: it answers the server's ping
 			if err := c.SendPing([]byte("from the client")); err != nil {
 				t.Fatal(err)

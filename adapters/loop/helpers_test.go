@@ -82,6 +82,20 @@ func serveBoth(t *testing.T, opts loop.Options, wss bool) (string, chan ended, *
 	return "wss" + strings.TrimPrefix(hs.URL, "https"), closes, &adapters.DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 }
 
+// dialed dials url with dopts under a context of 10 s: the context and the
+// client, dropped at the test's end.
+func dialed(t *testing.T, url string, dopts *adapters.DialOptions) (context.Context, *adapters.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	c, _, err := adapters.Dial(ctx, url, dopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return ctx, c
+}
+
 // reportCloses makes opts' OnClose also report each end on the returned
 // channel (up to 1,024 waiting).
 func reportCloses(opts *loop.Options) chan ended {
