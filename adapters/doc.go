@@ -67,8 +67,9 @@
 //     stay); keepalive's ping and pong leave it parked. A busy one reads
 //     into at most 64 KiB. The read buffer, the queue's gathering buffer
 //     and OnMessage's grow through one pool's size classes, and a park
-//     gives them back to it, so a connection that wakes for a large
-//     message takes them from the pool instead of allocating them again.
+//     gives them back to it (a read buffer still at 4 KiB is dropped), so
+//     a connection that wakes for a large message takes them from the pool
+//     instead of allocating them again.
 //     Accept lets go of net/http's buffers after the hijack. No goroutine,
 //     timer or buffer outlives a closed connection.
 //
