@@ -525,3 +525,61 @@ func upgradeByHand(nc net.Conn) error {
 		base64.StdEncoding.EncodeToString(h[:]))
 	return err
 }
+
+// Done is closed when the connection ends, for a goroutine that feeds it:
+// one started in OnOpen stops when the peer closes, and in OnClose Done is
+// closed already. Over ws and wss alike.
+func TestDone(t *testing.T) {
+	for _, wss := range []bool{false, true} {
+		t.Run(fmt.Sprint("wss=", wss), func(t *testing.T) {
+			stopped := make(chan int, 1)
+			doneInOnClose := make(chan bool, 1)
+			url, _, dopts := serveBoth(t, loop.Options{
+				OnOpen: func(c *loop.Conn) {
+					go func() { // a feed: a message every 5 ms until the end
+						sent := 0
+						tick := time.NewTicker(5 * time.Millisecond)
+						defer tick.Stop()
+						for {
+							select {
+							case <-c.Done():
+								stopped <- sent
+								return
+							case <-tick.C:
+								if c.Send(frame.OpText, []byte("tick")) == nil {
+									sent++
+								}
+							}
+						}
+					}()
+				},
+				OnClose: func(c *loop.Conn, err error) {
+					select {
+					case <-c.Done():
+						doneInOnClose <- true
+					default:
+						doneInOnClose <- false
+					}
+				},
+			}, wss)
+			ctx, c := dialed(t, url, dopts)
+			for range 3 { // the feed runs
+				if _, p, err := c.Read(ctx); err != nil || string(p) != "tick" {
+					t.Fatalf("%q %v", p, err)
+				}
+			}
+			c.Close(frame.CloseNormal, "")
+			select {
+			case n := <-stopped:
+				if n < 3 {
+					t.Fatalf("the feed stopped after %d messages", n)
+				}
+			case <-ctx.Done():
+				t.Fatal("the feed did not stop at the end")
+			}
+			if !<-doneInOnClose {
+				t.Fatal("Done was not closed in OnClose")
+			}
+		})
+	}
+}

@@ -40,7 +40,7 @@ type Conn struct {
 	join     assembler.Joiner // the message being gathered from several events
 	deadline instant          // filed under it in the loop's timer heap (0: none; see timerHeap.set)
 	hidx     int32            // in the loop's timer heap; -1 when absent
-	ended    bool
+	ended    bool             // the end was reported (OnClose); set under mu, for Done
 
 	data any
 }
@@ -197,6 +197,20 @@ func (c *Conn) Ping(p []byte) error {
 		return ad.ac.SendPing(p)
 	}
 	return c.ping(p)
+}
+
+// Done returns a channel closed when the connection has ended: when its
+// engine ended (OnClose runs just after), or when a connection that never
+// opened was dropped. For a goroutine of the application's that feeds the
+// connection. A loop-driven connection makes the channel at the first call
+// (an idle one that never asks holds none).
+func (c *Conn) Done() <-chan struct{} {
+	if ad := c.goConn(); ad != nil {
+		return ad.ac.Done()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.srv.doneOf(c, c.ended || c.st.closed)
 }
 
 // CloseStatus says how the connection ended (Err is nil while open).

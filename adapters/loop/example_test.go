@@ -112,3 +112,43 @@ func ExampleServer_NewConn() {
 	fmt.Println(<-got)
 	// Output: handed over
 }
+
+// A goroutine that feeds a connection stops when it ends.
+func ExampleConn_Done() {
+	stopped := make(chan struct{})
+	srv, err := loop.NewServer(loop.Options{
+		OnOpen: func(c *loop.Conn) {
+			go func() {
+				defer close(stopped)
+				tick := time.NewTicker(10 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-c.Done():
+						return
+					case <-tick.C:
+						c.Send(frame.OpText, []byte("tick"))
+					}
+				}
+			}()
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, _ := adapters.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil)
+	_, p, _ := c.Read(ctx)
+	fmt.Println(string(p))
+	c.Close(frame.CloseNormal, "")
+	<-stopped
+	fmt.Println("feed stopped")
+	// Output:
+	// tick
+	// feed stopped
+}

@@ -505,6 +505,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			c.reportOpen(err)
 			if c.eng.Opened() && !c.ended {
 				c.ended = true
+				l.srv.endDone(c)
 				if opts.OnClose != nil {
 					c.mu.Unlock()
 					opts.OnClose(c, err)
@@ -604,6 +605,7 @@ func (l *loop) closeFD(c *Conn, now time.Time) {
 		l.dispatch(c, now)
 	}
 	c.st.closed = true
+	l.srv.endDone(c) // one that never opened, or ended without an event
 	syscall.Close(c.fd)
 	if l.conn(c.fd) == c {
 		l.conns[c.fd] = nil

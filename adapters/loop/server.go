@@ -36,6 +36,43 @@ type Server struct {
 	adaptedWG sync.WaitGroup
 	http      *http.Server  // serves the requests that are not upgrades
 	handoff   *connListener // the connections the loops give to http
+
+	// Done's channels of the loop-driven connections that asked for one,
+	// until they end: a connection that never asks pays nothing.
+	doneMu sync.Mutex
+	dones  map[*Conn]chan struct{}
+}
+
+// closedChan is what Done returns once a connection has ended.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
+// doneOf returns c's Done channel, made at the first call, or a closed
+// one once c has ended. c.mu held.
+func (s *Server) doneOf(c *Conn, ended bool) <-chan struct{} {
+	if ended {
+		return closedChan
+	}
+	s.doneMu.Lock()
+	defer s.doneMu.Unlock()
+	ch, ok := s.dones[c]
+	if !ok {
+		if s.dones == nil {
+			s.dones = make(map[*Conn]chan struct{})
+		}
+		ch = make(chan struct{})
+		s.dones[c] = ch
+	}
+	return ch
+}
+
+// endDone closes c's Done channel, if it has one: c has ended. c.mu held.
+func (s *Server) endDone(c *Conn) {
+	s.doneMu.Lock()
+	if ch, ok := s.dones[c]; ok {
+		close(ch)
+		delete(s.dones, c)
+	}
+	s.doneMu.Unlock()
 }
 
 // NewServer starts a server's loops.
