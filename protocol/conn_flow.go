@@ -60,10 +60,10 @@ func (c *Conn) InputPending() bool {
 // BufferedInput returns how many received bytes the engine holds unparsed:
 // the start of a frame the last read cut (a header, or the payload of a
 // control frame or of a data frame of up to 16 KiB, which waits whole in
-// the receive buffer), or, while InputPending, what follows a message. A driver that sizes its reads asks
-// ReadBuffer for its read size less these, so that a frame cut by the last
-// read does not double a receive buffer that is already as large as it
-// wants.
+// the receive buffer), or, while InputPending, what follows a message. A
+// driver that sizes its reads asks ReadBuffer for its read size less
+// these, so that a frame cut by the last read does not double a receive
+// buffer that is already as large as it wants.
 func (c *Conn) BufferedInput() int { return len(c.recv.in) - c.recv.inPos }
 
 // ErrAborted is the cause of a connection that Abort ended without a cause.

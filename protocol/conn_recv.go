@@ -94,18 +94,7 @@ func (c *Conn) Receive(now time.Time, data []byte) error {
 // holding the lock it uses for the engine's other calls. ReadBuffer may
 // move the bytes under events already taken (as Receive may): finish with
 // their Data first. Data of events not yet taken is kept intact.
-func (c *Conn) ReadBuffer(min int) []byte {
-	r := &c.recv
-	c.compactInput()
-	if free := cap(r.in) - len(r.in); free < max(min, 1) {
-		// While events are pending, their Data points into the old array,
-		// which they keep alive; the unconsumed bytes move to a new one.
-		grown := make([]byte, len(r.in)-r.inPos, max(2*cap(r.in), len(r.in)-r.inPos+min))
-		copy(grown, r.in[r.inPos:])
-		r.in, r.inPos = grown, 0
-	}
-	return r.in[len(r.in):cap(r.in)]
-}
+func (c *Conn) ReadBuffer(min int) []byte { return c.ReadBufferFrom(nil, min) }
 
 // Buffers lends a driver's buffers: Get returns an empty buffer that holds
 // at least size bytes (a smaller one is grown by append), and Put takes
@@ -123,17 +112,23 @@ type Buffers interface {
 // bytes moved into it, and the old one goes to bufs.Put unless Data of
 // events not yet taken points into it (then the garbage collector has it,
 // as after ReadBuffer). Data of events the driver took from it must be
-// done with, as for ReadBuffer. A nil bufs makes it ReadBuffer.
+// done with, as for ReadBuffer. A nil bufs makes it ReadBuffer: the new
+// buffer is allocated and the old one left to the garbage collector.
 func (c *Conn) ReadBufferFrom(bufs Buffers, min int) []byte {
-	if bufs == nil {
-		return c.ReadBuffer(min)
-	}
 	r := &c.recv
 	c.compactInput()
 	if free := cap(r.in) - len(r.in); free < max(min, 1) {
-		grown := bufs.Get(max(2*cap(r.in), len(r.in)-r.inPos+min))
-		grown = append(grown[:0], r.in[r.inPos:]...)
-		if !c.eventsPending() && r.in != nil {
+		// While events are pending, their Data points into the old array,
+		// which they keep alive; the unconsumed bytes move to a new one.
+		size := max(2*cap(r.in), len(r.in)-r.inPos+min)
+		var grown []byte
+		if bufs != nil {
+			grown = bufs.Get(size)[:0]
+		} else {
+			grown = make([]byte, 0, size)
+		}
+		grown = append(grown, r.in[r.inPos:]...)
+		if bufs != nil && !c.eventsPending() && r.in != nil {
 			bufs.Put(r.in[:0])
 		}
 		r.in, r.inPos = grown, 0
