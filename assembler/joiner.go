@@ -19,12 +19,13 @@ type Joiner struct {
 	in  bool
 }
 
-// Buffers lends a Joiner what it gathers a message in. Get returns an empty
-// buffer that should hold size bytes: a smaller one (nil included) is
-// grown by append. Put takes back a buffer the Joiner outgrew; the Joiner
-// does not use it after. A pool whose Get and Put do not allocate, such as
-// the drivers' (internal/bufpool), gathers a message of any number of
-// fragments without allocating: the buffer grows through its classes.
+// Buffers lends a Joiner, and a Queue (Config.Buffers), what they gather
+// messages in. Get returns an empty buffer that should hold size bytes: a
+// smaller one (nil included) is grown by append. Put takes back a buffer
+// they outgrew or let go of; they do not use it after. A pool whose Get
+// and Put do not allocate, such as the drivers' (internal/bufpool),
+// gathers a message of any number of fragments without allocating: the
+// buffer grows through its classes.
 type Buffers = protocol.Buffers
 
 // Add takes the next data event (protocol.EventData). When ev completes a
@@ -35,19 +36,14 @@ type Buffers = protocol.Buffers
 // length as far as it is known; when the next event does not fit, the
 // bytes move into bufs.Get of twice the room (or what they need, if more)
 // and the outgrown buffer goes to bufs.Put, since fragments do not tell
-// the message's length. With bufs nil the Joiner allocates, and grows by
-// append.
+// the message's length. With bufs nil the Joiner allocates (newBuffer),
+// and grows by append.
 func (j *Joiner) Add(ev protocol.Event, bufs Buffers) (op frame.Opcode, p []byte, gathered, done bool) {
 	if !j.in {
 		if ev.Fin {
 			return ev.Opcode, ev.Data, false, true
 		}
-		hint := int(min(ev.FrameLength, maxRetainedGather))
-		if bufs != nil {
-			j.buf = bufs.Get(hint)[:0]
-		} else {
-			j.buf = make([]byte, 0, hint)
-		}
+		j.buf = newBuffer(bufs, int(min(ev.FrameLength, maxRetainedGather)))
 		j.op, j.in = ev.Opcode, true
 	}
 	j.buf = appendThrough(bufs, j.buf, ev.Data)
@@ -69,6 +65,19 @@ func (j *Joiner) Reset() []byte {
 	*j = Joiner{}
 	return b
 }
+
+// newBuffer returns an empty buffer for at least n bytes: bufs.Get's, or
+// one allocated (4 KiB at least, so that a message of many small pieces
+// does not grow by a dozen appends) when bufs is nil.
+func newBuffer(bufs Buffers, n int) []byte {
+	if bufs != nil {
+		return bufs.Get(n)[:0]
+	}
+	return make([]byte, 0, max(n, minGather))
+}
+
+// minGather is the least a gathering buffer is allocated with.
+const minGather = 4 << 10
 
 // appendThrough appends p to b, which bufs lent: when p does not fit, the
 // bytes move into bufs.Get of twice the room (or what they need, if more)

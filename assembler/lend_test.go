@@ -3,6 +3,7 @@ package assembler_test
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -125,7 +126,7 @@ func TestQueueGathersThroughBuffers(t *testing.T) {
 			}
 			round(0)
 			// The first piece's length, then twice the room each time.
-			if wantAsked := []int{1000, 2000, 4000, 8000, 16000}; !equalInts(bufs.asked, wantAsked) {
+			if wantAsked := []int{1000, 2000, 4000, 8000, 16000}; !slices.Equal(bufs.asked, wantAsked) {
 				t.Fatalf("asked for %v, want %v", bufs.asked, wantAsked)
 			}
 			made := bufs.made
@@ -181,16 +182,4 @@ func TestQueueGivesBackAtClose(t *testing.T) {
 	if bufs.out != 0 {
 		t.Fatalf("%d lent buffers not given back after a stream cut by Close", bufs.out)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

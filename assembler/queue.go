@@ -215,15 +215,12 @@ func (q *Queue) push(op frame.Opcode, data []byte, fin, more bool, rsv uint8, fr
 			// pool's smallest buffer is 4 KiB, and a connection's first
 			// small message would hold one until it parks.
 			buf = make([]byte, 0, len(data))
-		case q.cfg.Buffers != nil:
-			// The first of many pieces, in a lent buffer: as large as the
-			// frame says when it is known, and grown through Buffers when
-			// not.
-			hint := max(len(data), int(min(sizeHint, maxSpare)))
-			buf, spare = q.cfg.Buffers.Get(hint)[:0], true
 		default:
-			// The first of many pieces: this buffer becomes the spare.
-			buf, spare = make([]byte, 0, max(len(data), 4096)), true
+			// The first of many pieces, in a buffer of the queue's own
+			// (lent by Buffers, when set), which becomes the spare: as
+			// large as the frame says when it is known, grown as the
+			// pieces come when not.
+			buf, spare = newBuffer(q.cfg.Buffers, max(len(data), int(min(sizeHint, maxSpare)))), true
 		}
 		q.entries = append(q.entries, entry{op: op, data: append(buf, data...), size: int64(len(data)), done: fin, spare: spare})
 		q.bytes += int64(len(data)) + messageOverhead
