@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/frame"
-	"github.com/wsengine/ws/internal/bufpool"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -137,7 +136,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	}
 	var buf []byte
 	if c.parkReq {
-		c.poolReadBuffer()
+		c.poolReadBuffer() // before ReleaseReadBuffer drops it
 	}
 	parked := c.parkReq && c.eng.ReleaseReadBuffer() // a tiny buffer stays, for the next pong
 	c.parkReq = false
@@ -209,24 +208,20 @@ func (c *Conn) interruptReadWhenDone(ctx context.Context, gen uint64) func() boo
 	})
 }
 
-// poolReadBuffer gives the engine's read buffer back to the pool when it
-// has grown past the smallest class and can (see readBufferFree): the
-// read is about to park. A smaller one stays for ReleaseReadBuffer, which
-// drops it (or keeps one a parked read's few bytes were copied into: the
-// next keepalive pong takes no new one). The 4 KiB buffer of a connection
-// that only had small messages goes to the garbage collector, as before
-// the pool: 15,000 of them parking at once, pooled, stayed resident
-// through the collection after (4 % more memory per idle connection).
-// c.mu held.
+// poolReadBuffer gives the engine's read buffer back to the pool when the
+// reads grew it past the smallest size (c.want) and nothing points into it
+// (readBufferFree): the read is about to park, or the connection has
+// ended. A connection that only had small messages keeps its read size at
+// 4 KiB, and its buffer goes to ReleaseReadBuffer, which drops it (or
+// keeps one a parked read's few bytes were copied into: the next keepalive
+// pong takes no new one), as before the pool: 15,000 such buffers pooled
+// at once stayed resident through the collection after (4 % more memory
+// per idle connection). c.mu held.
 func (c *Conn) poolReadBuffer() {
-	if !c.readBufferFree() {
+	if c.want <= minReadBuffer || !c.readBufferFree() {
 		return
 	}
 	if old, ok := c.eng.SwapReadBuffer(nil); ok {
-		if cap(old) <= bufpool.Min {
-			c.eng.SwapReadBuffer(old)
-			return
-		}
 		buffers.Put(old)
 	}
 }
