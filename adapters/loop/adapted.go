@@ -82,20 +82,7 @@ func (s *Server) dialAdapted(ctx context.Context, rawURL string, opts *adapters.
 	if opts != nil {
 		o = *opts
 	}
-	ao := s.adaptedOptions(c)
-	o.Options.OnMessage = ao.OnMessage
-	if ao.OnPing != nil {
-		o.Options.OnPing = ao.OnPing
-	}
-	if ao.OnPong != nil {
-		o.Options.OnPong = ao.OnPong
-	}
-	if o.Options.OutputHighWater == 0 {
-		o.Options.OutputHighWater = ao.OutputHighWater
-	}
-	if o.Options.Config == nil {
-		o.Options.Config = s.opts.Config
-	}
+	o.Options = s.adaptedOptions(c).Options // the server's, as on a loop (see Server.Dial)
 	ac, _, err := adapters.Dial(ctx, rawURL, &o)
 	if err != nil {
 		return nil, err

@@ -605,7 +605,9 @@ func (l *loop) closeFD(c *Conn, now time.Time) {
 		l.dispatch(c, now)
 	}
 	c.st.closed = true
-	l.srv.endDone(c) // one that never opened, or ended without an event
+	if !c.ended {
+		l.srv.endDone(c) // one that never opened: no EventClosed ended it
+	}
 	syscall.Close(c.fd)
 	if l.conn(c.fd) == c {
 		l.conns[c.fd] = nil
