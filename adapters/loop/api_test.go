@@ -583,3 +583,44 @@ func TestDone(t *testing.T) {
 		})
 	}
 }
+
+// A wss Dial runs on the goroutine driver with the dialing server's
+// options and callbacks, as a ws one on a loop: OnOpen before Dial
+// returns, the echoes to OnMessage, Ping's pongs to OnPong. dopts gives
+// only what the dial itself needs (its TLS configuration).
+func TestDialWSS(t *testing.T) {
+	url, _, dopts := serveBoth(t, loop.Options{OnMessage: echo}, true)
+	got := make(chan string, 10)
+	pongs := make(chan string, 1)
+	var opened atomic.Bool
+	client, _, _ := serve(t, loop.Options{
+		OnOpen:    func(c *loop.Conn) { opened.Store(true) },
+		OnMessage: func(c *loop.Conn, op frame.Opcode, p []byte) { got <- string(p) },
+		OnPong:    func(c *loop.Conn, p []byte, _ time.Duration) { pongs <- string(p) },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url+"/x", dopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if !opened.Load() {
+		t.Fatal("Dial returned before OnOpen")
+	}
+	c.Send(frame.OpText, []byte("over wss"))
+	c.Ping([]byte("p"))
+	for _, want := range []struct {
+		ch   chan string
+		what string
+	}{{got, "over wss"}, {pongs, "p"}} {
+		select {
+		case m := <-want.ch:
+			if m != want.what {
+				t.Fatalf("got %q, want %q", m, want.what)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %q", want.what)
+		}
+	}
+}
