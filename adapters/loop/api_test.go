@@ -159,14 +159,7 @@ func TestPing(t *testing.T) {
 			ctx, c := dialed(t, url, dopts)
 			c.Write(ctx, frame.OpText, []byte("ping me"))
 			go c.Read(ctx) // the client reads, and so sees the ping
-			select {
-			case p := <-pings:
-				if p != "ping me" {
-					t.Fatalf("ping payload %q", p)
-				}
-			case <-ctx.Done():
-				t.Fatal("no ping")
-			}
+			expect(ctx, t, pings, "ping me")
 		})
 	}
 }
@@ -420,19 +413,8 @@ func TestPingPongHooks(t *testing.T) {
 			if err := c.SendPing([]byte("from the client")); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []struct {
-				ch   chan string
-				what string
-			}{{pings, "from the client"}, {pongs, "from the server, rtt>0 true"}} {
-				select {
-				case got := <-want.ch:
-					if got != want.what {
-						t.Errorf("got %q, want %q", got, want.what)
-					}
-				case <-ctx.Done():
-					t.Fatalf("no %q", want.what)
-				}
-			}
+			expect(ctx, t, pings, "from the client")
+			expect(ctx, t, pongs, "from the server, rtt>0 true")
 		})
 	}
 }
@@ -610,17 +592,6 @@ func TestDialWSS(t *testing.T) {
 	}
 	c.Send(frame.OpText, []byte("over wss"))
 	c.Ping([]byte("p"))
-	for _, want := range []struct {
-		ch   chan string
-		what string
-	}{{got, "over wss"}, {pongs, "p"}} {
-		select {
-		case m := <-want.ch:
-			if m != want.what {
-				t.Fatalf("got %q, want %q", m, want.what)
-			}
-		case <-ctx.Done():
-			t.Fatalf("no %q", want.what)
-		}
-	}
+	expect(ctx, t, got, "over wss")
+	expect(ctx, t, pongs, "p")
 }

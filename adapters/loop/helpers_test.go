@@ -96,6 +96,20 @@ func dialed(t *testing.T, url string, dopts *adapters.DialOptions) (context.Cont
 	return ctx, c
 }
 
+// expect fails t unless the next string a callback reports on ch, before
+// ctx ends, is want.
+func expect(ctx context.Context, t *testing.T, ch chan string, want string) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no %q", want)
+	}
+}
+
 // reportCloses makes opts' OnClose also report each end on the returned
 // channel (up to 1,024 waiting).
 func reportCloses(opts *loop.Options) chan ended {
