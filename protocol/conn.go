@@ -54,6 +54,7 @@ type Conn struct {
 	state          State
 	opened         bool
 	closeTransport bool
+	evHead         int32 // events[evHead:] are not taken yet (int32: beside the flags, in what was padding)
 	// Times are instants: nanoseconds since epoch, the time the Conn was
 	// made (a third of time.Time's size; epoch keeps the monotonic
 	// reading). now is the latest time seen.
@@ -63,9 +64,7 @@ type Conn struct {
 	// Outputs.
 	out      []byte
 	outStart int
-	outHigh  int // the output high water mark (SetOutputHighWater); 0: none (beside out: read on every round)
 	events   []Event
-	evHead   int
 
 	recv   recvState
 	send   sendState
@@ -92,9 +91,7 @@ func newConn(role Role, cfg Config, now time.Time) (*Conn, error) {
 	if role != RoleClient && role != RoleServer {
 		return nil, ErrInvalidRole
 	}
-	c := &Conn{cfg: cfg, role: role, epoch: now}
-	c.send.keyPos = len(c.send.keys)
-	return c, nil
+	return &Conn{cfg: cfg, role: role, epoch: now}, nil
 }
 
 // open moves the connection to StateOpen and starts the keepalive clock.
@@ -239,7 +236,7 @@ func (c *Conn) moveOut(dst []byte) {
 // none. Its Data is valid until the next Receive, ReceiveBuffered or
 // ReadBuffer (see Event).
 func (c *Conn) NextEvent() Event {
-	if c.evHead == len(c.events) {
+	if int(c.evHead) == len(c.events) {
 		c.events = c.events[:0]
 		c.evHead = 0
 		if cap(c.events) > 2*maxPendingEvents {
@@ -261,7 +258,7 @@ func (c *Conn) emitted() *Event {
 	return &c.events[len(c.events)-1]
 }
 
-func (c *Conn) eventsPending() bool { return c.evHead < len(c.events) }
+func (c *Conn) eventsPending() bool { return int(c.evHead) < len(c.events) }
 
 // ShouldCloseTransport reports that the transport must be closed once
 // Outgoing has been written: the server after the close handshake, either
@@ -297,17 +294,29 @@ func (c *Conn) writeFrame(op frame.Opcode, rsv uint8, fin bool, payload []byte) 
 	return nil
 }
 
+// maskKeys are a client's masking keys, read from the random source in
+// batches of 8. Behind a pointer, made at a client's first frame: a server
+// masks nothing, and its engine stays in its size class without them.
+type maskKeys struct {
+	keys [32]byte
+	pos  int // keys[pos:] are unused
+}
+
 // nextKey returns a masking key, reading the random source in batches.
 func (c *Conn) nextKey() ([4]byte, error) {
-	s := &c.send
-	if s.keyPos+4 > len(s.keys) {
-		if _, err := io.ReadFull(c.random(), s.keys[:]); err != nil {
+	m := c.send.mask
+	if m == nil {
+		m = &maskKeys{pos: len(maskKeys{}.keys)}
+		c.send.mask = m
+	}
+	if m.pos+4 > len(m.keys) {
+		if _, err := io.ReadFull(c.random(), m.keys[:]); err != nil {
 			return [4]byte{}, err
 		}
-		s.keyPos = 0
+		m.pos = 0
 	}
-	k := [4]byte(s.keys[s.keyPos:])
-	s.keyPos += 4
+	k := [4]byte(m.keys[m.pos:])
+	m.pos += 4
 	return k, nil
 }
 

@@ -65,7 +65,10 @@ type outputState struct {
 	// hsLeft counts the bytes of the opening handshake (the 101, or a
 	// client's request) at the front of Outgoing, not written yet: Drop
 	// keeps them, as the peer must read them before any frame.
-	hsLeft   int32
+	hsLeft int32
+	// high is the output high water mark (SetOutputHighWater); 0: none.
+	// (int32, beside hsLeft: the engine's size class.)
+	high     int32
 	stalled  time.Duration
 	nextLook instant
 	mark     uint64
@@ -155,7 +158,9 @@ func (c *Conn) checkWriteProgress() {
 
 // SetOutputHighWater sets the output high water mark that HoldInput
 // applies, in bytes of unsent output; 0, the default, sets none.
-func (c *Conn) SetOutputHighWater(high int) { c.outHigh = max(high, 0) }
+func (c *Conn) SetOutputHighWater(high int) {
+	c.output.high = int32(min(max(high, 0), math.MaxInt32))
+}
 
 // HoldInput applies the output high water mark at now and reports whether
 // the driver should leave the transport unread. Input is held once unsent
@@ -171,13 +176,13 @@ func (c *Conn) SetOutputHighWater(high int) { c.outHigh = max(high, 0) }
 // Next: after writing output (Advance or Wrote), call it again; read when
 // it reports false.
 func (c *Conn) HoldInput(now time.Time) bool {
-	if o := &c.output; c.outHigh > 0 {
+	if o := &c.output; o.high > 0 {
 		switch u := c.unsent(); {
-		case !o.held && u > c.outHigh:
+		case !o.held && u > int(o.high):
 			c.tick(now)
 			o.held = true
 			c.updateTimers()
-		case o.held && u <= c.outHigh/4:
+		case o.held && u <= int(o.high)/4:
 			c.tick(now)
 			o.held = false
 			c.recv.resumedAt = c.now

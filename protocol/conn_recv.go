@@ -31,8 +31,9 @@ type recvState struct {
 	remain  uint64
 	maskPos int
 
-	// The message being read.
-	ext  Extension
+	// The message being read. rsv is its first frame's RSV bits: not 0,
+	// an extension decodes it (extensionFor; the header check admits only
+	// bits an extension claims).
 	size int64
 	utf8 frame.UTF8
 	op   frame.Opcode
@@ -194,7 +195,7 @@ func (c *Conn) readFrames() error {
 		// A read of tiny frames would make an event per frame: stop at
 		// maxPendingEvents, so what a read holds is bounded whatever the
 		// peer sends, and go on when the driver calls again.
-		if len(c.events)-c.evHead >= maxPendingEvents && r.inPos < len(r.in) {
+		if len(c.events)-int(c.evHead) >= maxPendingEvents && r.inPos < len(r.in) {
 			r.stopped = true
 			return nil
 		}
@@ -315,7 +316,7 @@ func (c *Conn) prefixViolation(start []byte) error {
 // the payload has arrived; r.checked how much of it was checked before.
 func (c *Conn) checkEarly(avail int) error {
 	r := &c.recv
-	if r.op != frame.OpText || r.ext != nil || r.hdr.Opcode.IsControl() || avail <= r.checked {
+	if r.op != frame.OpText || r.rsv != 0 || r.hdr.Opcode.IsControl() || avail <= r.checked {
 		return nil
 	}
 	fresh := r.in[r.inPos+r.checked : r.inPos+avail]
@@ -334,12 +335,12 @@ func (c *Conn) acceptHeader(h frame.Header) error {
 		return nil
 	}
 	if h.Opcode != frame.OpContinuation {
-		r.inMsg, r.op, r.rsv, r.size, r.ext = true, h.Opcode, h.Rsv, 0, c.extensionFor(h.Rsv)
+		r.inMsg, r.op, r.rsv, r.size = true, h.Opcode, h.Rsv, 0
 		r.utf8.Reset()
 	}
 	// Without a decoding extension the message size is known from headers:
 	// fail before reading a byte of the payload.
-	if r.ext == nil && h.Length <= 1<<62 && r.size+int64(h.Length) > c.cfg.maxMessage() {
+	if r.rsv == 0 && h.Length <= 1<<62 && r.size+int64(h.Length) > c.cfg.maxMessage() {
 		return ErrMessageTooBig
 	}
 	if h.Length > 1<<62 || int64(h.Length) > c.cfg.maxFrame() {
@@ -365,10 +366,10 @@ func (c *Conn) deliverData(payload []byte, last bool) error {
 	r := &c.recv
 	fin := last && r.hdr.Fin
 	data := payload
-	if r.ext != nil {
+	if r.rsv != 0 {
 		start := len(r.dec)
 		var err error
-		r.dec, err = r.ext.Decode(r.dec, payload, r.op, r.rsv, fin, c.cfg.maxMessage()-r.size)
+		r.dec, err = c.extensionFor(r.rsv).Decode(r.dec, payload, r.op, r.rsv, fin, c.cfg.maxMessage()-r.size)
 		if err != nil {
 			return err
 		}

@@ -7,15 +7,14 @@ import (
 )
 
 type sendState struct {
-	ext  Extension // transforming the message being sent, if any
 	utf8 frame.UTF8
-	// inMsg and op sit beside utf8's 6 bytes, the three in one word: the
-	// Conn's size class (size_internal_test.go).
-	inMsg  bool
-	op     frame.Opcode
-	enc    []byte
-	keys   [32]byte // masking keys, read from Rand in batches of 8 (a server uses none)
-	keyPos int
+	// inMsg, op and encoded sit beside utf8's 6 bytes, the four in one
+	// word: the Conn's size class (size_internal_test.go).
+	inMsg   bool
+	op      frame.Opcode
+	encoded bool // the message being sent goes through Config.Extensions[0]
+	enc     []byte
+	mask    *maskKeys // a client's (nextKey)
 }
 
 // Send queues one data frame: op is OpText or OpBinary to start a message
@@ -75,14 +74,11 @@ func (c *Conn) SendWith(now time.Time, op frame.Opcode, p []byte, fin bool, o Se
 	}
 	payload, rsv := p, uint8(0)
 	if first {
-		s.ext = nil
-		if len(c.cfg.Extensions) > 0 && !o.Uncompressed {
-			s.ext = c.cfg.Extensions[0]
-		}
+		s.encoded = len(c.cfg.Extensions) > 0 && !o.Uncompressed
 	}
-	if s.ext != nil {
+	if s.encoded {
 		var err error
-		s.enc, rsv, err = s.ext.Encode(s.enc[:0], p, msgOp, first, fin)
+		s.enc, rsv, err = c.cfg.Extensions[0].Encode(s.enc[:0], p, msgOp, first, fin)
 		if err != nil {
 			c.failInternal(err)
 			return err

@@ -61,7 +61,7 @@
 //     the peer does not take gets the close timeout too. The engine decides
 //     (protocol.Conn.EndTransport), as for goroutine-driven connections.
 //     OnClose runs when the engine ends, before that linger.
-//   - Memory: an idle connection holds its engine (640 bytes) and a Conn
+//   - Memory: an idle connection holds its engine (576 bytes) and a Conn
 //     (128), no buffer. Each loop lends one 64 KiB scratch read buffer and
 //     one event slice to the connection it reads; a connection keeps a
 //     buffer only while part of a frame waits for the rest, or output
