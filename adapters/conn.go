@@ -141,10 +141,22 @@ type readToken struct {
 	paused     bool      // Pause was called: nothing is read until Resume
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
-	inRead     bool      // a socket read is in progress
-	parkReq    bool      // the next read parks (the park's deadline passed, or a parked read brought no message)
-	parkedRead bool      // the read in progress is parked
+	phase      readPhase // where the socket reads are in the park cycle
 }
+
+// readPhase is where the socket reads are in the park cycle (conn_read.go):
+// a read that waits parkAfter for the peer is interrupted, and the next
+// one reads into parkBuf with the engine's buffer released, until a
+// message comes.
+type readPhase uint8
+
+const (
+	notReading    readPhase = iota // no socket read in progress
+	parkNext                       // none; the next one parks (the connection is idle)
+	reading                        // a read into the engine's buffer
+	readingToPark                  // that read was interrupted to park: the next one parks
+	readParked                     // a read into parkBuf
+)
 
 // writeToken is who writes the transport, and what was taken and written
 // (conn_write.go). c.mu.
@@ -288,7 +300,7 @@ func (c *Conn) takeEvents() bool {
 	for {
 		ev := c.nextEvent()
 		if ev.Kind == protocol.EventData {
-			c.parkReq = false // a message: the connection is not idle
+			c.notIdle()
 		}
 		switch {
 		case ev.Kind == protocol.EventNone:

@@ -135,11 +135,11 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		c.rdlSet = false
 	}
 	var buf []byte
-	if c.parkReq {
+	parkNow := c.phase == parkNext
+	if parkNow {
 		c.poolReadBuffer() // before ReleaseReadBuffer drops it
 	}
-	parked := c.parkReq && c.eng.ReleaseReadBuffer() // a tiny buffer stays, for the next pong
-	c.parkReq = false
+	parked := parkNow && c.eng.ReleaseReadBuffer() // a tiny buffer stays, for the next pong
 	if parked {
 		c.releaseIdleBuffers()
 		buf = c.parkBuf[:]
@@ -150,7 +150,10 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		// and comes back after a park, through the pool's classes.
 		buf = c.eng.ReadBufferFrom(c.readBuffers(), max(c.want-c.eng.BufferedInput(), 1))
 	}
-	c.inRead, c.parkedRead, c.readStart = true, parked, c.roundAt
+	c.phase, c.readStart = reading, c.roundAt
+	if parked {
+		c.phase = readParked
+	}
 	c.armTimer()
 	c.mu.Unlock()
 	var stop func() bool
@@ -162,18 +165,22 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		stop()
 	}
 	c.mu.Lock()
-	c.inRead, c.parkedRead = false, false
+	if c.phase == readingToPark {
+		c.phase = parkNext
+	} else {
+		c.phase = notReading
+	}
 	now := c.clock.Now()
 	c.roundAt = now
 	switch {
 	case n > 0 && parked:
 		c.eng.Receive(now, buf[:n]) // copied: the engine takes a buffer again
 		c.want = minReadBuffer
-		// Still idle unless a message came (takeEvents clears it): a
+		// Still idle unless a message came (takeEvents says so): a
 		// keepalive pong, or a ping to answer, leaves the read parked, so
 		// an idle connection takes no read buffer for each keepalive
 		// round.
-		c.parkReq = true
+		c.phase = parkNext
 	case n > 0:
 		c.eng.ReceiveBuffered(now, n) // a violation shows in the state
 		if n == len(buf) && c.want < maxReadBuffer {
@@ -193,6 +200,17 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	c.sawEOF = true
 	c.eng.ReceiveEOF(now)
 	return nil
+}
+
+// notIdle is told of a message: the next read does not park (a read
+// interrupted to park goes on as a read). c.mu held.
+func (c *Conn) notIdle() {
+	switch c.phase {
+	case parkNext:
+		c.phase = notReading
+	case readingToPark:
+		c.phase = reading
+	}
 }
 
 // interruptReadWhenDone interrupts the read of token generation gen when

@@ -521,7 +521,7 @@ var buffers bufpool.Pool
 // poolWriteBuffers gives the connection's empty output buffers to the pool
 // when its read is parked. c.mu held, no write in progress.
 func (c *Conn) poolWriteBuffers() {
-	if !c.parkedRead || c.writing || len(c.rest) > 0 {
+	if c.phase != readParked || c.writing || len(c.rest) > 0 {
 		return
 	}
 	buffers.Put(c.wbuf)

@@ -27,7 +27,7 @@ func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
 	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
 		d[dlGrace] = c.releasedAt.Add(readGrace)
 	}
-	if c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
+	if c.phase == reading && !c.closed {
 		d[dlPark] = c.readStart.Add(parkAfter)
 	}
 	return d
@@ -92,8 +92,8 @@ func (c *Conn) onTimer() {
 			c.releasedAt = now // paused: look again after another grace
 		}
 	}
-	if passed(dlPark) && c.inRead && !c.parkedRead && !c.parkReq && !c.closed {
-		c.parkReq = true
+	if passed(dlPark) && c.phase == reading && !c.closed {
+		c.phase = readingToPark
 		c.interruptRead()
 	}
 	// After the end the engine's deadline bounds the output not written

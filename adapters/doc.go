@@ -61,17 +61,12 @@
 //     it (none after CloseNow or a failed write). After this side's close
 //     frame the socket is half-closed and read until the peer's EOF or the
 //     close timeout (RFC 6455 §7.1.1), so that a reset destroys nothing.
-//   - Memory: a read that has waited a second is parked, and an idle
-//     connection then holds no buffer, whatever the size of its last
-//     messages (with context takeover the compression windows are state and
-//     stay); keepalive's ping and pong leave it parked. A busy one reads
-//     into at most 64 KiB. The read buffer, the queue's gathering buffer
-//     and OnMessage's grow through one pool's size classes, and a park
-//     gives them back to it (a read buffer still at 4 KiB is dropped), so
-//     a connection that wakes for a large message takes them from the pool
-//     instead of allocating them again.
-//     Accept lets go of net/http's buffers after the hijack. No goroutine,
-//     timer or buffer outlives a closed connection.
+//   - Memory: a read that has waited a second is parked: an idle connection
+//     holds no buffer (compression windows with context takeover stay), and
+//     keepalive leaves it parked. A busy one reads into at most 64 KiB. Its
+//     buffers grow through one pool's size classes and a park gives them
+//     back, so waking for a large message takes them from the pool. No
+//     goroutine, timer or buffer outlives a closed connection.
 //
 // # WebSockets over HTTP/2
 //
