@@ -257,6 +257,10 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 		sendLimit:   opts.SendLimit,
 		sendFull:    opts.SendFull,
 	}}
+	// The handshake's request (or response) and its header block, about a
+	// kilobyte: the Conn never reads them, and a server's handler that
+	// returned after Accept no longer holds the request either.
+	eng.ReleaseHandshake()
 	c.want = minReadBuffer
 	if c.sendLimit <= 0 {
 		c.sendLimit = DefaultSendLimit
