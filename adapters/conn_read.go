@@ -331,7 +331,7 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 	}
 	c.reader = ownerBackground
 	c.readGen++
-	go c.readBackground()
+	go c.readBackground(false)
 }
 
 // sinceRelease returns how long the read token has been free at now (the
@@ -359,14 +359,33 @@ func (c *Conn) keepReading() bool {
 // readBackground reads while keepReading says so, then gives the token
 // back. With OnMessage it runs for the connection's life and calls the
 // callback after each round.
-func (c *Conn) readBackground() {
+//
+// A read about to park goes on in a new goroutine, unless this one has
+// done nothing but parked reads (parkedOnly): callbacks and full reads grow
+// a goroutine's stack to 4 KiB and more, and the runtime shrinks a stack
+// only while less than a quarter of it is in use, which a parked read
+// (about 0.7 KiB, plus the runtime's 800-byte guard) never is. A new
+// goroutine starts at the runtime's starting size, 2 KiB where most
+// goroutines are parked reads, and an idle connection keeps that instead
+// (TestParkedReadStack). The token stays taken meanwhile: nothing belongs
+// to the goroutine.
+func (c *Conn) readBackground(parkedOnly bool) {
 	c.mu.Lock()
 	for c.keepReading() {
 		if len(c.ready) > 0 { // messages that came with the handshake
 			c.mu.Unlock()
 			c.deliver()
 			c.mu.Lock()
+			parkedOnly = false
 			continue
+		}
+		switch {
+		case c.phase != parkNext:
+			parkedOnly = false // a full read, then maybe a callback
+		case !parkedOnly:
+			c.mu.Unlock()
+			go c.readBackground(true)
+			return
 		}
 		c.readRound(nil, c.readGen)
 		pending := c.takeEvents()

@@ -196,8 +196,8 @@ func TestIdleMemoryAfterMessages(t *testing.T) {
 // handler for each WebSocket (opts for Accept), has each send one binary
 // message of size bytes (none if 0; deflated: random bytes, compressed
 // with permessage-deflate without the client's context takeover) and read
-// its echo, waits past the read's parking, and returns the heap and the
-// goroutine stacks each connection added.
+// its echo (echoClients), waits past the read's parking, and returns the
+// heap and the goroutine stacks each connection added.
 func idleServerMemory(t *testing.T, n, size int, deflated bool, opts *adapters.AcceptOptions, handler func(*adapters.Conn)) (heap, stacks float64) {
 	t.Helper()
 	var opened sync.WaitGroup
@@ -206,6 +206,21 @@ func idleServerMemory(t *testing.T, n, size int, deflated bool, opts *adapters.A
 		opened.Done()
 		handler(c)
 	})
+	heap0, stacks0 := heapStacks()
+	echoClients(t, url, n, size, deflated)
+	opened.Wait()
+	time.Sleep(1600 * time.Millisecond) // past the read's parking
+	heap1, stacks1 := heapStacks()
+	return (float64(heap1) - float64(heap0)) / float64(n), (float64(stacks1) - float64(stacks0)) / float64(n)
+}
+
+// echoClients opens n raw client connections to the WebSocket server at
+// url and has each send one binary message of size bytes (none if 0;
+// deflated: random bytes, compressed with permessage-deflate without the
+// client's context takeover) and read its echo. They are closed when the
+// test ends.
+func echoClients(t *testing.T, url string, n, size int, deflated bool) {
+	t.Helper()
 	addr := strings.TrimPrefix(url, "ws://")
 	request := upgradeRequest(addr, "")
 	var msg []byte
@@ -223,7 +238,6 @@ func idleServerMemory(t *testing.T, n, size int, deflated bool, opts *adapters.A
 	}
 	var b [1]byte
 	resp := make([]byte, 0, 256)
-	heap0, stacks0 := heapStacks()
 	clients := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
 		for _, nc := range clients {
@@ -257,10 +271,79 @@ func idleServerMemory(t *testing.T, n, size int, deflated bool, opts *adapters.A
 		}
 		nc.SetDeadline(time.Time{})
 	}
+}
+
+// TestParkedReadStack: a connection served by OnMessage whose handler
+// returned has one goroutine, the background reader, which ran the
+// callback and grew its stack (4 KiB and more after a 16 KiB echo). The
+// runtime never shrinks a stack below four times what is in use, and a
+// parked read uses about 0.7 KiB plus the runtime's 800-byte guard: the
+// grown stack would stay for the connection's idle life. The read parks
+// on a fresh goroutine instead, which starts at the runtime's starting
+// size (2 KiB in a process whose goroutines are mostly such reads), and
+// the grown one ends. Measured between the echoes and the park (a fake
+// clock decides when), the stacks give up about 2 KiB a connection; they
+// gave up none before.
+func TestParkedReadStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	checkLeaks(t)
+	const n, size = 500, 16 << 10
+	raiseFileLimit(t, 2*n+100)
+	ctx := context.Background()
+	clock := newFakeClock()
+	var opened sync.WaitGroup
+	opened.Add(n)
+	url := detachedServer(t, &adapters.AcceptOptions{Options: adapters.Options{Clock: clock,
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(ctx, op, p) }}}, opened.Done)
+	echoClients(t, url, n, size, false)
 	opened.Wait()
-	time.Sleep(1600 * time.Millisecond) // past the read's parking
-	heap1, stacks1 := heapStacks()
-	return (float64(heap1) - float64(heap0)) / float64(n), (float64(stacks1) - float64(stacks0)) / float64(n)
+	_, echoed := heapStacks()
+	clock.Advance(1100 * time.Millisecond) // past parkAfter: every read parks
+	// Each read was interrupted; wait until the parked reads began (the
+	// goroutines that ended and the ones that replaced them settle).
+	var parked uint64
+	for i := 0; i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if _, parked = heapStacks(); float64(echoed)-float64(parked) > 1.5*1024*n {
+			break
+		}
+	}
+	given := (float64(echoed) - float64(parked)) / n
+	t.Logf("goroutine stacks given up at the park: %.1f KiB a connection", given/1024)
+	if !raceEnabled && given < 1.5*1024 {
+		t.Errorf("the park gave up %.1f KiB of goroutine stacks a connection, want at least 1.5", given/1024)
+	}
+}
+
+// detachedServer is server for handlers that return after Accept, leaving
+// the connection open (OnMessage serves it): each one is closed when the
+// test ends. accepted is called for each.
+func detachedServer(t *testing.T, opts *adapters.AcceptOptions, accepted func()) string {
+	t.Helper()
+	var mu sync.Mutex
+	var conns []*adapters.Conn
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := adapters.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		accepted()
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.CloseNow()
+			<-c.Done()
+		}
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 // randomBytes returns n bytes that do not compress.
