@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -66,16 +67,37 @@ func TestOnMessageEcho(t *testing.T) {
 		t.Fatalf("fragmented: %v %d %v", op, len(p), err)
 	}
 	s := <-serverConns
-	readErr := make(chan error, 1)
-	go func() { _, _, err := s.Read(context.Background()); readErr <- err }()
+	// The read calls of a connection served by OnMessage (it has no
+	// queue) return ctx's error while it is open, and the close error
+	// once it ended.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.ReadAppend(short, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ReadAppend with a short ctx: %v", err)
+	}
+	reads := map[string]func() error{
+		"Read":       func() error { _, _, err := s.Read(context.Background()); return err },
+		"ReadAppend": func() error { _, _, err := s.ReadAppend(context.Background(), nil); return err },
+		"Reader":     func() error { _, _, err := s.Reader(context.Background()); return err },
+		"NetConn": func() error {
+			_, err := s.NetConn(context.Background(), frame.OpBinary).Read(make([]byte, 8))
+			return err
+		},
+	}
+	readErr := make(chan error, len(reads))
+	for name, read := range reads {
+		go func() { readErr <- fmt.Errorf("%s: %w", name, read()) }()
+	}
 	c.Close(4002, "done")
-	select {
-	case err := <-readErr:
-		if !errors.Is(err, &protocol.CloseError{Code: 4002}) {
-			t.Fatalf("server Read: %v", err)
+	for range reads {
+		select {
+		case err := <-readErr:
+			if !errors.Is(err, &protocol.CloseError{Code: 4002}) {
+				t.Errorf("server %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a server read did not return the close")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server Read did not return the close")
 	}
 }
 

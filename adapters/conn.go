@@ -72,8 +72,8 @@ type Conn struct {
 type settings struct {
 	nc          net.Conn
 	clock       Clock
-	mono        monoClock // the clock unless Options.Clock is set
-	q           *assembler.Queue
+	mono        monoClock        // the clock unless Options.Clock is set
+	q           *assembler.Queue // nil with OnMessage: messages go to the callback
 	subprotocol string
 	onMessage   func(*Conn, frame.Opcode, []byte)
 	onPing      func(*Conn, []byte)
@@ -248,7 +248,6 @@ func stopAfterMessages(eng *protocol.Conn) { eng.SetStopAfterMessage(true) }
 func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config) *Conn {
 	c := &Conn{eng: eng, settings: settings{
 		nc: nc, clock: opts.Clock,
-		q:           assembler.New(opts.queueConfig(cfg)),
 		done:        make(chan struct{}),
 		subprotocol: eng.Subprotocol(),
 		onMessage:   opts.OnMessage,
@@ -276,7 +275,10 @@ func newConn(nc net.Conn, eng *protocol.Conn, opts *Options, cfg protocol.Config
 	if sc, ok := nc.(*streamConn); ok && sc.server {
 		c.released = make(chan struct{})
 	}
-	c.q.SetFill(c.fill)
+	if c.onMessage == nil {
+		c.q = assembler.New(opts.queueConfig(cfg))
+		c.q.SetFill(c.fill)
+	}
 	c.mu.Lock()
 	c.releasedAt = c.clock.Now()
 	c.roundAt = c.releasedAt
@@ -383,7 +385,9 @@ func (c *Conn) tellEnd() {
 		return
 	}
 	c.toldEnd = true
-	c.q.Close(c.eng.CloseStatus().Err)
+	if c.q != nil {
+		c.q.Close(c.eng.CloseStatus().Err)
+	}
 	if c.released != nil {
 		close(c.released)
 	}
@@ -477,7 +481,9 @@ func (c *Conn) Compressed() bool {
 func (c *Conn) SetReadLimit(n int64) {
 	c.mu.Lock()
 	c.eng.SetMaxMessageSize(n)
-	c.q.SetMaxMessageSize(n)
+	if c.q != nil {
+		c.q.SetMaxMessageSize(n)
+	}
 	c.mu.Unlock()
 }
 

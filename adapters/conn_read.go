@@ -43,11 +43,6 @@ func (c *Conn) fill(ctx context.Context, seen uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c.onMessage != nil {
-		// Messages go to the callback: Read waits for the end alone, and
-		// is not woken for every message.
-		return await(ctx, c.endChan())
-	}
 	c.mu.Lock()
 	if c.q.Version() != seen {
 		// A reader pushed after the caller looked (the background reader,
@@ -91,6 +86,19 @@ func (c *Conn) progress() <-chan struct{} {
 
 // await waits until ch is closed (at once for nil), or ctx ends: then it
 // returns ctx's error.
+// endOnly is the read calls of a connection served by Options.OnMessage,
+// which has no queue (messages go to the callback): they wait for the end
+// and return the close error, or ctx's error first.
+func (c *Conn) endOnly(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := await(ctx, c.endChan()); err != nil {
+		return err
+	}
+	return c.closeErr()
+}
+
 func await(ctx context.Context, ch <-chan struct{}) error {
 	if ch == nil {
 		return nil
@@ -287,7 +295,9 @@ func (c *Conn) releaseIdleBuffers() {
 		c.eng.ReleaseWriteBuffer()
 	}
 	c.releaseWriterBuffers()
-	c.q.Trim()
+	if c.q != nil {
+		c.q.Trim()
+	}
 }
 
 // isTimeout reports a timeout error, as a deadline makes a socket read
@@ -481,6 +491,9 @@ func (c *Conn) Resume() {
 // Read may be called from any goroutine; concurrent Reads get distinct
 // messages.
 func (c *Conn) Read(ctx context.Context) (frame.Opcode, []byte, error) {
+	if c.q == nil {
+		return 0, nil, c.endOnly(ctx)
+	}
 	m, err := c.q.Next(ctx)
 	return m.Opcode, m.Data, err
 }
@@ -504,6 +517,9 @@ func (c *Conn) Read(ctx context.Context) (frame.Opcode, []byte, error) {
 //
 // Everything else is as for Read.
 func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (frame.Opcode, []byte, error) {
+	if c.q == nil {
+		return 0, dst, c.endOnly(ctx)
+	}
 	m, err := c.q.NextAppend(ctx, dst)
 	return m.Opcode, m.Data, err
 }
@@ -516,6 +532,9 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (frame.Opcode, []byte
 //
 // Reader may be called from any goroutine, one stream at a time.
 func (c *Conn) Reader(ctx context.Context) (frame.Opcode, io.Reader, error) {
+	if c.q == nil {
+		return 0, nil, c.endOnly(ctx)
+	}
 	op, r, err := c.q.NextReader(ctx)
 	if err != nil {
 		return 0, nil, err

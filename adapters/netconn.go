@@ -142,6 +142,9 @@ func (n *netConn) Read(p []byte) (int, error) {
 	defer func() { <-n.readSem }()
 	for {
 		if n.r == nil {
+			if n.c.q == nil {
+				return 0, n.callError(n.c.endOnly(ctx), dl)
+			}
 			_, r, err := n.c.q.NextReader(ctx)
 			if err != nil {
 				return 0, n.callError(err, dl)
