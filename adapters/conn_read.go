@@ -377,7 +377,7 @@ func (c *Conn) keepReading() bool {
 // (about 0.7 KiB, plus the runtime's 800-byte guard) never is. A new
 // goroutine starts at the runtime's starting size, 2 KiB where most
 // goroutines are parked reads, and an idle connection keeps that instead
-// (TestParkedReadStack). The token stays taken meanwhile: nothing belongs
+// (TestParkedReadStackMemory). The token stays taken meanwhile: nothing belongs
 // to the goroutine.
 func (c *Conn) readBackground(parkedOnly bool) {
 	c.mu.Lock()

@@ -273,7 +273,7 @@ func echoClients(t *testing.T, url string, n, size int, deflated bool) {
 	}
 }
 
-// TestParkedReadStack: a connection served by OnMessage whose handler
+// TestParkedReadStackMemory: a connection served by OnMessage whose handler
 // returned has one goroutine, the background reader, which ran the
 // callback and grew its stack (4 KiB and more after a 16 KiB echo). The
 // runtime never shrinks a stack below four times what is in use, and a
@@ -284,7 +284,7 @@ func echoClients(t *testing.T, url string, n, size int, deflated bool) {
 // the grown one ends. Measured between the echoes and the park (a fake
 // clock decides when), the stacks give up about 2 KiB a connection; they
 // gave up none before.
-func TestParkedReadStack(t *testing.T) {
+func TestParkedReadStackMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
