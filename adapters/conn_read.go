@@ -84,8 +84,6 @@ func (c *Conn) progress() <-chan struct{} {
 	return c.waitChan()
 }
 
-// await waits until ch is closed (at once for nil), or ctx ends: then it
-// returns ctx's error.
 // endOnly is the read calls of a connection served by Options.OnMessage,
 // which has no queue (messages go to the callback): they wait for the end
 // and return the close error, or ctx's error first.
@@ -99,6 +97,8 @@ func (c *Conn) endOnly(ctx context.Context) error {
 	return c.closeErr()
 }
 
+// await waits until ch is closed (at once for nil), or ctx ends: then it
+// returns ctx's error.
 func await(ctx context.Context, ch <-chan struct{}) error {
 	if ch == nil {
 		return nil
@@ -377,8 +377,8 @@ func (c *Conn) keepReading() bool {
 // (about 0.7 KiB, plus the runtime's 800-byte guard) never is. A new
 // goroutine starts at the runtime's starting size, 2 KiB where most
 // goroutines are parked reads, and an idle connection keeps that instead
-// (TestParkedReadStackMemory). The token stays taken meanwhile: nothing belongs
-// to the goroutine.
+// (TestParkedReadStackMemory). The token stays taken meanwhile: nothing
+// belongs to the goroutine.
 func (c *Conn) readBackground(parkedOnly bool) {
 	c.mu.Lock()
 	for c.keepReading() {
