@@ -296,7 +296,8 @@ func TestParkedReadStackMemory(t *testing.T) {
 	var opened sync.WaitGroup
 	opened.Add(n)
 	url := detachedServer(t, &adapters.AcceptOptions{Options: adapters.Options{Clock: clock,
-		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(ctx, op, p) }}}, opened.Done)
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(ctx, op, p) }}},
+		func(*http.Request) { opened.Done() })
 	echoClients(t, url, n, size, false)
 	opened.Wait()
 	_, echoed := heapStacks()
@@ -319,8 +320,8 @@ func TestParkedReadStackMemory(t *testing.T) {
 
 // detachedServer is server for handlers that return after Accept, leaving
 // the connection open (OnMessage serves it): each one is closed when the
-// test ends. accepted is called for each.
-func detachedServer(t *testing.T, opts *adapters.AcceptOptions, accepted func()) string {
+// test ends. accepted is called for each, with its request.
+func detachedServer(t *testing.T, opts *adapters.AcceptOptions, accepted func(*http.Request)) string {
 	t.Helper()
 	var mu sync.Mutex
 	var conns []*adapters.Conn
@@ -332,7 +333,7 @@ func detachedServer(t *testing.T, opts *adapters.AcceptOptions, accepted func())
 		mu.Lock()
 		conns = append(conns, c)
 		mu.Unlock()
-		accepted()
+		accepted(r)
 	}))
 	t.Cleanup(func() {
 		srv.Close()
@@ -460,26 +461,14 @@ func TestOnMessageGatheringMemory(t *testing.T) {
 func TestAcceptLetsGoOfTheRequest(t *testing.T) {
 	ctx := ctxT(t)
 	collected := make(chan struct{})
-	accepted := make(chan *adapters.Conn, 1)
-	opts := &adapters.AcceptOptions{Options: adapters.Options{
-		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(ctx, op, p) }}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := adapters.Accept(w, r, opts)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		runtime.AddCleanup(r, func(ch chan struct{}) { close(ch) }, collected)
-		accepted <- c
-	}))
-	defer srv.Close()
-	cl, _, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	url := detachedServer(t, &adapters.AcceptOptions{Options: adapters.Options{
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(ctx, op, p) }}},
+		func(r *http.Request) { runtime.AddCleanup(r, func(ch chan struct{}) { close(ch) }, collected) })
+	cl, _, err := adapters.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.CloseNow()
-	sc := <-accepted
-	defer sc.CloseNow()
 	if err := cl.Write(ctx, frame.OpText, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
