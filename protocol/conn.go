@@ -298,18 +298,20 @@ func (c *Conn) writeFrame(op frame.Opcode, rsv uint8, fin bool, payload []byte) 
 // batches of 8. Behind a pointer, made at a client's first frame: a server
 // masks nothing, and its engine stays in its size class without them.
 type maskKeys struct {
-	keys [32]byte
+	keys [maskBatch]byte
 	pos  int // keys[pos:] are unused
 }
+
+const maskBatch = 32 // bytes of masking keys read at once: 8 keys
 
 // nextKey returns a masking key, reading the random source in batches.
 func (c *Conn) nextKey() ([4]byte, error) {
 	m := c.send.mask
 	if m == nil {
-		m = &maskKeys{pos: len(maskKeys{}.keys)}
+		m = &maskKeys{pos: maskBatch}
 		c.send.mask = m
 	}
-	if m.pos+4 > len(m.keys) {
+	if m.pos+4 > maskBatch {
 		if _, err := io.ReadFull(c.random(), m.keys[:]); err != nil {
 			return [4]byte{}, err
 		}
