@@ -181,16 +181,16 @@ func (s *Server) NewConn(nc net.Conn, role protocol.Role, exts ...protocol.Exten
 	}
 	cfg := s.cfg
 	cfg.Extensions = exts
-	eng, err := protocol.NewEstablished(role, cfg, time.Now())
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	if c, ok := s.sys.established(nc, eng); ok {
-		if c == nil {
-			return nil, ErrClosed // the socket could not be taken
+	if s.sys.runs(nc) {
+		eng, err := protocol.NewEstablished(role, cfg, time.Now())
+		if err != nil {
+			nc.Close()
+			return nil, err
 		}
-		return c, nil
+		if c, _ := s.sys.established(nc, eng); c != nil {
+			return c, nil
+		}
+		return nil, ErrClosed // the socket could not be taken
 	}
 	c := s.newAdapted(nil)
 	o := s.adaptedOptions(c).Options

@@ -76,6 +76,13 @@ func (y *system) adopt(nc net.Conn, eng *protocol.Conn) bool {
 	return ok
 }
 
+// runs reports whether a loop runs nc (newConn takes it): a plain TCP
+// connection.
+func (y *system) runs(nc net.Conn) bool {
+	_, ok := nc.(*net.TCPConn)
+	return ok
+}
+
 // established runs an open engine over nc on a loop (Server.NewConn), ok
 // false when nc is not a plain TCP connection: OnOpen runs here, before
 // the loop sees the connection.

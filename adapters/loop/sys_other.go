@@ -26,6 +26,7 @@ func (y *system) start(s *Server) error {
 }
 
 func (y *system) adopt(net.Conn, *protocol.Conn) bool { return false }
+func (y *system) runs(net.Conn) bool                  { return false }
 func (y *system) established(net.Conn, *protocol.Conn) (*Conn, bool) {
 	return nil, false
 }
