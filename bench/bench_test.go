@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,6 +369,7 @@ func BenchmarkBroadcast(b *testing.B) {
 						b.ReportMetric(float64(r.CPUDelivered.Nanoseconds())/1e3, "srv-cpu-µs/delivered")
 						b.ReportMetric(float64(r.UserDelivered.Nanoseconds())/1e3, "srv-user-µs/delivered")
 						b.ReportMetric(r.AllocsBroadcast, "srv-allocs/broadcast")
+						b.ReportMetric(r.WritesDelivered, "srv-writes/delivered")
 						b.ReportMetric(r.Delivered(), "delivered/s")
 					})
 				}
@@ -394,6 +396,10 @@ func TestBroadcastSmoke(t *testing.T) {
 				}
 				if r.Lib != lib || r.Broadcasts != 15 || r.Elapsed <= 0 || r.CPUDelivered < 0 || r.UserDelivered < 0 || r.UserDelivered > r.CPUDelivered || r.AllocsBroadcast < 0 {
 					t.Fatalf("malformed result %+v", r)
+				}
+				// Every message went out in a write; at most five (a batch) in one.
+				if runtime.GOOS == "linux" && (r.WritesDelivered < 1.0/5 || r.WritesDelivered > 2) {
+					t.Fatalf("%.3f write system calls per delivered message", r.WritesDelivered)
 				}
 			})
 		}

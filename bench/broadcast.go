@@ -240,6 +240,9 @@ type BroadcastResult struct {
 	CPUDelivered    time.Duration
 	UserDelivered   time.Duration // the user-time part of CPUDelivered (see Stats.User)
 	AllocsBroadcast float64
+	// WritesDelivered is the server's write system calls per delivered
+	// message: below 1 when it writes several messages to a member at once.
+	WritesDelivered float64
 	// Runs and Spread are set on a median of several runs (MedianBroadcast).
 	Runs   int
 	Spread float64
@@ -344,6 +347,7 @@ func RunBroadcast(s *Server, conns, broadcasts, batch, size int) (BroadcastResul
 		CPUDelivered:    (after.CPU - before.CPU) / time.Duration(broadcasts*conns),
 		UserDelivered:   (after.User - before.User) / time.Duration(broadcasts*conns),
 		AllocsBroadcast: float64(after.Mallocs-before.Mallocs) / float64(broadcasts),
+		WritesDelivered: float64(after.Writes-before.Writes) / float64(broadcasts*conns),
 	}, nil
 }
 

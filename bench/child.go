@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -109,6 +110,10 @@ type Stats struct {
 	// RSS is the process's resident set (VmRSS), what the kernel counts:
 	// heap, stacks, the runtime's own and what the GC has not returned.
 	RSS uint64
+	// Writes is the write system calls the process made so far (syscw in
+	// /proc/self/io; 0 where there is none): how many messages a server
+	// gives the kernel in one call.
+	Writes uint64
 }
 
 func serveStats(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +127,7 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	cpu, user := cpuTimes()
-	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU(), rss()})
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU(), rss(), procIO("syscw")})
 }
 
 // rss reads VmRSS from /proc/self/status (0 where there is none).
@@ -136,6 +141,21 @@ func rss() uint64 {
 			var kb uint64
 			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
 			return kb << 10
+		}
+	}
+	return 0
+}
+
+// procIO reads one counter of /proc/self/io (0 where there is none).
+func procIO(name string) uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
 		}
 	}
 	return 0
