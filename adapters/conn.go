@@ -128,11 +128,12 @@ type timerState struct {
 // readToken is who reads the transport, and the state of its reads
 // (conn_read.go). c.mu.
 type readToken struct {
-	reader     owner
 	readGen    uint64    // bumped when the token is taken; stale interrupts check it
 	releasedAt time.Time // when an application call last gave the token back
-	roundAt    time.Time // when the last read round fed the engine
-	readStart  time.Time // when the read in progress (roughly) began: the end of the round before
+	// roundAt is when the last read round fed the engine; during a socket
+	// read (phase reading), when the read (roughly) began, as only the
+	// token's holder sets it.
+	roundAt    time.Time
 	want       int       // next read size
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
 	takeover   bool      // an application call wants the token from the background reader
@@ -142,6 +143,7 @@ type readToken struct {
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	phase      readPhase // where the socket reads are in the park cycle
+	reader     owner     // who holds the token
 }
 
 // readPhase is where the socket reads are in the park cycle (conn_read.go):

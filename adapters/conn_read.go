@@ -158,7 +158,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		// and comes back after a park, through the pool's classes.
 		buf = c.eng.ReadBufferFrom(c.readBuffers(), max(c.want-c.eng.BufferedInput(), 1))
 	}
-	c.phase, c.readStart = reading, c.roundAt
+	c.phase = reading
 	if parked {
 		c.phase = readParked
 	}

@@ -28,7 +28,7 @@ func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
 		d[dlGrace] = c.releasedAt.Add(readGrace)
 	}
 	if c.phase == reading && !c.closed {
-		d[dlPark] = c.readStart.Add(parkAfter)
+		d[dlPark] = c.roundAt.Add(parkAfter) // when the read began
 	}
 	return d
 }
