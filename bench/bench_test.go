@@ -274,7 +274,7 @@ func TestReportWellFormed(t *testing.T) {
 		Transport: []EchoResult{{Lib: "HTTP/1.1", Size: 16, Conns: 64, Messages: 10, Elapsed: 1e9, CPUMsg: 4000},
 			{Lib: "HTTP/2", Size: 16, Conns: 64, Messages: 15, Elapsed: 1e9, CPUMsg: 3000}},
 		Broadcast: []BroadcastResult{{Lib: "wsengine", Conns: 100, Broadcasts: 10, Batch: 1, Elapsed: 1e9, CPUDelivered: 8000, UserDelivered: 2000, AllocsBroadcast: 50},
-			{Lib: "gws", Conns: 100, Broadcasts: 10, Batch: 1, Elapsed: 1e9, CPUDelivered: 10000, UserDelivered: 3000, AllocsBroadcast: 250, Runs: 3, Spread: 0.1}},
+			{Lib: "gws", Conns: 100, Broadcasts: 10, Batch: 1, Elapsed: 1e9, CPUDelivered: 10000, UserDelivered: 3000, WritesDelivered: 0.25, AllocsBroadcast: 250, Runs: 3, Spread: 0.1}},
 	}
 	var md, svg strings.Builder
 	r.WriteMarkdown(&md)
@@ -282,7 +282,7 @@ func TestReportWellFormed(t *testing.T) {
 	for _, want := range []string{"| 16B | gobwas | 50 | – | 0.50 | 0 |", "| 16B | 64 | gorilla | 20 | – | 2.00 | 0 | 0 | 2.0 | 0.50 |", "| gws | 10 | 2.0 | 2.00 |",
 		"| echo 16B, 64 conns, wsengine (OnMessage) | gorilla | 0.50 | – | – |",
 		"| 16B | 64 | HTTP/2 | 15 | – | 1.50 | 0 | 0 | 3.0 | 0.75 |", "no peer row",
-		"| false | 100 | 1 | gws | 10.0 | ±5% | 1.25 | 3.0 | 250 | 1000 |"} {
+		"| false | 100 | 1 | gws | 10.0 | ±5% | 1.25 | 3.0 | 0.25 | 250 | 1000 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
