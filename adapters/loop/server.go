@@ -187,7 +187,7 @@ func (s *Server) NewConn(nc net.Conn, role protocol.Role, exts ...protocol.Exten
 			nc.Close()
 			return nil, err
 		}
-		if c, _ := s.sys.established(nc, eng); c != nil {
+		if c := s.sys.established(nc, eng); c != nil {
 			return c, nil
 		}
 		return nil, ErrClosed // the socket could not be taken

@@ -83,13 +83,13 @@ func (y *system) runs(nc net.Conn) bool {
 	return ok
 }
 
-// established runs an open engine over nc on a loop (Server.NewConn), ok
-// false when nc is not a plain TCP connection: OnOpen runs here, before
-// the loop sees the connection.
-func (y *system) established(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
-	c, ok := y.newConn(nc, eng)
-	if !ok || c == nil {
-		return c, ok
+// established runs an open engine over nc, which a loop runs (see runs),
+// on a loop (Server.NewConn); nil when the socket could not be taken.
+// OnOpen runs here, before the loop sees the connection.
+func (y *system) established(nc net.Conn, eng *protocol.Conn) *Conn {
+	c, _ := y.newConn(nc, eng)
+	if c == nil {
+		return nil
 	}
 	c.srv.prepare(eng)
 	if cb := c.srv.opts.OnOpen; cb != nil {
@@ -98,15 +98,16 @@ func (y *system) established(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
 	c.mu.Lock()
 	c.l.post(c)
 	c.mu.Unlock()
-	return c, true
+	return c
 }
 
+// newConn makes a loop's Conn for nc: ok false when no loop runs nc (see
+// runs), a nil Conn when its socket could not be taken (it is closed).
 func (y *system) newConn(nc net.Conn, eng *protocol.Conn) (*Conn, bool) {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
+	if !y.runs(nc) {
 		return nil, false
 	}
-	fd, err := takeFD(tc)
+	fd, err := takeFD(nc.(*net.TCPConn))
 	if err != nil {
 		return nil, true // closed
 	}

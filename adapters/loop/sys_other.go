@@ -25,11 +25,9 @@ func (y *system) start(s *Server) error {
 	return nil
 }
 
-func (y *system) adopt(net.Conn, *protocol.Conn) bool { return false }
-func (y *system) runs(net.Conn) bool                  { return false }
-func (y *system) established(net.Conn, *protocol.Conn) (*Conn, bool) {
-	return nil, false
-}
+func (y *system) adopt(net.Conn, *protocol.Conn) bool             { return false }
+func (y *system) runs(net.Conn) bool                              { return false }
+func (y *system) established(net.Conn, *protocol.Conn) *Conn      { return nil }
 func (y *system) upgrade(http.ResponseWriter, *http.Request) bool { return false }
 func (y *system) len() int                                        { return 0 }
 func (y *system) closeAll(frame.CloseCode, string)                {}
