@@ -127,34 +127,22 @@ func serveStats(w http.ResponseWriter, r *http.Request) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	cpu, user := cpuTimes()
-	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU(), rss(), procIO("syscw")})
+	json.NewEncoder(w).Encode(Stats{m.Mallocs, m.TotalAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), cpu, user, gcMarkCPU(), rss(), procField("/proc/self/io", "syscw")})
 }
 
 // rss reads VmRSS from /proc/self/status (0 where there is none).
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb uint64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func rss() uint64 { return procField("/proc/self/status", "VmRSS") << 10 } // in kB there
 
-// procIO reads one counter of /proc/self/io (0 where there is none).
-func procIO(name string) uint64 {
-	b, err := os.ReadFile("/proc/self/io")
+// procField reads the number on the line "name: N" of a /proc file (0
+// where there is none): VmRSS in status, syscw in io.
+func procField(path, name string) uint64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			n, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}
 	}
