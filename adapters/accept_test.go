@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 )
 
@@ -128,7 +129,7 @@ func TestAcceptFramesBehindRequest(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, msg := range want {
-		h, got, err := readServerFrame(br)
+		h, got, err := echotest.ReadServerFrame(br)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -285,7 +285,7 @@ func TestBroadcastLeavesTheSharedFrameIntact(t *testing.T) {
 		go func() {
 			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 			for i := range 2 * rounds {
-				_, p, err := readServerFrame(nc)
+				_, p, err := echotest.ReadServerFrame(nc)
 				want := map[bool][]byte{true: shared, false: own}[i%2 == 0]
 				if err == nil && !bytes.Equal(p, want) {
 					err = fmt.Errorf("message %d: %d bytes, %q… where %q… was sent", i, len(p), p[:min(len(p), 8)], want[:8])
@@ -487,7 +487,7 @@ func TestBroadcastCoalesces(t *testing.T) {
 			want++
 		}
 		for j := range want {
-			_, p, err := readServerFrame(a)
+			_, p, err := echotest.ReadServerFrame(a)
 			if err != nil {
 				t.Fatalf("member %d, message %d: %v", i, j, err)
 			}

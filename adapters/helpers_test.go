@@ -212,26 +212,6 @@ func upgradeRequest(addr, extra string) string {
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + extra + "\r\n"
 }
 
-// readServerFrame reads one frame a server sent (unmasked) from r, reading
-// no byte past it.
-func readServerFrame(r io.Reader) (frame.Header, []byte, error) {
-	var hdr [frame.MaxHeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-		return frame.Header{}, nil, err
-	}
-	need := frame.NeedHeader(hdr[:2])
-	if _, err := io.ReadFull(r, hdr[2:need]); err != nil {
-		return frame.Header{}, nil, err
-	}
-	h, _, err := frame.ParseHeader(hdr[:need])
-	if err != nil {
-		return h, nil, err
-	}
-	p := make([]byte, h.Length)
-	_, err = io.ReadFull(r, p)
-	return h, p, err
-}
-
 // dialTCP opens a raw TCP connection to addr, closed when the test ends.
 func dialTCP(t *testing.T, addr string) net.Conn {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 )
@@ -459,7 +460,7 @@ func TestLingerWithoutCloseWrite(t *testing.T) {
 // readFrameFrom reads one whole frame from r, unmasking it if masked
 // (a client's frame).
 func readFrameFrom(r io.Reader, masked bool) (frame.Header, []byte, error) {
-	h, p, err := readServerFrame(r)
+	h, p, err := echotest.ReadServerFrame(r)
 	if err == nil && masked {
 		if !h.Masked {
 			return h, p, errors.New("a client's frame unmasked")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 )
@@ -265,7 +266,7 @@ func echoClients(t *testing.T, url string, n, size int, deflated bool) {
 		}
 		if size > 0 {
 			nc.Write(msg)
-			if _, _, err := readServerFrame(nc); err != nil {
+			if _, _, err := echotest.ReadServerFrame(nc); err != nil {
 				t.Fatal("echo:", err)
 			}
 		}

@@ -52,7 +52,7 @@ type connState struct {
 	queued    bool // in the loop's inbox
 	writeErr  bool // a write failed: the peer is gone
 	lingering bool // our close frame is out; reading until the peer's EOF
-	readLater bool // the socket may have input that was not read
+	readLater bool // input was left unread (in the socket, or in the engine behind a message)
 	busy      bool // the loop is dispatching its events and settles it next
 }
 

@@ -444,9 +444,15 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 		ev := c.eng.NextEvent()
 		switch ev.Kind {
 		case protocol.EventNone:
-			if c.eng.InputPending() && !c.eng.HoldInput(now) {
-				c.eng.Receive(now, nil)
-				continue
+			if c.eng.InputPending() {
+				if !c.eng.HoldInput(now) {
+					c.eng.Receive(now, nil)
+					continue
+				}
+				// Held (a reply passed HighWater): settle's write may
+				// end the hold at once, and then this input, which no
+				// socket event will announce again, is read.
+				c.st.readLater = true
 			}
 			l.reclaimEvents(c)
 			c.st.busy = false

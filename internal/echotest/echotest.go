@@ -4,13 +4,18 @@
 package echotest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // UnreadEchoes is a client that sends faster than it reads: from another
@@ -68,4 +73,56 @@ func SendUntilFull(send func(frame.Opcode, []byte) error) (string, error) {
 		return "", fmt.Errorf("%d MiB allocated to queue %d KiB for a peer that reads nothing", allocated>>20, sent>>10)
 	}
 	return fmt.Sprintf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10), nil
+}
+
+// PingBehindMessage is a client that sends a binary message of size bytes
+// and a ping in one write, on nc (the handshake done; r reads what the
+// server sends, from its first frame), and waits up to limit for the echo
+// and then the pong. With a message past the server's output high water
+// mark the ping comes in the read that ends the message and waits, unread,
+// while the echo is held: it must be answered once the echo is out, not at
+// the server's next deadline.
+func PingBehindMessage(nc net.Conn, r io.Reader, size int, limit time.Duration) error {
+	key := [4]byte{1, 2, 3, 4}
+	msg := bytes.Repeat([]byte{'x'}, size)
+	out := protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpBinary, 0, true, msg)
+	out = append(out, protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpPing, 0, true, []byte("p"))...)
+	if _, err := nc.Write(out); err != nil {
+		return err
+	}
+	nc.SetReadDeadline(time.Now().Add(limit))
+	defer nc.SetReadDeadline(time.Time{})
+	for _, want := range []struct {
+		op frame.Opcode
+		n  int
+	}{{frame.OpBinary, size}, {frame.OpPong, 1}} {
+		h, p, err := ReadServerFrame(r)
+		if err != nil {
+			return fmt.Errorf("waiting for a frame of opcode %v: %w", want.op, err)
+		}
+		if h.Opcode != want.op || len(p) != want.n {
+			return fmt.Errorf("got opcode %v with %d bytes, want %v with %d", h.Opcode, len(p), want.op, want.n)
+		}
+	}
+	return nil
+}
+
+// ReadServerFrame reads one frame a server sent (unmasked) from r, reading
+// no byte past it.
+func ReadServerFrame(r io.Reader) (frame.Header, []byte, error) {
+	var hdr [frame.MaxHeaderSize]byte
+	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+		return frame.Header{}, nil, err
+	}
+	need := frame.NeedHeader(hdr[:2])
+	if _, err := io.ReadFull(r, hdr[2:need]); err != nil {
+		return frame.Header{}, nil, err
+	}
+	h, _, err := frame.ParseHeader(hdr[:need])
+	if err != nil {
+		return h, nil, err
+	}
+	p := make([]byte, h.Length)
+	_, err = io.ReadFull(r, p)
+	return h, p, err
 }
