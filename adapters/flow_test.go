@@ -118,21 +118,25 @@ func TestOutputHighWaterHoldsInput(t *testing.T) {
 	}
 }
 
-// A ping that came in the same read as a message whose echo passes
-// OutputHighWater is answered once the echo is written
-// (echotest.PingBehindMessage), as the loop's is.
-func TestPingBehindHeldEchoIsAnswered(t *testing.T) {
-	checkLeaks(t)
-	cnc, snc := tcpPair(t)
-	cfg := protocol.DefaultConfig()
-	cfg.PingInterval = time.Minute // no deadline within the test's bound
-	cfg.WriteTimeout = time.Minute
-	server, _ := adapters.NewConn(snc, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true,
-		OutputHighWater: 64 << 10,
-		OnMessage:       func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Send(op, p) }})
-	defer server.CloseNow()
-	if err := echotest.PingBehindMessage(cnc, cnc, 100<<10, 3*time.Second); err != nil {
-		t.Fatal(err)
+// A ping or a close frame that came in the same read as a message whose
+// echo passes OutputHighWater is answered once the echo is written
+// (echotest.ControlBehindMessage), as the loop's is.
+func TestControlBehindHeldEchoIsAnswered(t *testing.T) {
+	for _, op := range []frame.Opcode{frame.OpPing, frame.OpClose} {
+		t.Run(op.String(), func(t *testing.T) {
+			checkLeaks(t)
+			cnc, snc := tcpPair(t)
+			cfg := protocol.DefaultConfig()
+			cfg.PingInterval = time.Minute // no deadline within the test's bound
+			cfg.WriteTimeout = time.Minute
+			server, _ := adapters.NewConn(snc, protocol.RoleServer, &adapters.Options{Config: &cfg, DisableCompression: true,
+				OutputHighWater: 64 << 10,
+				OnMessage:       func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Send(op, p) }})
+			defer server.CloseNow()
+			if err := echotest.ControlBehindMessage(cnc, cnc, 100<<10, op, 3*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -298,19 +298,24 @@ func TestHighWaterHoldsInput(t *testing.T) {
 	}
 }
 
-// A ping that came in the same read as a message whose echo passes
-// HighWater is answered once the echo is written (echotest.PingBehindMessage);
-// it used to wait for the engine's next deadline (the write watchdog's
-// look, seconds later), because the write that ended the hold came after
-// dispatch had stopped with the ping left in the engine.
-func TestPingBehindHeldEchoIsAnswered(t *testing.T) {
-	cfg := protocol.DefaultConfig()
-	cfg.PingInterval = time.Minute // no deadline within the test's bound
-	cfg.WriteTimeout = time.Minute
-	_, url, _ := serve(t, loop.Options{Config: &cfg, OnMessage: echo, DisableCompression: true})
-	nc, br := rawClient(t, url, "/")
-	if err := echotest.PingBehindMessage(nc, br, 100<<10, 3*time.Second); err != nil { // HighWater is 64 KiB
-		t.Fatal(err)
+// A ping or a close frame that came in the same read as a message whose
+// echo passes HighWater is answered once the echo is written
+// (echotest.ControlBehindMessage). It used to wait for the engine's next
+// deadline (the write watchdog's look, seconds later): the write that ended
+// the hold came after dispatch had stopped with the frame left in the
+// engine, and no socket event announced it again.
+func TestControlBehindHeldEchoIsAnswered(t *testing.T) {
+	for _, op := range []frame.Opcode{frame.OpPing, frame.OpClose} {
+		t.Run(op.String(), func(t *testing.T) {
+			cfg := protocol.DefaultConfig()
+			cfg.PingInterval = time.Minute // no deadline within the test's bound
+			cfg.WriteTimeout = time.Minute
+			_, url, _ := serve(t, loop.Options{Config: &cfg, OnMessage: echo, DisableCompression: true})
+			nc, br := rawClient(t, url, "/")
+			if err := echotest.ControlBehindMessage(nc, br, 100<<10, op, 3*time.Second); err != nil { // HighWater is 64 KiB
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -75,33 +75,42 @@ func SendUntilFull(send func(frame.Opcode, []byte) error) (string, error) {
 	return fmt.Sprintf("%d KiB sent until the limit failed the peer, %d KiB allocated", sent>>10, allocated>>10), nil
 }
 
-// PingBehindMessage is a client that sends a binary message of size bytes
-// and a ping in one write, on nc (the handshake done; r reads what the
-// server sends, from its first frame), and waits up to limit for the echo
-// and then the pong. With a message past the server's output high water
-// mark the ping comes in the read that ends the message and waits, unread,
-// while the echo is held: it must be answered once the echo is out, not at
-// the server's next deadline.
-func PingBehindMessage(nc net.Conn, r io.Reader, size int, limit time.Duration) error {
+// ControlBehindMessage is a client that sends a binary message of size
+// bytes and a control frame (a ping, or a close with 1000) in one write, on
+// nc (the handshake done; r reads what the server sends, from its first
+// frame), and waits up to limit for the echo and then the answer: the pong,
+// or the close frame. With a message past the server's output high water
+// mark the control frame comes in the read that ends the message and
+// waits, unread, while the echo is held: it must be answered once the echo
+// is out, not at the server's next deadline.
+func ControlBehindMessage(nc net.Conn, r io.Reader, size int, op frame.Opcode, limit time.Duration) error {
 	key := [4]byte{1, 2, 3, 4}
 	msg := bytes.Repeat([]byte{'x'}, size)
+	payload := []byte("p")
+	if op == frame.OpClose {
+		payload = []byte{0x03, 0xE8} // 1000
+	}
 	out := protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpBinary, 0, true, msg)
-	out = append(out, protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpPing, 0, true, []byte("p"))...)
+	out = append(out, protocoltest.EncodeFrame(protocol.RoleClient, key, op, 0, true, payload)...)
 	if _, err := nc.Write(out); err != nil {
 		return err
 	}
 	nc.SetReadDeadline(time.Now().Add(limit))
 	defer nc.SetReadDeadline(time.Time{})
+	answer := frame.OpPong
+	if op == frame.OpClose {
+		answer = frame.OpClose
+	}
 	for _, want := range []struct {
 		op frame.Opcode
-		n  int
-	}{{frame.OpBinary, size}, {frame.OpPong, 1}} {
+		p  []byte
+	}{{frame.OpBinary, msg}, {answer, payload}} {
 		h, p, err := ReadServerFrame(r)
 		if err != nil {
 			return fmt.Errorf("waiting for a frame of opcode %v: %w", want.op, err)
 		}
-		if h.Opcode != want.op || len(p) != want.n {
-			return fmt.Errorf("got opcode %v with %d bytes, want %v with %d", h.Opcode, len(p), want.op, want.n)
+		if h.Opcode != want.op || !bytes.Equal(p, want.p) {
+			return fmt.Errorf("got opcode %v with %d bytes, want %v with %d", h.Opcode, len(p), want.op, len(want.p))
 		}
 	}
 	return nil
