@@ -17,6 +17,8 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
 	"github.com/wsengine/ws/internal/echotest"
+	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // Broadcast leaves the write to the member's loop, so that what queues
@@ -27,7 +29,7 @@ import (
 // limit goes out from the caller, and the member's client gets every
 // message in order.
 func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
-	addr, opened, block, release := busyLoop(t)
+	addr, opened, block, release := busyLoop(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	member, _, err := adapters.Dial(ctx, "ws://"+addr, nil)
@@ -76,19 +78,27 @@ func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
 	}
 }
 
-// busyLoop serves one loop and returns its address, the connections it
-// opens, block, which opens one more and has the loop block in its
-// OnMessage, and release, which lets the loop go on (the test's end does
-// too, before the server's Close, which waits for the loop).
-func busyLoop(t *testing.T) (addr string, opened chan *Conn, block, release func()) {
+// busyLoop serves one loop, which echoes, and returns its address, the
+// connections it opens, block, which opens one more and has the loop block
+// in its OnMessage, and release, which lets the loop go on (the test's end does
+// too, before the server's Close, which waits for the loop). cfg, if not
+// nil, is the engines' configuration.
+const blockMessage = "block the loop"
+
+func busyLoop(t *testing.T, cfg *protocol.Config) (addr string, opened chan *Conn, block, release func()) {
 	t.Helper()
 	blocked, unblock := make(chan struct{}), make(chan struct{})
 	opened = make(chan *Conn, 2)
 	srv, err := NewServer(Options{
 		Loops:              1,
+		Config:             cfg,
 		DisableCompression: true,
 		OnOpen:             func(c *Conn) { opened <- c },
 		OnMessage: func(c *Conn, op frame.Opcode, p []byte) {
+			if string(p) != blockMessage {
+				c.Send(op, p)
+				return
+			}
 			close(blocked)
 			<-unblock
 		},
@@ -114,7 +124,7 @@ func busyLoop(t *testing.T) (addr string, opened chan *Conn, block, release func
 		}
 		t.Cleanup(func() { blocker.CloseNow() })
 		<-opened
-		blocker.Send(frame.OpText, []byte("block the loop"))
+		blocker.Send(frame.OpText, []byte(blockMessage))
 		<-blocked
 	}
 	return ln.Addr().String(), opened, block, release
@@ -126,7 +136,7 @@ func busyLoop(t *testing.T) (addr string, opened chan *Conn, block, release func
 // nothing in this process allocates for it.
 func blockedMember(t *testing.T) *Conn {
 	t.Helper()
-	addr, opened, block, _ := busyLoop(t)
+	addr, opened, block, _ := busyLoop(t, nil)
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -208,4 +218,92 @@ func TestSlowPeerOutputGrowsByDoubling(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(got)
+}
+
+// Input held for the output (HighWater) is read once the output is down,
+// whoever wrote it. Here a message and a ping come in one read; the echo
+// passes HighWater, so the loop stops with the ping in the engine; while the
+// loop is busy elsewhere, the client reads and a Send from another
+// goroutine writes the rest of the output. When the loop gets to the
+// socket, it is writable with nothing to write and nothing to read, and
+// the ping must be answered then: no deadline would come (a hold stops
+// keepalive, and this server has no write watchdog).
+func TestHoldEndedByAnotherGoroutinesWrite(t *testing.T) {
+	cfg := protocol.DefaultConfig()
+	cfg.WriteTimeout = protocol.Disabled
+	addr, opened, block, release := busyLoop(t, &cfg)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.(*net.TCPConn).SetReadBuffer(32 << 10)
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(nc)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v", err)
+	}
+	c := <-opened
+	type state struct {
+		unsent             int
+		readLater, pending bool
+	}
+	look := func() state {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return state{c.eng.UnsentOutput(), c.st.readLater, c.eng.InputPending()}
+	}
+	// Fill the kernel's buffers (they grow as the connection goes), with
+	// little left in the output.
+	for full := 0; full < 3; {
+		if look().unsent > 0 {
+			full++
+			time.Sleep(20 * time.Millisecond)
+			c.Send(frame.OpBinary, nil)
+			continue
+		}
+		full = 0
+		if err := c.Send(frame.OpBinary, make([]byte, 4<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := [4]byte{1, 2, 3, 4}
+	in := protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpBinary, 0, true, make([]byte, 100<<10)) // past HighWater, 64 KiB
+	in = append(in, protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpPing, 0, true, []byte("p"))...)
+	nc.Write(in)
+	deadline := time.Now().Add(5 * time.Second)
+	for s := look(); !s.pending || s.unsent <= 64<<10; s = look() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop did not stop with the ping in the engine: %+v", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	block()
+	pong := make(chan error, 1)
+	go func() {
+		for {
+			h, _, err := echotest.ReadServerFrame(br)
+			if err != nil || h.Opcode == frame.OpPong {
+				pong <- err
+				return
+			}
+		}
+	}()
+	// The client has read what the kernel held; one Send writes the rest,
+	// and nothing in it asks the loop to look at the connection.
+	time.Sleep(100 * time.Millisecond)
+	c.Send(frame.OpBinary, nil)
+	if s := look(); s.unsent > 0 {
+		t.Fatalf("%d bytes still unsent after the client read for 100 ms", s.unsent)
+	}
+	release()
+	select {
+	case err := <-pong:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no pong once the output was written")
+	}
 }

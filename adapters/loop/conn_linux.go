@@ -105,8 +105,11 @@ func (c *Conn) admit(now time.Time, n int64) error {
 
 // afterCommand writes what a command left in the output and hands the
 // connection to its loop when the loop has something to do about it: its
-// deadline moved (a close started, output waits for the watchdog), or the
-// transport is to end. c.mu held.
+// deadline moved (a close started, output waits for the watchdog), the
+// transport is to end, or the write ended a hold of input for the output
+// (HighWater): the input left unread is read then, and no socket event
+// may come to say so (it can be in the engine, behind a message). c.mu
+// held.
 func (c *Conn) afterCommand() {
 	if c.st.busy {
 		return // the loop settles c after the callbacks it is running
@@ -116,7 +119,7 @@ func (c *Conn) afterCommand() {
 		return
 	}
 	if c.eng.ShouldCloseTransport() || c.eng.State() != protocol.StateOpen || !armed(c.deadline, c.srv.instant(c.eng.Deadline())) ||
-		c.eng.UnsentOutput() > 0 {
+		c.eng.UnsentOutput() > 0 || c.st.readLater && !c.eng.HoldInput(time.Now()) {
 		c.l.post(c)
 	}
 }
