@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
@@ -65,7 +66,7 @@ func runLoop(addr string, useTLS bool) error {
 		scheme, pageScheme = "wss", "https"
 	}
 	fmt.Printf("echo server (event loops) on %s://%s/echo — page at %s://%s/page (Ctrl-C to stop)\n", scheme, ln.Addr(), pageScheme, ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var hs *http.Server
 	if useTLS {
@@ -82,25 +83,27 @@ func runLoop(addr string, useTLS bool) error {
 		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	}
+	served := make(chan error, 1)
 	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		if hs != nil {
-			hs.Shutdown(shutdown)
+			served <- hs.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
 		}
-		srv.Shutdown(shutdown)
 	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// The process ends once every WebSocket's close handshake is done
+	// (srv.Shutdown waits for them, the wss ones too), so that no client
+	// sees its connection end without the 1001.
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var err1 error
 	if hs != nil {
-		err = hs.ServeTLS(ln, "", "")
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		<-ctx.Done()
-		return err
+		err1 = hs.Shutdown(shutdown)
 	}
-	if err := srv.Serve(ln); !errors.Is(err, loop.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return errors.Join(err1, srv.Shutdown(shutdown))
 }

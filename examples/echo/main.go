@@ -23,6 +23,10 @@
 // Without it browsers use HTTP/1.1 on a connection of its own. A handler
 // sees which protocol a WebSocket used in r.Proto; the log shows it for
 // connections that end abnormally.
+//
+// Ctrl-C (or SIGTERM) shuts down gracefully: every WebSocket gets 1001
+// ("server shutting down"), and the process exits once their close
+// handshakes are done, or after 5 seconds.
 package main
 
 import (
@@ -44,6 +48,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
@@ -81,6 +87,11 @@ func run(addr string, useTLS bool) error {
 	if err != nil {
 		return err
 	}
+	// Shutdown forgets hijacked connections: the process waits for their
+	// handlers, which return once the close handshake is done, so that
+	// no client sees its connection end without the 1001.
+	var handlers running
+	srv.Handler = handlers.track(srv.Handler)
 	scheme, pageScheme := "ws", "http"
 	if useTLS {
 		scheme, pageScheme = "wss", "https"
@@ -89,18 +100,71 @@ func run(addr string, useTLS bool) error {
 	if useTLS {
 		fmt.Printf("WebSockets over HTTP/2: %v (GODEBUG=http2xconnect=1 turns them on)\n", HTTP2WebSockets())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	if err := Serve(srv, ln); !errors.Is(err, http.ErrServerClosed) {
+	served := make(chan error, 1)
+	go func() { served <- Serve(srv, ln) }()
+	select {
+	case err := <-served:
 		return err
+	case <-ctx.Done():
 	}
-	return nil
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return errors.Join(srv.Shutdown(shutdown), handlers.wait(shutdown))
+}
+
+// shutdownTimeout bounds a shutdown: the close handshakes of peers that do
+// not answer are cut then.
+const shutdownTimeout = 5 * time.Second
+
+// running counts the requests a handler is serving, WebSockets included,
+// for a shutdown to wait for.
+type running struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil while nobody waits
+}
+
+// track wraps h so that r counts its requests.
+func (r *running) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.n++
+		r.mu.Unlock()
+		defer r.done()
+		h.ServeHTTP(w, req)
+	})
+}
+
+func (r *running) done() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n--; r.n == 0 && r.idle != nil {
+		close(r.idle)
+		r.idle = nil
+	}
+}
+
+// wait returns once no request is served, or ctx's error when ctx ends
+// first.
+func (r *running) wait(ctx context.Context) error {
+	r.mu.Lock()
+	if r.n == 0 {
+		r.mu.Unlock()
+		return nil
+	}
+	if r.idle == nil {
+		r.idle = make(chan struct{})
+	}
+	idle := r.idle
+	r.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewServer returns the echo server; with useTLS it has a self-signed

@@ -29,21 +29,15 @@ import (
 // log the connection's end to a test that has completed (a panic, and a
 // data race on the test's state).
 func waitHandlers(t *testing.T, h http.Handler) http.Handler {
-	var running sync.WaitGroup
+	var handlers running
 	t.Cleanup(func() {
-		done := make(chan struct{})
-		go func() { running.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if handlers.wait(ctx) != nil {
 			t.Error("an echo handler still runs 10 s after its test")
 		}
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		running.Add(1)
-		defer running.Done()
-		h.ServeHTTP(w, r)
-	})
+	return handlers.track(h)
 }
 
 // servers starts the echo server both ways, as `echo` and as `echo -loop`
