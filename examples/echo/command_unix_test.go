@@ -5,6 +5,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,15 +23,18 @@ import (
 // handshakes are done. It used to exit as soon as it stopped accepting,
 // and a client could see its connection end without the close frame
 // (1006). The command runs as itself, in a child process of this test
-// binary (commandEnv), with and without -loop.
+// binary (commandEnv), with and without -loop, and with -tls, where half
+// the clients are WebSockets over HTTP/2: a handler each, which the
+// server waits for, and which -loop's server closes.
 func TestSignalClosesWebSockets(t *testing.T) {
-	for _, mode := range []string{"goroutines", "loop"} {
+	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the command's self-signed certificate
+	for _, mode := range []string{"goroutines", "loop", "goroutines tls", "loop tls"} {
 		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 			t.Run(mode+"/"+sig.String(), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, os.Args[0])
-				cmd.Env = append(os.Environ(), commandEnv+"="+mode)
+				cmd.Env = append(os.Environ(), commandEnv+"="+mode, "GODEBUG=http2xconnect=1")
 				out, err := cmd.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)
@@ -45,15 +50,23 @@ func TestSignalClosesWebSockets(t *testing.T) {
 				}
 				var url string
 				for _, f := range strings.Fields(line) {
-					if strings.HasPrefix(f, "ws://") {
+					if strings.HasPrefix(f, "ws://") || strings.HasPrefix(f, "wss://") {
 						url = f
 					}
 				}
+				h2 := adapters.NewHTTP2Client(&http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true})
 				var conns []*adapters.Conn
-				for range 8 {
-					c, _, err := adapters.Dial(ctx, url, nil)
+				for i := range 8 {
+					dopts := &adapters.DialOptions{TLSConfig: tlsConfig}
+					if strings.HasSuffix(mode, "tls") && i%2 == 0 {
+						dopts.HTTP2 = h2
+					}
+					c, resp, err := adapters.Dial(ctx, url, dopts)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if dopts.HTTP2 != nil && resp.ProtoMajor != 2 {
+						t.Fatalf("client %d over HTTP/%d", i, resp.ProtoMajor)
 					}
 					defer c.CloseNow()
 					if err := c.Write(ctx, frame.OpText, []byte("hello")); err != nil {

@@ -101,9 +101,14 @@ func runLoop(addr string, useTLS bool) error {
 	// sees its connection end without the 1001.
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	var err1 error
+	// At once: srv closes the WebSockets, and the wss ones over HTTP/2 are
+	// handlers that hs waits for.
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Shutdown(shutdown) }()
 	if hs != nil {
-		err1 = hs.Shutdown(shutdown)
+		go func() { errs <- hs.Shutdown(shutdown) }()
+	} else {
+		errs <- nil
 	}
-	return errors.Join(err1, srv.Shutdown(shutdown))
+	return errors.Join(<-errs, <-errs)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	testpeers "github.com/wsengine/ws/internal/peers"
@@ -11,21 +12,24 @@ import (
 // missingPeers are the interop peers whose tests were skipped.
 var missingPeers testpeers.Missing
 
-// commandEnv, set to "goroutines" or "loop", makes this test binary the
-// echo command itself (run, or runLoop as with -loop, on a loopback port
-// of the system's choice), for the tests that signal it.
+// commandEnv, set to "goroutines" or "loop", with " tls" or not, makes
+// this test binary the echo command itself (run, or runLoop as with -loop,
+// and with -tls or not, on a loopback port of the system's choice), for
+// the tests that signal it.
 const commandEnv = "ECHO_TEST_COMMAND"
 
 // TestMain says in one line which interop peers did not run, or is the
 // echo command (commandEnv).
 func TestMain(m *testing.M) {
-	switch os.Getenv(commandEnv) {
+	mode := os.Getenv(commandEnv)
+	useTLS := strings.HasSuffix(mode, " tls")
+	switch strings.TrimSuffix(mode, " tls") {
 	case "":
 		missingPeers.Run(m, "examples/echo")
 	case "loop":
-		exitWith(runLoop("127.0.0.1:0", false))
+		exitWith(runLoop("127.0.0.1:0", useTLS))
 	default:
-		exitWith(run("127.0.0.1:0", false))
+		exitWith(run("127.0.0.1:0", useTLS))
 	}
 }
 
