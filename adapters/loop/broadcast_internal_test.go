@@ -137,19 +137,30 @@ func busyLoop(t *testing.T, cfg *protocol.Config) (addr string, opened chan *Con
 func blockedMember(t *testing.T) *Conn {
 	t.Helper()
 	addr, opened, block, _ := busyLoop(t, nil)
+	rawMember(t, addr)
+	c := <-opened
+	block()
+	return c
+}
+
+// rawMember connects a raw socket to a busyLoop's address, with a small
+// receive buffer, and does the handshake: a client whose every byte the
+// test controls. The reader reads what follows the 101.
+func rawMember(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	nc.(*net.TCPConn).SetReadBuffer(32 << 10)
 	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	if resp, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+	br := bufio.NewReader(nc)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v", err)
 	}
-	c := <-opened
-	block()
-	return c
+	return nc, br
 }
 
 // Output that piles up behind a busy loop grows through the pool's size
@@ -232,18 +243,7 @@ func TestHoldEndedByAnotherGoroutinesWrite(t *testing.T) {
 	cfg := protocol.DefaultConfig()
 	cfg.WriteTimeout = protocol.Disabled
 	addr, opened, block, release := busyLoop(t, &cfg)
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.(*net.TCPConn).SetReadBuffer(32 << 10)
-	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	br := bufio.NewReader(nc)
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v", err)
-	}
+	nc, br := rawMember(t, addr)
 	c := <-opened
 	type state struct {
 		unsent             int
