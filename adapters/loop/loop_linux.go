@@ -5,7 +5,6 @@ package loop
 import (
 	"bytes"
 	"errors"
-	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -463,11 +462,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 				c.mu.Unlock()
 				status := check(r)
 				c.mu.Lock()
-				if status == 0 {
-					c.eng.AcceptHandshake(now, nil)
-				} else {
-					c.eng.RejectHandshake(now, status, http.StatusText(status))
-				}
+				l.srv.decide(c.eng, status, now)
 			}
 		case protocol.EventOpen:
 			if opts.OnOpen != nil {

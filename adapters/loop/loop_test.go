@@ -1,20 +1,25 @@
 package loop_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // Messages of every size class come back whole, with and without
@@ -160,6 +165,124 @@ func TestHTTPAndCheckRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err := adapters.Dial(ctx, url+"/elsewhere", nil)
+	var he *protocol.HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
+		t.Fatalf("dial /elsewhere: %v", err)
+	}
+	c := dial(t, ctx, url+"/ws", true)
+	c.Write(ctx, frame.OpText, []byte("x"))
+	if _, p, err := c.Read(ctx); err != nil || string(p) != "x" {
+		t.Fatalf("echo: %q %v", p, err)
+	}
+	c.Close(frame.CloseNormal, "")
+}
+
+// An upgrade on a connection that net/http has been serving (its first
+// request was a page, kept alive) comes back to the server: CheckRequest
+// decides it, and an accepted one echoes. It used to get no answer: the
+// connection, wrapped by then, went to the goroutine driver without the
+// decision its engine waited for (CheckRequest makes the engine wait).
+func TestUpgradeAfterAPageOnOneConnection(t *testing.T) {
+	var checked []string
+	var mu sync.Mutex
+	_, url, _ := serve(t, loop.Options{
+		HTTP:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the page") }),
+		OnMessage: echo,
+		CheckRequest: func(r *http.Request) int {
+			mu.Lock()
+			checked = append(checked, r.URL.Path)
+			mu.Unlock()
+			if r.URL.Path != "/ws" {
+				return http.StatusNotFound
+			}
+			return 0
+		},
+	})
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{{"/ws", http.StatusSwitchingProtocols}, {"/elsewhere", http.StatusNotFound}} {
+		t.Run(tt.path, func(t *testing.T) {
+			nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(nc)
+			io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			io.WriteString(nc, strings.Replace(upgradeRequest, "/ws", tt.path, 1))
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("the upgrade got no answer: %v", err)
+			}
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.status != http.StatusSwitchingProtocols {
+				return
+			}
+			key := [4]byte{1, 2, 3, 4}
+			nc.Write(protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpText, 0, true, []byte("x")))
+			h, p, err := echotest.ReadServerFrame(br)
+			if err != nil || h.Opcode != frame.OpText || string(p) != "x" {
+				t.Fatalf("echo: %v %q %v", h.Opcode, p, err)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(checked, " ") != "/ws /elsewhere" {
+		t.Fatalf("CheckRequest saw %q", checked)
+	}
+}
+
+// wrappedListener hands out its connections wrapped, as an application's
+// listener may (a PROXY-protocol reader, a byte counter): not
+// *net.TCPConn, so a loop cannot take them.
+type wrappedListener struct{ net.Listener }
+
+func (l wrappedListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	return struct{ net.Conn }{nc}, err
+}
+
+// A Server under an application's net/http server whose connections are
+// wrapped runs their WebSockets on the goroutine driver, and CheckRequest
+// decides them there as on a loop. It used to answer nothing when
+// CheckRequest was set: the engine waited for the decision.
+func TestServeHTTPOnWrappedConnections(t *testing.T) {
+	srv, err := loop.NewServer(loop.Options{OnMessage: echo, CheckRequest: func(r *http.Request) int {
+		if r.URL.Path != "/ws" {
+			return http.StatusNotFound
+		}
+		return 0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(wrappedListener{ln})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws://" + ln.Addr().String()
+	_, _, err = adapters.Dial(ctx, url+"/elsewhere", nil)
 	var he *protocol.HandshakeError
 	if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
 		t.Fatalf("dial /elsewhere: %v", err)

@@ -299,6 +299,17 @@ func (s *Server) toHTTP(nc net.Conn) {
 	ho.push(nc)
 }
 
+// decide answers a request that the engine holds for CheckRequest
+// (ManualAccept) with CheckRequest's status: 0 accepts it, any other
+// refuses it with that status.
+func (s *Server) decide(eng *protocol.Conn, status int, now time.Time) {
+	if status == 0 {
+		eng.AcceptHandshake(now, nil)
+	} else {
+		eng.RejectHandshake(now, status, http.StatusText(status))
+	}
+}
+
 // route sends upgrades to ServeHTTP and other requests to Options.HTTP.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if protocol.IsUpgradeRequest(r) || s.opts.HTTP == nil {

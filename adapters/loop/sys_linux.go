@@ -179,6 +179,16 @@ func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 		rest, _ := brw.Reader.Peek(n)
 		eng.Receive(now, rest)
 	}
+	if pc, ok := nc.(*prefixConn); ok {
+		// A connection net/http served for the loop (its first request
+		// was not an upgrade): the bytes the loop had read and net/http
+		// had not come before the socket's, and the socket is a loop's
+		// again.
+		if len(pc.prefix) > 0 {
+			eng.Receive(now, pc.prefix)
+		}
+		nc = pc.Conn
+	}
 	if _, ok := nc.(*net.TCPConn); !ok {
 		// A wrapped connection: the engine's answer is written here and
 		// the goroutine driver runs the WebSocket.
@@ -192,6 +202,11 @@ func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 // adaptHijacked runs a hijacked connection that is not a *net.TCPConn on
 // the goroutine driver, the engine having answered its request.
 func (y *system) adaptHijacked(s *Server, nc net.Conn, eng *protocol.Conn, r *http.Request) {
+	for ev := eng.NextEvent(); ev.Kind != protocol.EventNone; ev = eng.NextEvent() {
+		if check := s.opts.CheckRequest; check != nil && ev.Kind == protocol.EventRequest {
+			s.decide(eng, check(ev.Request), time.Now())
+		}
+	}
 	nc.SetWriteDeadline(time.Now().Add(s.cfg.OpenTimeoutOrDefault()))
 	_, err := nc.Write(eng.Outgoing())
 	nc.SetWriteDeadline(time.Time{})
