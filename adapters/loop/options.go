@@ -44,7 +44,9 @@ type Options struct {
 
 	// HTTP serves the requests that are not WebSocket upgrades (a page, a
 	// health check): their connections leave the loop for net/http's
-	// ordinary serving. When nil they get 426 Upgrade Required.
+	// ordinary serving, where the open timeout bounds a request's header
+	// block and the wait for the next request, and an upgrade among their
+	// requests comes back. When nil they get 426 Upgrade Required.
 	HTTP http.Handler
 
 	// Config is the engine's configuration: message limit, keepalive,

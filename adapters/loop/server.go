@@ -291,7 +291,11 @@ func (s *Server) toHTTP(nc net.Conn) {
 	}
 	if s.http == nil {
 		s.handoff = newConnListener(nc.LocalAddr())
-		s.http = &http.Server{Handler: http.HandlerFunc(s.route)}
+		// Its connections are bounded as the loop's are before they
+		// become WebSockets: a request's header block, and the wait for
+		// the next one, get the open timeout.
+		open := s.cfg.OpenTimeoutOrDefault()
+		s.http = &http.Server{Handler: http.HandlerFunc(s.route), ReadHeaderTimeout: open, IdleTimeout: open}
 		go s.http.Serve(s.handoff)
 	}
 	ho := s.handoff

@@ -217,3 +217,48 @@ func TestCloseBehindUnreadOutput(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A connection the loop handed to net/http (its first request was a page)
+// is bounded as the loop's own are: one that goes silent after its page,
+// and one that stops inside its next request, are closed after the open
+// timeout. net/http waited for them for ever (its server had no timeouts).
+func TestStalledHTTPPeers(t *testing.T) {
+	cfg := adapters.Config{OpenTimeout: 300 * time.Millisecond}
+	_, url, _ := serve(t, loop.Options{
+		Config:    &cfg,
+		OnMessage: echo,
+		HTTP:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the page") }),
+	})
+	for _, tc := range []struct {
+		name string
+		next string
+	}{
+		{"silent after a page", ""},
+		{"stops inside the next request", upgradeRequest[:40]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			br := bufio.NewReader(nc)
+			io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			io.WriteString(nc, tc.next)
+			start := time.Now()
+			nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+			if _, err := io.ReadAll(br); err != nil {
+				t.Fatalf("not closed: %v", err)
+			}
+			if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+				t.Fatalf("closed after %v, open timeout 300 ms", d)
+			}
+		})
+	}
+}

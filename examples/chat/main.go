@@ -62,7 +62,7 @@ func run(addr, natsURL string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: Handler(hub), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: Handler(hub), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	fmt.Printf("chat on http://%s/ (WebSocket ws://%s/ws?room=NAME)", ln.Addr(), ln.Addr())
 	if natsURL != "" {
 		fmt.Printf(", rooms shared through %s", natsURL)

@@ -80,7 +80,7 @@ func runLoop(addr string, useTLS bool) error {
 		mux.Handle("/{$}", srv)
 		mux.Handle("/echo", srv)
 		mux.Handle("/page", Handler(nil))
-		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	}
 	served := make(chan error, 1)

@@ -181,7 +181,7 @@ func NewServer(logf func(format string, args ...any), useTLS bool) (*http.Server
 	// request's context also ends when its client goes (over HTTP/2, with
 	// the stream), and a client that left is not a shutdown.
 	withBase := context.WithValue(base, shutdownKey{}, base)
-	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: Handler(logf), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 		BaseContext: func(net.Listener) context.Context { return withBase }}
 	srv.RegisterOnShutdown(shutdown)
 	if useTLS {
