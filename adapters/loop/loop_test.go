@@ -253,44 +253,52 @@ func (l wrappedListener) Accept() (net.Conn, error) {
 	return struct{ net.Conn }{nc}, err
 }
 
-// A Server under an application's net/http server whose connections are
-// wrapped runs their WebSockets on the goroutine driver, and CheckRequest
-// decides them there as on a loop. It used to answer nothing when
-// CheckRequest was set: the engine waited for the decision.
-func TestServeHTTPOnWrappedConnections(t *testing.T) {
-	srv, err := loop.NewServer(loop.Options{OnMessage: echo, CheckRequest: func(r *http.Request) int {
-		if r.URL.Path != "/ws" {
-			return http.StatusNotFound
-		}
-		return 0
-	}})
-	if err != nil {
-		t.Fatal(err)
+// A Server under an application's net/http server takes its upgrades: a
+// plain TCP connection goes to a loop, a wrapped one runs on the goroutine
+// driver, and CheckRequest decides both. A wrapped one used to get no
+// answer when CheckRequest was set: the engine waited for the decision.
+func TestServeHTTPUnderAnApplicationsServer(t *testing.T) {
+	for _, wrapped := range []bool{false, true} {
+		t.Run(fmt.Sprint("wrapped=", wrapped), func(t *testing.T) {
+			srv, err := loop.NewServer(loop.Options{OnMessage: echo, CheckRequest: func(r *http.Request) int {
+				if r.URL.Path != "/ws" {
+					return http.StatusNotFound
+				}
+				return 0
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ln net.Listener
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "ws://" + ln.Addr().String()
+			if wrapped {
+				ln = wrappedListener{ln}
+			}
+			hs := &http.Server{Handler: srv}
+			go hs.Serve(ln)
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+				hs.Close()
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _, err = adapters.Dial(ctx, url+"/elsewhere", nil)
+			var he *protocol.HandshakeError
+			if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
+				t.Fatalf("dial /elsewhere: %v", err)
+			}
+			c := dial(t, ctx, url+"/ws", true)
+			c.Write(ctx, frame.OpText, []byte("x"))
+			if _, p, err := c.Read(ctx); err != nil || string(p) != "x" {
+				t.Fatalf("echo: %q %v", p, err)
+			}
+			c.Close(frame.CloseNormal, "")
+		})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(wrappedListener{ln})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	url := "ws://" + ln.Addr().String()
-	_, _, err = adapters.Dial(ctx, url+"/elsewhere", nil)
-	var he *protocol.HandshakeError
-	if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
-		t.Fatalf("dial /elsewhere: %v", err)
-	}
-	c := dial(t, ctx, url+"/ws", true)
-	c.Write(ctx, frame.OpText, []byte("x"))
-	if _, p, err := c.Read(ctx); err != nil || string(p) != "x" {
-		t.Fatalf("echo: %q %v", p, err)
-	}
-	c.Close(frame.CloseNormal, "")
 }
