@@ -112,6 +112,11 @@ func dial(ctx context.Context, target protocol.Target, eng *protocol.Conn, opts 
 		tc := tls.Client(nc, tlsConfig(opts.TLSConfig, target.ServerName, "http/1.1"))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
+			var rh tls.RecordHeaderError
+			if errors.As(err, &rh) && bytes.HasPrefix(rh.RecordHeader[:], []byte("HTTP/")) {
+				// The wss:// URL names a server that speaks plain HTTP.
+				err = fmt.Errorf("websocket: %s answered in plain HTTP, not TLS: use ws://, not wss:// (%w)", target.Addr, err)
+			}
 			return nil, nil, err
 		}
 		nc = tc

@@ -1,14 +1,18 @@
 package adapters_test
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsengine/ws/adapters"
+	"github.com/wsengine/ws/protocol"
 )
 
 // A cookie jar gives the handshake its cookies and takes the ones the 101
@@ -57,5 +61,29 @@ func TestDialDoesNotFollowRedirects(t *testing.T) {
 	var he *adapters.HandshakeError
 	if !errors.As(err, &he) || he.StatusCode != http.StatusFound || resp == nil || resp.Header.Get("Location") != "/elsewhere" {
 		t.Fatalf("got %v, %+v", err, resp)
+	}
+}
+
+// The scheme mixed up, both ways: wss:// to a plain server and ws:// to a
+// TLS one fail with an error that says which scheme to use (design P5);
+// the first still matches tls.RecordHeaderError, the second is the
+// *protocol.HandshakeError of the server's 400.
+func TestDialSchemeMixUps(t *testing.T) {
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.NotFoundHandler())
+	defer secure.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	_, _, err := adapters.Dial(ctx, "wss"+strings.TrimPrefix(plain.URL, "http"), nil)
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) || !strings.Contains(err.Error(), "use ws://, not wss://") {
+		t.Fatalf("wss:// to a plain server: %v", err)
+	}
+	_, resp, err := adapters.Dial(ctx, "ws"+strings.TrimPrefix(secure.URL, "https"), nil)
+	var he *protocol.HandshakeError
+	if !errors.As(err, &he) || resp == nil || resp.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "use wss://, not ws://") {
+		t.Fatalf("ws:// to a TLS server: %v", err)
 	}
 }

@@ -241,6 +241,17 @@ func (c *Conn) clientRejected() error {
 	err := h.rejected
 	err.Body = bytes.Clone(h.buf[:min(len(h.buf), h.bodyWant)])
 	h.buf = nil
+	if err.StatusCode == http.StatusBadRequest && !h.client.target.TLS && wantsTLS(err.Body) {
+		err.Reason = "the server expects TLS: use wss://, not ws://"
+	}
 	c.finish(err)
 	return err
+}
+
+// wantsTLS reports whether a 400's body says that a plain HTTP request
+// came to a TLS port, as Go's servers ("Client sent an HTTP request to an
+// HTTPS server.") and nginx's ("The plain HTTP request was sent to HTTPS
+// port") say it.
+func wantsTLS(body []byte) bool {
+	return bytes.Contains(body, []byte("HTTPS server")) || bytes.Contains(body, []byte("HTTPS port"))
 }

@@ -194,6 +194,35 @@ func TestClientRejectedWithBody(t *testing.T) {
 	})
 }
 
+// ws:// to a TLS port: the 400 that Go's and nginx's TLS servers send to a
+// plain request names the mix-up. The same answer to a wss:// client, or
+// another 400, keeps the plain reason.
+func TestClientRejectedForPlainHTTPOnATLSPort(t *testing.T) {
+	for _, tt := range []struct {
+		name, url, body string
+		hint            bool
+	}{
+		{"Go's TLS server", "ws://example.com/", "Client sent an HTTP request to an HTTPS server.\n", true},
+		{"nginx", "ws://example.com/", "<html><center>The plain HTTP request was sent to HTTPS port</center></html>", true},
+		{"another 400", "ws://example.com/", "bad request", false},
+		{"a wss:// client", "wss://example.com/", "Client sent an HTTP request to an HTTPS server.\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, protocol.ClientOptions{URL: tt.url})
+			drain(c)
+			c.Receive(t0, []byte("HTTP/1.0 400 Bad Request\r\n\r\n"+tt.body))
+			c.ReceiveEOF(t0)
+			var he *protocol.HandshakeError
+			if !errors.As(c.CloseStatus().Err, &he) || he.StatusCode != 400 || string(he.Body) != tt.body {
+				t.Fatalf("got %v", c.CloseStatus().Err)
+			}
+			if got := strings.Contains(he.Error(), "use wss://"); got != tt.hint {
+				t.Fatalf("error %q: names the scheme %v, want %v", he.Error(), got, tt.hint)
+			}
+		})
+	}
+}
+
 func TestClientResponseHeaderTooLarge(t *testing.T) {
 	c := newClient(t, protocol.ClientOptions{URL: "ws://example.com/"})
 	drain(c)
