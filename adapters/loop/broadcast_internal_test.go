@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/frame"
@@ -78,13 +80,14 @@ func TestBroadcastLeavesTheWriteToTheLoop(t *testing.T) {
 	}
 }
 
-// busyLoop serves one loop, which echoes, and returns its address, the
-// connections it opens, block, which opens one more and has the loop block
-// in its OnMessage, and release, which lets the loop go on (the test's end does
-// too, before the server's Close, which waits for the loop). cfg, if not
-// nil, is the engines' configuration.
+// blockMessage is what busyLoop's blocker sends.
 const blockMessage = "block the loop"
 
+// busyLoop serves one loop, which echoes, and returns its address, the
+// connections it opens, block, which opens one more and has the loop block
+// in its OnMessage, and release, which lets the loop go on (the test's end
+// does too, before the server's Close, which waits for the loop). cfg, if
+// not nil, is the engines' configuration.
 func busyLoop(t *testing.T, cfg *protocol.Config) (addr string, opened chan *Conn, block, release func()) {
 	t.Helper()
 	blocked, unblock := make(chan struct{}), make(chan struct{})
@@ -290,12 +293,21 @@ func TestHoldEndedByAnotherGoroutinesWrite(t *testing.T) {
 			}
 		}
 	}()
-	// The client has read what the kernel held; one Send writes the rest,
-	// and nothing in it asks the loop to look at the connection.
-	time.Sleep(100 * time.Millisecond)
+	// Once the client has read all the kernel held (the socket's send
+	// queue, TIOCOUTQ, is empty), one Send writes the rest, and nothing in
+	// it asks the loop to look at the connection.
+	for queued := int32(1); queued > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still in the socket's send queue", queued)
+		}
+		time.Sleep(time.Millisecond)
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(c.fd), syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&queued))); errno != 0 {
+			t.Fatal(errno)
+		}
+	}
 	c.Send(frame.OpBinary, nil)
 	if s := look(); s.unsent > 0 {
-		t.Fatalf("%d bytes still unsent after the client read for 100 ms", s.unsent)
+		t.Fatalf("%d bytes still unsent after a write into an empty socket", s.unsent)
 	}
 	release()
 	select {
