@@ -243,6 +243,7 @@ func TestStalledHTTPPeers(t *testing.T) {
 			}
 			defer nc.Close()
 			br := bufio.NewReader(nc)
+			start := time.Now() // before the page: the server's wait starts after it
 			io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
@@ -251,7 +252,6 @@ func TestStalledHTTPPeers(t *testing.T) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			io.WriteString(nc, tc.next)
-			start := time.Now()
 			nc.SetReadDeadline(time.Now().Add(3 * time.Second))
 			if _, err := io.ReadAll(br); err != nil {
 				t.Fatalf("not closed: %v", err)
