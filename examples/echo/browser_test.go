@@ -132,17 +132,31 @@ func runChromiumOn(t *testing.T, browser string, useTLS bool, protoMajor int, on
 		}
 		opts := LoopOptions(logf)
 		opts.HTTP = mux
-		opts.OnOpen = func(*loop.Conn) {
+		opts.OnOpen = func(c *loop.Conn) {
 			mu.Lock()
-			protos = append(protos, 1)
+			protos = append(protos, c.Request().ProtoMajor)
 			mu.Unlock()
 		}
 		ls, err := loop.NewServer(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		go ls.Serve(ln)
 		defer ls.Close()
+		if useTLS {
+			// As runLoop does with -tls: net/http serves TLS, and the loop
+			// server takes the upgrades (on the goroutine driver).
+			srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/echo" {
+					ls.ServeHTTP(w, r)
+					return
+				}
+				mux.ServeHTTP(w, r)
+			})
+			go Serve(srv, ln)
+			defer srv.Close()
+		} else {
+			go ls.Serve(ln)
+		}
 	} else {
 		go Serve(srv, ln)
 		defer srv.Close()
@@ -204,5 +218,17 @@ func runChromiumOn(t *testing.T, browser string, useTLS bool, protoMajor int, on
 			t.Fatalf("server log: %q", seen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestChromiumLoopHTTP2 runs the page against `GODEBUG=http2xconnect=1
+// echo -tls -loop`: the page and the WebSocket share one HTTP/2 connection
+// (RFC 8441), which net/http serves; the loop server runs the WebSocket on
+// the goroutine driver (a loop reads plain sockets only). It runs in a
+// child process, as TestChromiumHTTP2 does.
+func TestChromiumLoopHTTP2(t *testing.T) {
+	browser := chromium(t)
+	if inHTTP2Process(t, "TestChromiumLoopHTTP2") {
+		runChromiumOn(t, browser, true, 2, true)
 	}
 }
