@@ -60,9 +60,15 @@ func TestChromiumHTTP2(t *testing.T) {
 }
 
 // TestChromiumLoop runs the page against `echo -loop`: the page through
-// net/http, the WebSocket on an event loop.
+// net/http, the WebSocket on an event loop; and against `echo -tls -loop`,
+// where net/http serves TLS and the WebSocket runs on the goroutine driver.
 func TestChromiumLoop(t *testing.T) {
-	runChromiumOn(t, chromium(t), false, 1, true)
+	browser := chromium(t)
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ws", true: "wss"}[useTLS], func(t *testing.T) {
+			runChromiumOn(t, browser, useTLS, 1, true)
+		})
+	}
 }
 
 func chromium(t *testing.T) string {
