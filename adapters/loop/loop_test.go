@@ -162,6 +162,13 @@ func TestHTTPAndCheckRequest(t *testing.T) {
 			t.Fatalf("page: %d %q", resp.StatusCode, body)
 		}
 	}
+	checkRoutes(t, url)
+}
+
+// checkRoutes dials url's /elsewhere, which its CheckRequest refuses with
+// 404, and /ws, which echoes.
+func checkRoutes(t *testing.T, url string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err := adapters.Dial(ctx, url+"/elsewhere", nil)
@@ -203,22 +210,10 @@ func TestUpgradeAfterAPageOnOneConnection(t *testing.T) {
 		status int
 	}{{"/ws", http.StatusSwitchingProtocols}, {"/elsewhere", http.StatusNotFound}} {
 		t.Run(tt.path, func(t *testing.T) {
-			nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
+			nc, br := afterAPage(t, url)
 			nc.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(nc)
-			io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
 			io.WriteString(nc, strings.Replace(upgradeRequest, "/ws", tt.path, 1))
-			resp, err = http.ReadResponse(br, nil)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatalf("the upgrade got no answer: %v", err)
 			}
@@ -286,19 +281,28 @@ func TestServeHTTPUnderAnApplicationsServer(t *testing.T) {
 				srv.Shutdown(ctx)
 				hs.Close()
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _, err = adapters.Dial(ctx, url+"/elsewhere", nil)
-			var he *protocol.HandshakeError
-			if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
-				t.Fatalf("dial /elsewhere: %v", err)
-			}
-			c := dial(t, ctx, url+"/ws", true)
-			c.Write(ctx, frame.OpText, []byte("x"))
-			if _, p, err := c.Read(ctx); err != nil || string(p) != "x" {
-				t.Fatalf("echo: %q %v", p, err)
-			}
-			c.Close(frame.CloseNormal, "")
+			checkRoutes(t, url)
 		})
 	}
+}
+
+// afterAPage opens a TCP connection to url's server, asks for /page and
+// reads the answer: a connection the server handed to net/http, kept
+// alive for the next request. It is closed when the test ends.
+func afterAPage(t *testing.T, url string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	br := bufio.NewReader(nc)
+	io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nc, br
 }

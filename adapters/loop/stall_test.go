@@ -237,20 +237,8 @@ func TestStalledHTTPPeers(t *testing.T) {
 		{"stops inside the next request", upgradeRequest[:40]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			br := bufio.NewReader(nc)
 			start := time.Now() // before the page: the server's wait starts after it
-			io.WriteString(nc, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			nc, br := afterAPage(t, url)
 			io.WriteString(nc, tc.next)
 			nc.SetReadDeadline(time.Now().Add(3 * time.Second))
 			if _, err := io.ReadAll(br); err != nil {
