@@ -158,8 +158,9 @@ func fileConn(fd int) (net.Conn, error) {
 }
 
 // upgrade hijacks an HTTP/1.1 request's TCP connection for a loop; the
-// engine answers the request (101 or a rejection). It reports false when
-// the connection is not plain TCP: the goroutine driver takes it.
+// engine answers the request (101 or a rejection). A connection no loop
+// runs (a wrapped one) goes to the goroutine driver from here. It reports
+// whether it took the request, which it always does where loops exist.
 func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 	s := y.loops[0].srv
 	rc := http.NewResponseController(w)
@@ -189,18 +190,17 @@ func (y *system) upgrade(w http.ResponseWriter, r *http.Request) bool {
 		}
 		nc = pc.Conn
 	}
-	if _, ok := nc.(*net.TCPConn); !ok {
+	if !y.adopt(nc, eng) {
 		// A wrapped connection: the engine's answer is written here and
 		// the goroutine driver runs the WebSocket.
 		go y.adaptHijacked(s, nc, eng, r)
-		return true
 	}
-	y.adopt(nc, eng)
 	return true
 }
 
-// adaptHijacked runs a hijacked connection that is not a *net.TCPConn on
-// the goroutine driver, the engine having answered its request.
+// adaptHijacked runs on the goroutine driver a hijacked connection that no
+// loop runs: CheckRequest decides the request the engine holds, and the
+// engine's answer is written here.
 func (y *system) adaptHijacked(s *Server, nc net.Conn, eng *protocol.Conn, r *http.Request) {
 	for ev := eng.NextEvent(); ev.Kind != protocol.EventNone; ev = eng.NextEvent() {
 		if check := s.opts.CheckRequest; check != nil && ev.Kind == protocol.EventRequest {
