@@ -15,6 +15,7 @@ import (
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 )
@@ -47,28 +48,14 @@ func readsUntilEOF(t *testing.T, nc net.Conn, br *bufio.Reader, limit time.Durat
 	nc.SetReadDeadline(time.Now().Add(limit))
 	var code frame.CloseCode
 	for {
-		var hdr [14]byte
-		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return code
-			}
+		h, p, err := echotest.ReadServerFrame(br)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return code
+		}
+		if err != nil {
 			t.Fatalf("no EOF within %v: %v", limit, err)
 		}
-		n := int(hdr[1] & 0x7f)
-		switch n {
-		case 126:
-			io.ReadFull(br, hdr[2:4])
-			n = int(hdr[2])<<8 | int(hdr[3])
-		case 127:
-			io.ReadFull(br, hdr[2:10])
-			n = 0
-			for _, b := range hdr[2:10] {
-				n = n<<8 | int(b)
-			}
-		}
-		p := make([]byte, n)
-		io.ReadFull(br, p)
-		if frame.Opcode(hdr[0]&0xf) == frame.OpClose && n >= 2 {
+		if h.Opcode == frame.OpClose && len(p) >= 2 {
 			code = frame.CloseCode(p[0])<<8 | frame.CloseCode(p[1])
 		}
 	}

@@ -86,9 +86,10 @@ func SendUntilFull(send func(frame.Opcode, []byte) error) (string, error) {
 func ControlBehindMessage(nc net.Conn, r io.Reader, size int, op frame.Opcode, limit time.Duration) error {
 	key := [4]byte{1, 2, 3, 4}
 	msg := bytes.Repeat([]byte{'x'}, size)
-	payload := []byte("p")
+	payload, answer := []byte("p"), frame.OpPong
 	if op == frame.OpClose {
-		payload = []byte{0x03, 0xE8} // 1000
+		payload, _ = frame.AppendClose(nil, frame.CloseNormal, "")
+		answer = frame.OpClose
 	}
 	out := protocoltest.EncodeFrame(protocol.RoleClient, key, frame.OpBinary, 0, true, msg)
 	out = append(out, protocoltest.EncodeFrame(protocol.RoleClient, key, op, 0, true, payload)...)
@@ -97,10 +98,6 @@ func ControlBehindMessage(nc net.Conn, r io.Reader, size int, op frame.Opcode, l
 	}
 	nc.SetReadDeadline(time.Now().Add(limit))
 	defer nc.SetReadDeadline(time.Time{})
-	answer := frame.OpPong
-	if op == frame.OpClose {
-		answer = frame.OpClose
-	}
 	for _, want := range []struct {
 		op frame.Opcode
 		p  []byte
