@@ -48,8 +48,8 @@
 //     error), a Ping whose ctx ends leaves it alone. Unsent output is one
 //     count, the engine's: Send refuses or fails past Options.SendLimit,
 //     Write waits, and a peer that takes none of it for Config.WriteTimeout
-//     is failed (ErrWriteTimeout). A peer's pings cost at most one pending
-//     pong and one OnPing call at a time.
+//     is failed (ErrWriteTimeout). A peer's pings cost at most 16 pending
+//     pongs and one OnPing call at a time.
 //   - Flow control: at the queue's high water mark (or on Pause, until
 //     Resume) the socket is not read and the engine is told, so keepalive
 //     neither pings nor fails a peer the application is slow to read. Close

@@ -30,7 +30,7 @@ const floodFor = 10 * time.Second
 const floodBound = 1 << 20
 
 // A peer that sends pings as fast as the server takes them and never reads
-// costs the server at most one pending pong per connection (RFC 6455
+// costs the server at most 16 pending pongs per connection (RFC 6455
 // §5.5.3), and one OnPing call at a time: over 10 s of flooding on 1 and on
 // 8 connections the server's live heap grows by less than 1 MiB per
 // connection and its goroutines do not pile up, another client is served

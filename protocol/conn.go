@@ -144,6 +144,7 @@ func (c *Conn) Advance(n int) {
 // much) or another's frame (shared).
 func (c *Conn) emptyOut() {
 	c.out, c.outStart = c.out[:0], 0
+	c.output.pongs = 0
 	if cap(c.out) > maxRetainedBuffer || c.output.shared {
 		c.out, c.output.shared = nil, false
 	}
@@ -188,7 +189,7 @@ func (c *Conn) take(spare []byte, keepShared bool) (out []byte, shared bool) {
 	out = c.out[c.outStart:]
 	c.output.inFlight += len(out)
 	c.output.cut = false
-	c.output.pongLen = 0 // taken: the next ping gets its own pong
+	c.output.pongLen, c.output.pongs = 0, 0 // taken: the next ping gets its own pong
 	c.output.hsLeft = 0
 	c.out, c.outStart, c.output.shared = spare[:0], 0, false
 	if cap(spare) > maxRetainedBuffer {

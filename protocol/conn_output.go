@@ -14,13 +14,17 @@ import (
 // second kind is bounded whatever the peer sends, so that a peer that never
 // reads cannot make the engine hold more and more of it:
 //
-//   - At most one pong waits in Outgoing. "If an endpoint receives a Ping
-//     frame and has not yet sent Pong frame(s) in response to previous Ping
-//     frame(s), the endpoint MAY elect to send a Pong frame for only the most
-//     recently processed Ping frame" (RFC 6455 §5.5.3): a ping whose pong
-//     would join one that is still in Outgoing (not taken, not partly
-//     written) replaces it. A ping flood costs at most one pong of 131 bytes
-//     however long it lasts.
+//   - Every ping is answered while few pongs wait, and at most
+//     maxPendingPongs of them (2 KiB) wait in Outgoing. "If an endpoint
+//     receives a Ping frame and has not yet sent Pong frame(s) in response
+//     to previous Ping frame(s), the endpoint MAY elect to send a Pong frame
+//     for only the most recently processed Ping frame" (RFC 6455 §5.5.3):
+//     once that many pongs were appended since Outgoing was last empty, a
+//     ping whose pong would join the last one, still in Outgoing (not
+//     taken, not partly written), replaces it. Peers and conformance suites
+//     expect a pong for each of a few pings sent together (Autobahn 2.10);
+//     a ping flood, however long it lasts, costs at most 16 pongs of 131
+//     bytes.
 //   - At most one close frame and one keepalive ping are ever pending.
 //
 // A peer that stops reading altogether is a failure of the peer, not of
@@ -30,9 +34,10 @@ import (
 // looks at that progress on its timer, so no clock is read per write.
 
 type outputState struct {
-	// The pong in out[pongAt:pongAt+pongLen] has not been taken or
-	// written (pongLen 0: none): the next ping's pong replaces it. (int32:
-	// the engine's struct stays in its allocation size class.)
+	// The last pong, in out[pongAt:pongAt+pongLen], has not been taken or
+	// written (pongLen 0: none): once pongs reaches maxPendingPongs, the
+	// next ping's pong replaces it. (int32: the engine's struct stays in
+	// its allocation size class.)
 	pongAt, pongLen int32
 	// inFlight counts bytes TakeOutgoing handed out and Wrote has not
 	// reported written yet; written counts every byte reported written.
@@ -56,6 +61,9 @@ type outputState struct {
 	// wrote some of it, and compacting the buffer since moved its rest to
 	// the front): Drop keeps it then.
 	cut bool
+	// pongs counts the pongs appended since Outgoing was last empty or
+	// taken: at least as many as wait in it (saturating).
+	pongs uint8
 	// shared says out is a prepared message's frame, which other
 	// connections send too (SendPrepared on an engine with no buffer of
 	// its own): nothing is written into it, and it is copied into a buffer
@@ -192,14 +200,21 @@ func (c *Conn) HoldInput(now time.Time) bool {
 	return (c.recv.paused || c.output.held) && c.state == StateOpen
 }
 
-// queuePong queues the pong for a ping received, replacing a pong that is
+// maxPendingPongs is how many pongs may be appended while Outgoing does
+// not empty before a ping's pong replaces the last one still waiting.
+const maxPendingPongs = 16
+
+// queuePong queues the pong for a ping received: after maxPendingPongs
+// since Outgoing was last empty, in place of the last pong if that is
 // still wholly in Outgoing (§5.5.3, above).
 func (c *Conn) queuePong(payload []byte) error {
 	o := &c.output
-	if o.pongLen > 0 {
+	if o.pongLen > 0 && o.pongs >= maxPendingPongs {
 		end := o.pongAt + o.pongLen
 		c.out = append(c.out[:o.pongAt], c.out[end:]...)
 		o.pongLen = 0
+	} else if o.pongs < math.MaxUint8 {
+		o.pongs++
 	}
 	start := len(c.appendOut())
 	if err := c.writeFrame(frame.OpPong, 0, true, payload); err != nil {
@@ -253,7 +268,7 @@ func (c *Conn) Drop(now time.Time, code frame.CloseCode, reason string, cause er
 		} else {
 			c.emptyOut()
 		}
-		c.output.pongLen = 0 // a pong comes after the handshake's answer
+		c.output.pongLen, c.output.pongs = 0, 0 // a pong comes after the handshake's answer
 		c.settleOutput()
 	}
 	c.fail(code, reason, cause)

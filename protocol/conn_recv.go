@@ -419,8 +419,9 @@ func (c *Conn) handleControl(payload []byte) error {
 		// frames after a received close are not parsed at all. Having sent
 		// a close does not excuse the pong: only data frames are forbidden
 		// then (§5.5.1).
-		// A pong still waiting in Outgoing is replaced (§5.5.3, see
-		// conn_output.go): however many pings arrive, one pong waits.
+		// Past a few pongs waiting in Outgoing, the last is replaced
+		// (§5.5.3, see conn_output.go): however many pings arrive, at
+		// most 16 pongs wait.
 		if err := c.queuePong(payload); err != nil {
 			c.failInternal(err)
 		}

@@ -17,9 +17,10 @@
 //     delivered before the close event, and data handed to Send before Close
 //     is written before the close frame.
 //   - Output is bounded against the peer: what the engine writes on its own
-//     in answer to input is at most one pending pong (a ping whose pong
-//     would join one not yet taken replaces it, RFC 6455 §5.5.3) and one
-//     close frame, however many pings arrive; what the application sends
+//     in answer to input is at most 16 pending pongs (past them a ping's
+//     pong replaces the last one not yet taken, RFC 6455 §5.5.3; a few
+//     pings sent together each get their pong) and one close frame,
+//     however many pings arrive; what the application sends
 //     is bounded by its driver. A peer that takes none of our bytes for
 //     Config.WriteTimeout (20 s by default) is failed: 1006 with
 //     ErrWriteTimeout, noticed between that and 1.5 times it (the driver

@@ -148,7 +148,9 @@ func TestStopAfterMessageKeepsInputInPlace(t *testing.T) {
 // engine's old one when it takes spare, spare when it does not. With
 // output waiting it takes only a larger buffer, which the output moves
 // into (a partly written frame, and a pong that may still be replaced,
-// included), so a coalescing driver grows output from its pool.
+// included), so a coalescing driver grows output from its pool. The pong
+// is the last of 16 that wait (the bound; see TestPingFloodPendingPongs),
+// so the next ping's replaces it where it moved.
 func TestSwapWriteBufferGrowsWaitingOutput(t *testing.T) {
 	msg := make([]byte, 100)
 	msgFrame := wireFrame(protocol.RoleServer, frame.OpBinary, true, msg)
@@ -171,7 +173,11 @@ func TestSwapWriteBufferGrowsWaitingOutput(t *testing.T) {
 			first := make([]byte, 0, tc.first)
 			s.SwapWriteBuffer(first)
 			s.SendMessage(t0, frame.OpBinary, msg)
-			s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("a")))
+			var waiting []byte // the 16 pongs: to pings "a" to "p"
+			for p := 'a'; p <= 'p'; p++ {
+				s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte{byte(p)}))
+				waiting = append(waiting, pong(string(p))...)
+			}
 			for s.NextEvent().Kind != protocol.EventNone {
 			}
 			wire := append([]byte(nil), s.Outgoing()[:tc.written]...)
@@ -194,13 +200,13 @@ func TestSwapWriteBufferGrowsWaitingOutput(t *testing.T) {
 			} else if cap(got) != cap(spare) || (spare != nil && &got[:1][0] != &spare[:1][0]) {
 				t.Fatalf("returned cap %d, want spare back", cap(got))
 			}
-			// A second ping replaces the pong still waiting, wherever it is:
-			// the wire gets the message and the second pong.
-			s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("b")))
+			// Another ping's pong replaces the last one waiting, wherever it
+			// is: the wire gets the message, 15 pongs and the new one.
+			s.Receive(t0, wireFrame(protocol.RoleClient, frame.OpPing, true, []byte("q")))
 			for s.NextEvent().Kind != protocol.EventNone {
 			}
 			wire = append(wire, s.Outgoing()...)
-			if want := concat(msgFrame, pong("b")); string(wire) != string(want) {
+			if want := concat(msgFrame, waiting[:len(waiting)-3], pong("q")); string(wire) != string(want) {
 				t.Fatalf("wire % x\nwant % x", wire, want)
 			}
 		})
