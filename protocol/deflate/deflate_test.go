@@ -326,9 +326,10 @@ func TestServerNegotiation(t *testing.T) {
 		{"gorilla's offer", deflate.Config{}, []string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"both imposed", deflate.Config{ServerNoContextTakeover: true, ClientNoContextTakeover: true}, []string{"permessage-deflate"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"server_max_window_bits=15", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=15"}, "permessage-deflate; server_max_window_bits=15"},
-		{"server_max_window_bits=10 declined", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=10"}, ""},
-		{"first honourable offer wins", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=10, permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
-		{"offers on several lines", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=9", "permessage-deflate"}, "permessage-deflate"},
+		{"server_max_window_bits=10 accepted", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=10"}, "permessage-deflate; server_max_window_bits=10"},
+		{"Autobahn 13.5", deflate.Config{}, []string{"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_max_window_bits=8"}, "permessage-deflate; client_no_context_takeover; server_max_window_bits=8"},
+		{"first honourable offer wins", deflate.Config{}, []string{"permessage-deflate; foo=1, permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
+		{"offers on several lines", deflate.Config{}, []string{"permessage-deflate; server_max_window_bits=9; server_max_window_bits=9", "permessage-deflate"}, "permessage-deflate"},
 		{"client_max_window_bits=12", deflate.Config{}, []string{"permessage-deflate; client_max_window_bits=12"}, "permessage-deflate"},
 		{"unknown parameter", deflate.Config{}, []string{"permessage-deflate; foo=1"}, ""},
 		{"duplicate parameter", deflate.Config{}, []string{"permessage-deflate; server_no_context_takeover; server_no_context_takeover"}, ""},
@@ -383,17 +384,52 @@ func TestClientNegotiation(t *testing.T) {
 	}
 }
 
-// A client whose window the server limits below 15 bits sends its
-// messages uncompressed.
-func TestClientWindowLimitedSendsUncompressed(t *testing.T) {
-	h := http.Header{"Sec-Websocket-Extensions": {"permessage-deflate; client_max_window_bits=9"}}
-	offers, _ := protocol.ParseExtensions(h)
-	ext, err := deflate.Config{Threshold: -1}.Client().Accept(offers[0])
-	if err != nil {
-		t.Fatal(err)
+// A peer that limits this side's window below 15 bits (a client that
+// offers server_max_window_bits=9, as Autobahn 13.3 and 13.5 do; a server
+// that answers client_max_window_bits=9) gets messages compressed with
+// Huffman codes only. Without back-references 4 KiB of one byte costs at
+// least a bit a byte (512 bytes), where BestSpeed's references take it
+// under 64; the message still shrinks, and inflates to itself.
+func TestWindowLimitedCompressesWithoutBackReferences(t *testing.T) {
+	msg := bytes.Repeat([]byte("a"), 4096)
+	accept := func(ce protocol.ClientExtension, resp string) protocol.Extension {
+		offers, _ := protocol.ParseExtensions(http.Header{"Sec-Websocket-Extensions": {resp}})
+		ext, err := ce.Accept(offers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ext
 	}
-	out, rsv, err := ext.Encode(nil, []byte("Hello Hello Hello"), frame.OpText, true, true)
-	if err != nil || rsv != 0 || string(out) != "Hello Hello Hello" {
-		t.Fatalf("%q %d %v", out, rsv, err)
+	negotiateServer := func(offer string) protocol.Extension {
+		offers, _ := protocol.ParseExtensions(http.Header{"Sec-Websocket-Extensions": {offer}})
+		_, ext, ok := deflate.Config{}.Server().Negotiate(offers)
+		if !ok {
+			t.Fatalf("%q declined", offer)
+		}
+		return ext
+	}
+	for _, tc := range []struct {
+		name           string
+		ext            protocol.Extension
+		minLen, maxLen int
+	}{
+		{"server, window 9", negotiateServer("permessage-deflate; server_max_window_bits=9"), 512, len(msg) / 2},
+		{"client, window 9", accept(deflate.Config{}.Client(), "permessage-deflate; client_max_window_bits=9"), 512, len(msg) / 2},
+		{"server, window 15", negotiateServer("permessage-deflate; server_max_window_bits=15"), 1, 64},
+		{"client, no limit", accept(deflate.Config{}.Client(), "permessage-deflate"), 1, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, rsv, err := tc.ext.Encode(nil, msg, frame.OpBinary, true, true)
+			if err != nil || rsv != frame.Rsv1 {
+				t.Fatalf("rsv %d, err %v: not compressed", rsv, err)
+			}
+			if len(out) < tc.minLen || len(out) > tc.maxLen {
+				t.Fatalf("compressed to %d bytes, want %d to %d", len(out), tc.minLen, tc.maxLen)
+			}
+			back, err := tc.ext.Decode(nil, out, frame.OpBinary, frame.Rsv1, true, 1<<20)
+			if err != nil || !bytes.Equal(back, msg) {
+				t.Fatalf("inflated to %d bytes (err %v), want the message", len(back), err)
+			}
+		})
 	}
 }

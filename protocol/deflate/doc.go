@@ -2,12 +2,13 @@
 // compress/flate: negotiation for both roles and the per-message transform.
 //
 // Decisions, and why:
-//   - compress/flate always compresses with a 32 KiB window (15 bits). An
-//     offer with server_max_window_bits below 15 is declined (the server
-//     moves on to the client's next offer): limiting the window is not
-//     something it can honour. A client told client_max_window_bits below
-//     15 sends its messages uncompressed, which every window allows.
-//     Decompression accepts any window from 8 to 15 bits.
+//   - compress/flate always compresses with a 32 KiB window (15 bits). A
+//     peer that limits this side's window below that (a server offered
+//     server_max_window_bits=9, a client answered client_max_window_bits=9)
+//     gets messages compressed with Huffman codes only (flate.HuffmanOnly):
+//     no back-references, which every window allows, so the limit is
+//     accepted and honoured. Decompression accepts any window from 8 to 15
+//     bits.
 //   - This side's compressor resets after every message unless
 //     Config.ContextTakeover is set, whatever was negotiated: a stream with
 //     no references across messages is valid for any peer, and a

@@ -2,7 +2,6 @@ package deflate
 
 import (
 	"bytes"
-	"compress/flate"
 	"io"
 	"slices"
 
@@ -52,9 +51,7 @@ type extension struct {
 }
 
 func newExtension(cfg Config, compress, ourTakeover, peerTakeover bool) *extension {
-	if cfg.level() < flate.HuffmanOnly || cfg.level() > flate.BestCompression {
-		compress = false
-	}
+	compress = compress && cfg.compresses()
 	return &extension{
 		level: cfg.level(), threshold: cfg.threshold(), pools: poolsFor(cfg.Flate),
 		compress: compress, keepWriter: ourTakeover && cfg.ContextTakeover,

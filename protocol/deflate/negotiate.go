@@ -3,6 +3,7 @@ package deflate
 import (
 	"compress/flate"
 	"errors"
+	"strconv"
 
 	"github.com/wsengine/ws/protocol"
 )
@@ -38,6 +39,24 @@ func (c Config) level() int {
 	return c.Level
 }
 
+// windowed is the configuration for a peer that limits this side's window
+// to bits (0: no limit). compress/flate always uses a 32 KiB window (15
+// bits); below that, this side compresses with Huffman codes only: no
+// back-references, so any window decodes it, and text still shrinks by
+// about a third.
+func (c Config) windowed(bits int) Config {
+	if bits != 0 && bits < 15 && c.compresses() {
+		c.Level = flate.HuffmanOnly
+	}
+	return c
+}
+
+// compresses reports whether Level is one compress/flate knows (another
+// sends every message as it is).
+func (c Config) compresses() bool {
+	return c.level() >= flate.HuffmanOnly && c.level() <= flate.BestCompression
+}
+
 func (c Config) threshold() int {
 	switch {
 	case c.Threshold == 0:
@@ -65,10 +84,6 @@ func (n serverNegotiator) Negotiate(offers []protocol.ExtensionOffer) (protocol.
 		if err != nil {
 			continue
 		}
-		// compress/flate cannot limit its window below 15 bits.
-		if p.serverMaxWindowBits != 0 && p.serverMaxWindowBits < 15 {
-			continue
-		}
 		resp := protocol.ExtensionOffer{Name: Name}
 		// "server_no_context_takeover" in an offer is a request the server
 		// accepts by echoing it; the server may also impose either.
@@ -83,10 +98,13 @@ func (n serverNegotiator) Negotiate(offers []protocol.ExtensionOffer) (protocol.
 		if clientNCT {
 			resp.Params = append(resp.Params, protocol.ExtensionParam{Name: "client_no_context_takeover"})
 		}
-		if p.serverMaxWindowBits == 15 {
-			resp.Params = append(resp.Params, protocol.ExtensionParam{Name: "server_max_window_bits", Value: "15", HasValue: true})
+		// A limit on this side's window is accepted with the value asked
+		// (RFC 7692 §7.1.2.1); below 15 bits it is honoured by compressing
+		// without back-references (windowLimited).
+		if bits := p.serverMaxWindowBits; bits != 0 {
+			resp.Params = append(resp.Params, protocol.ExtensionParam{Name: "server_max_window_bits", Value: strconv.Itoa(bits), HasValue: true})
 		}
-		ext := newExtension(n.cfg, true, !serverNCT, !clientNCT)
+		ext := newExtension(n.cfg.windowed(p.serverMaxWindowBits), true, !serverNCT, !clientNCT)
 		return resp, ext, true
 	}
 	return protocol.ExtensionOffer{}, nil, false
@@ -120,9 +138,6 @@ func (n clientNegotiator) Accept(resp protocol.ExtensionOffer) (protocol.Extensi
 	if n.cfg.ServerNoContextTakeover && !p.serverNoContextTakeover {
 		return nil, errors.New("server ignored server_no_context_takeover")
 	}
-	// A window limit on this client below 15 bits: compress/flate cannot
-	// produce it, so this side sends everything uncompressed.
-	compress := p.clientMaxWindowBits == 0 || p.clientMaxWindowBits == 15
-	ext := newExtension(n.cfg, compress, !p.clientNoContextTakeover, !p.serverNoContextTakeover)
+	ext := newExtension(n.cfg.windowed(p.clientMaxWindowBits), true, !p.clientNoContextTakeover, !p.serverNoContextTakeover)
 	return ext, nil
 }
