@@ -50,11 +50,10 @@ type extension struct {
 	src         bytes.Reader
 }
 
-func newExtension(cfg Config, compress, ourTakeover, peerTakeover bool) *extension {
-	compress = compress && cfg.compresses()
+func newExtension(cfg Config, ourTakeover, peerTakeover bool) *extension {
 	return &extension{
 		level: cfg.level(), threshold: cfg.threshold(), pools: poolsFor(cfg.Flate),
-		compress: compress, keepWriter: ourTakeover && cfg.ContextTakeover,
+		compress: cfg.compresses(), keepWriter: ourTakeover && cfg.ContextTakeover,
 		keepHistory: peerTakeover,
 	}
 }
