@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/wsengine/ws/adapters"
@@ -66,8 +64,6 @@ func runLoop(addr string, useTLS bool) error {
 		scheme, pageScheme = "wss", "https"
 	}
 	fmt.Printf("echo server (event loops) on %s://%s/echo — page at %s://%s/page (Ctrl-C to stop)\n", scheme, ln.Addr(), pageScheme, ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var hs *http.Server
 	if useTLS {
 		cert, err := selfSigned()
@@ -83,32 +79,22 @@ func runLoop(addr string, useTLS bool) error {
 		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	}
-	served := make(chan error, 1)
-	go func() {
-		if hs != nil {
-			served <- hs.ServeTLS(ln, "", "")
-		} else {
-			served <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	serve := srv.Serve
+	if hs != nil {
+		serve = func(ln net.Listener) error { return hs.ServeTLS(ln, "", "") }
 	}
 	// The process ends once every WebSocket's close handshake is done
 	// (srv.Shutdown waits for them, the wss ones too), so that no client
 	// sees its connection end without the 1001.
-	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// At once: srv closes the WebSockets, and the wss ones over HTTP/2 are
-	// handlers that hs waits for.
-	errs := make(chan error, 2)
-	go func() { errs <- srv.Shutdown(shutdown) }()
-	if hs != nil {
-		go func() { errs <- hs.Shutdown(shutdown) }()
-	} else {
-		errs <- nil
-	}
-	return errors.Join(<-errs, <-errs)
+	return serveUntilSignal(func() error { return serve(ln) }, func(ctx context.Context) error {
+		if hs == nil {
+			return srv.Shutdown(ctx)
+		}
+		// At once: srv closes the WebSockets, and the wss ones over
+		// HTTP/2 are handlers that hs waits for.
+		errs := make(chan error, 2)
+		go func() { errs <- srv.Shutdown(ctx) }()
+		go func() { errs <- hs.Shutdown(ctx) }()
+		return errors.Join(<-errs, <-errs)
+	})
 }

@@ -100,18 +100,26 @@ func run(addr string, useTLS bool) error {
 	if useTLS {
 		fmt.Printf("WebSockets over HTTP/2: %v (GODEBUG=http2xconnect=1 turns them on)\n", HTTP2WebSockets())
 	}
+	return serveUntilSignal(func() error { return Serve(srv, ln) }, func(ctx context.Context) error {
+		return errors.Join(srv.Shutdown(ctx), handlers.wait(ctx))
+	})
+}
+
+// serveUntilSignal runs serve until it fails, or until Ctrl-C or SIGTERM:
+// then shutdown, bounded by shutdownTimeout.
+func serveUntilSignal(serve func() error, shutdown func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- Serve(srv, ln) }()
+	go func() { served <- serve() }()
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	bounded, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	return errors.Join(srv.Shutdown(shutdown), handlers.wait(shutdown))
+	return shutdown(bounded)
 }
 
 // shutdownTimeout bounds a shutdown: the close handshakes of peers that do
