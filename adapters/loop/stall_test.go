@@ -32,10 +32,8 @@ func rawClient(t *testing.T, url, path string) (net.Conn, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	io.WriteString(nc, strings.Replace(upgradeRequest, "/ws", path, 1))
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+	br, _, err := echotest.Upgrade(nc, path, "")
+	if err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	return nc, br

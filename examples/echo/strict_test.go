@@ -6,12 +6,12 @@ import (
 	"compress/flate"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/internal/echotest"
 	"github.com/wsengine/ws/protocol"
 	"github.com/wsengine/ws/protocol/protocoltest"
 )
@@ -64,11 +64,8 @@ func rawOpen(t *testing.T, addr, ext string) (net.Conn, *bufio.Reader, string) {
 	if ext != "" {
 		ext = "Sec-WebSocket-Extensions: " + ext + "\r\n"
 	}
-	io.WriteString(nc, "GET /echo HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+ext+"\r\n")
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
+	br, resp, err := echotest.Upgrade(nc, "/echo", ext)
+	if err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	return nc, br, resp.Header.Get("Sec-WebSocket-Extensions")
@@ -114,28 +111,18 @@ func TestWindowLimitAccepted(t *testing.T) {
 			msg := strings.Repeat("echo me ", 512) // 4 KiB, sent as it is
 			nc.Write(protocoltest.EncodeFrame(protocol.RoleClient, [4]byte{1, 2, 3, 4}, frame.OpText, 0, true, []byte(msg)))
 			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			var h [2]byte
-			if _, err := io.ReadFull(br, h[:]); err != nil {
+			h, p, err := echotest.ReadServerFrame(br)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if h[0] != 0x80|frame.Rsv1<<4|byte(frame.OpText) {
-				t.Fatalf("first byte %#x: want a whole text message, compressed", h[0])
-			}
-			n := int(h[1])
-			if n == 126 {
-				var l [2]byte
-				io.ReadFull(br, l[:])
-				n = int(l[0])<<8 | int(l[1])
-			}
-			p := make([]byte, n)
-			if _, err := io.ReadFull(br, p); err != nil {
-				t.Fatal(err)
+			if !h.Fin || h.Opcode != frame.OpText || h.Rsv != frame.Rsv1 {
+				t.Fatalf("frame %+v: want a whole text message, compressed", h)
 			}
 			got, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
 			if err != nil || string(got) != msg {
 				t.Fatalf("inflated %d bytes (%v), want the message", len(got), err)
 			}
-			if n < len(msg)/8 || n >= len(msg) {
+			if n := len(p); n < len(msg)/8 || n >= len(msg) {
 				t.Fatalf("%d bytes compressed: want Huffman codes only, %d to %d", n, len(msg)/8, len(msg)-1)
 			}
 		})

@@ -4,11 +4,13 @@
 package echotest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -131,4 +133,19 @@ func ReadServerFrame(r io.Reader) (frame.Header, []byte, error) {
 	p := make([]byte, h.Length)
 	_, err = io.ReadFull(r, p)
 	return h, p, err
+}
+
+// Upgrade sends a WebSocket upgrade request for path on nc, a raw client
+// whose every byte a test controls, with extra header lines (each ending
+// in CRLF), and reads the answer. The reader goes on past the 101 with the
+// frames; any other answer is an error.
+func Upgrade(nc net.Conn, path, extra string) (*bufio.Reader, *http.Response, error) {
+	fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s\r\n", path, nc.RemoteAddr(), extra)
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err == nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		err = fmt.Errorf("upgrade answered %s", resp.Status)
+	}
+	return br, resp, err
 }
