@@ -251,6 +251,14 @@ func (c *Conn) finish(cause error) {
 	c.state = StateClosed
 	c.closeTransport = true
 	c.timers = [numTimers]instant{}
+	if d := c.cfg.CloseTimeoutOrDefault(); d > 0 && c.unsent() > 0 {
+		// Output not written yet (the close frame, say) gets the close
+		// timeout from the end on, not from the driver's first
+		// EndTransport: a driver that writes before it asks still has a
+		// Deadline to bound that write by, once the write watchdog has
+		// stopped.
+		c.timers[timerClose] = c.now.add(d)
+	}
 	cl := &c.closer
 	cl.text()
 	st := CloseStatus{
@@ -339,9 +347,9 @@ func (e TransportEnd) String() string {
 // sends do not make the kernel reset the connection and destroy our close
 // frame in flight (RFC 6455 §7.1.1). Both waits are bounded: output that
 // the peer does not take, and a linger without its EOF, get
-// Config.CloseTimeout from the first call that finds them (the write
-// watchdog stops at the end of the connection). After Abort the transport
-// closes at once.
+// Config.CloseTimeout: unwritten output from the end of the connection
+// (the write watchdog stops there), the linger from the half-close. After
+// Abort the transport closes at once.
 func (c *Conn) EndTransport(now time.Time, canHalfClose bool) TransportEnd {
 	if !c.closeTransport {
 		return KeepTransport

@@ -396,3 +396,69 @@ func TestEndTransport(t *testing.T) {
 		})
 	}
 }
+
+// Output left unwritten at the end (a close frame the peer does not take)
+// is bounded by the close timeout from the end on, before any EndTransport:
+// a driver that writes first and asks after has a Deadline for that write.
+// Once the output is written the bound is gone, and after Abort there was
+// none.
+func TestUnwrittenOutputBoundedFromTheEnd(t *testing.T) {
+	cfg := testConfig()
+	cfg.CloseTimeout = 3 * time.Second
+	for _, tc := range []struct {
+		name string
+		end  func(c *protocol.Conn) // ends the connection at t0, output unwritten
+		// write reports the output as written (nil: it never is).
+		write     func(c *protocol.Conn)
+		wantBound bool
+	}{
+		{"fail, never written", func(c *protocol.Conn) { c.Fail(t0, frame.CloseProtocolError, "") }, nil, true},
+		{"the peer's close, reply never written", func(c *protocol.Conn) {
+			c.Receive(t0, wireFrame(protocol.RoleClient, frame.OpClose, true, closePayload(frame.CloseNormal, "")))
+		}, nil, true},
+		{"fail, then written", func(c *protocol.Conn) { c.Fail(t0, frame.CloseProtocolError, "") },
+			func(c *protocol.Conn) { c.Advance(len(c.Outgoing())) }, true},
+		{"fail, then taken and written", func(c *protocol.Conn) { c.Fail(t0, frame.CloseProtocolError, "") },
+			func(c *protocol.Conn) { c.Wrote(len(c.TakeOutgoing(nil))) }, true},
+		{"abort", func(c *protocol.Conn) { c.Abort(t0, errors.New("reset")) }, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := established(t, protocol.RoleServer, cfg)
+			tc.end(c)
+			drain := func() {
+				for c.NextEvent().Kind != protocol.EventNone {
+				}
+			}
+			drain()
+			if c.State() != protocol.StateClosed || !c.ShouldCloseTransport() {
+				t.Fatalf("state %v, close transport %v", c.State(), c.ShouldCloseTransport())
+			}
+			want := time.Time{}
+			if tc.wantBound {
+				want = at(3 * time.Second)
+			}
+			if got := c.Deadline(); !got.Equal(want) {
+				t.Fatalf("deadline %v after the end, want %v", got.Sub(t0), want.Sub(t0))
+			}
+			if tc.write != nil {
+				tc.write(c)
+				if c.UnsentOutput() != 0 || !c.Deadline().IsZero() {
+					t.Fatalf("written: %d unsent, deadline %v; want none", c.UnsentOutput(), c.Deadline().Sub(t0))
+				}
+				// The transport ends as before: the server half-closes and
+				// lingers, bounded again.
+				if got := c.EndTransport(at(time.Second), true); got != protocol.HalfCloseTransport ||
+					!c.Deadline().Equal(at(4*time.Second)) {
+					t.Fatalf("EndTransport %v, deadline %v", got, c.Deadline().Sub(t0))
+				}
+				return
+			}
+			if tc.wantBound {
+				c.HandleTimeout(c.Deadline())
+			}
+			if got := c.EndTransport(at(3*time.Second), true); got != protocol.CloseTransportNow {
+				t.Fatalf("EndTransport at the bound: %v, want close", got)
+			}
+		})
+	}
+}

@@ -110,10 +110,15 @@ func (c *Conn) Wrote(n int) {
 }
 
 // settleOutput stops the watchdog once no output waits (after a report of
-// progress, a look, or output dropped).
+// progress, a look, or output dropped), and after the end the close
+// timeout that bounded the output's writing (finish), unless it bounds a
+// linger now.
 func (c *Conn) settleOutput() {
 	if c.unsent() == 0 {
 		c.output.waiting, c.output.watching = false, false
+		if c.state == StateClosed && !c.closer.lingering {
+			c.timers[timerClose] = 0
+		}
 	}
 }
 
