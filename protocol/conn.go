@@ -37,10 +37,25 @@ import (
 //  1. Outgoing: write these bytes to the transport, then Advance(n) by what
 //     was written (a short write keeps the rest for later).
 //  2. NextEvent: take events until it returns one of kind EventNone.
-//  3. ShouldCloseTransport: once Outgoing is written, EndTransport says
-//     whether to close the transport or to linger (half-close, read until
-//     the peer's EOF).
-//  4. Deadline: call HandleTimeout at that time (zero: no timer).
+//  3. ShouldCloseTransport: then EndTransport says whether to close the
+//     transport, to wait for Outgoing to be written, or to linger
+//     (half-close, read until the peer's EOF).
+//  4. Deadline: call HandleTimeout at that time (zero: no timer). It bounds
+//     every wait the driver does for the peer, a write after the end too.
+//
+// The rules a driver would otherwise write itself, it asks for, so that
+// every driver applies them alike (Example_driver is a whole driver in 50
+// lines):
+//   - the output bound: AdmitSend before a send; HoldInput before a read
+//     (SetOutputHighWater), PauseReading while the application is behind;
+//   - the order of replies: SetStopAfterMessage, then InputPending and
+//     Receive(now, nil) before reading again;
+//   - the close sequence and its linger: ShouldCloseTransport,
+//     EndTransport;
+//   - buffers: ReadBufferFrom, SwapReadBuffer, SwapWriteBuffer and
+//     SwapEventBuffer lend a driver's buffers to the connection it serves;
+//     ReleaseReadBuffer and ReleaseWriteBuffer for an idle one, Release at
+//     the end.
 //
 // State, CloseStatus and Latency may be read at any time.
 //
