@@ -110,7 +110,6 @@ type gateState struct {
 // endState is the end, told once (conn.go, conn_close.go). c.mu.
 type endState struct {
 	closed     bool // the engine reached StateClosed
-	lingering  bool // the transport is half-closed; read until the peer's EOF (protocol.Conn.EndTransport)
 	toldEnd    bool // the end was told (with released)
 	sockClosed bool
 	// wake is closed (and cleared) when the read token is released, events
@@ -138,7 +137,6 @@ type readToken struct {
 	needReader int       // calls waiting for what only reading brings (Ping, Close)
 	takeover   bool      // an application call wants the token from the background reader
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
-	closing    bool      // Close was called: read even while input is held
 	paused     bool      // Pause was called: nothing is read until Resume
 	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
@@ -368,13 +366,12 @@ func (c *Conn) ended() {
 	if c.reader == ownerApp {
 		c.interruptRead() // a Read blocked in the socket returns the close error
 	}
-	if c.writing || c.eng.UnsentOutput() > 0 {
-		// What is not written yet gets the close timeout from now
-		// (protocol.Conn.EndTransport); after Abort nothing does, and a
-		// write blocked on the socket returns at once.
-		if c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow && c.writing {
-			c.nc.SetWriteDeadline(pastTime)
-		}
+	// What is not written yet has the close timeout from now on (the
+	// engine's Deadline, which the timer follows). After Abort it has
+	// nothing (EndTransport says close): a write blocked on the socket
+	// returns at once.
+	if c.writing && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow {
+		c.nc.SetWriteDeadline(pastTime)
 	}
 }
 

@@ -34,7 +34,6 @@ func (c *Conn) shutdownTransport() {
 		c.mu.Unlock()
 		return
 	}
-	c.lingering = true
 	if c.reader == ownerApp {
 		c.interruptRead() // it returns the close error; the background reader drains
 	}
@@ -123,7 +122,6 @@ func (c *Conn) Close(code frame.CloseCode, reason string) error {
 		c.mu.Unlock()
 		return err
 	}
-	c.closing = true
 	inCallback := c.inCallback
 	c.needReader++
 	c.maybeStartBackground()

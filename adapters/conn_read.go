@@ -53,7 +53,7 @@ func (c *Conn) fill(ctx context.Context, seen uint64) error {
 		return nil
 	}
 	c.syncPause()
-	if c.reader != ownerNone || c.closed || c.sockClosed || c.holdInput() && !c.closing {
+	if c.reader != ownerNone || c.closed || c.sockClosed || c.holdInput() {
 		ch := c.progress()
 		c.mu.Unlock()
 		return await(ctx, ch)
@@ -327,10 +327,10 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 	}
 	switch {
 	case c.closed:
-		if !c.lingering {
+		if !c.eng.Lingering() {
 			return // nothing to read for once the connection ended
 		}
-	case c.closing: // Close reads even while input is held
+	case c.eng.State() == protocol.StateClosing: // Close waits for the peer's close frame
 	case c.holdInput():
 		return
 	case c.onMessage != nil:
@@ -359,11 +359,11 @@ func (c *Conn) keepReading() bool {
 	case c.sockClosed || c.sawEOF:
 		return false
 	case c.closed:
-		return c.lingering // drain until the peer's EOF
+		return c.eng.Lingering() // drain until the peer's EOF
 	case c.takeover:
 		return false
 	}
-	return c.closing || !c.holdInput()
+	return !c.holdInput() // never held once Close was called: the peer's close must come in
 }
 
 // readBackground reads while keepReading says so, then gives the token
@@ -410,7 +410,7 @@ func (c *Conn) readBackground(parkedOnly bool) {
 		}
 		c.mu.Lock()
 	}
-	lingerDone := c.lingering && c.sawEOF && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow
+	lingerDone := c.eng.Lingering() && c.sawEOF && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow
 	c.reader = ownerNone
 	c.takeover = false
 	c.releasedAt = c.clock.Now()

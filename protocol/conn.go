@@ -281,6 +281,11 @@ func (c *Conn) eventsPending() bool { return int(c.evHead) < len(c.events) }
 // side after a failure, a client whose server did not close in time.
 func (c *Conn) ShouldCloseTransport() bool { return c.closeTransport }
 
+// Lingering reports that EndTransport told the driver to linger
+// (HalfCloseTransport): read on, dropping what comes, until the peer's EOF
+// (ReceiveEOF) or Deadline, then ask EndTransport again.
+func (c *Conn) Lingering() bool { return c.closer.lingering }
+
 // tick records the time of a call; time never goes backwards.
 func (c *Conn) tick(now time.Time) {
 	if i := instant(now.Sub(c.epoch)); i > c.now {

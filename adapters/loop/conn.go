@@ -51,7 +51,6 @@ type connState struct {
 	closed    bool // the socket is closed (the loop closed it)
 	queued    bool // in the loop's inbox
 	writeErr  bool // a write failed: the peer is gone
-	lingering bool // our close frame is out; reading until the peer's EOF
 	readLater bool // input was left unread (in the socket, or in the engine behind a message)
 	busy      bool // the loop is dispatching its events and settles it next
 }

@@ -289,7 +289,7 @@ func (l *loop) readable(c *Conn, now time.Time, hup bool) {
 		l.readRequest(c, now, hup)
 		return
 	}
-	if c.st.lingering {
+	if c.eng.Lingering() {
 		l.drain(c, now)
 		return
 	}
@@ -532,7 +532,6 @@ func (l *loop) settle(c *Conn, now time.Time) {
 			return
 		case protocol.HalfCloseTransport:
 			syscall.Shutdown(c.fd, syscall.SHUT_WR)
-			c.st.lingering = true
 			l.ready = append(l.ready, c) // the EOF may be in already
 		}
 		l.timers.set(c, l.srv.instant(c.eng.Deadline()))
