@@ -138,7 +138,6 @@ type readToken struct {
 	takeover   bool      // an application call wants the token from the background reader
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	paused     bool      // Pause was called: nothing is read until Resume
-	sawEOF     bool      // the transport's read side ended
 	inCallback bool      // OnMessage is running
 	phase      readPhase // where the socket reads are in the park cycle
 	reader     owner     // who holds the token

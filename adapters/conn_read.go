@@ -205,7 +205,6 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 		}
 		return nil
 	}
-	c.sawEOF = true
 	c.eng.ReceiveEOF(now)
 	return nil
 }
@@ -322,7 +321,7 @@ func (c *Conn) maybeStartBackground() { c.startBackground(false, time.Time{}) }
 // read). now, if not zero, is the time the caller just read, to judge the
 // grace by; else the clock is read if the grace decides.
 func (c *Conn) startBackground(force bool, now time.Time) {
-	if c.reader != ownerNone || c.sockClosed || c.sawEOF {
+	if c.reader != ownerNone || c.sockClosed || c.eng.ReceivedEOF() {
 		return
 	}
 	switch {
@@ -356,7 +355,7 @@ func (c *Conn) sinceRelease(now time.Time) time.Duration {
 // keepReading says whether the background reader goes on. c.mu held.
 func (c *Conn) keepReading() bool {
 	switch {
-	case c.sockClosed || c.sawEOF:
+	case c.sockClosed || c.eng.ReceivedEOF():
 		return false
 	case c.closed:
 		return c.eng.Lingering() // drain until the peer's EOF
@@ -410,7 +409,7 @@ func (c *Conn) readBackground(parkedOnly bool) {
 		}
 		c.mu.Lock()
 	}
-	lingerDone := c.eng.Lingering() && c.sawEOF && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow
+	lingerDone := c.eng.Lingering() && c.eng.ReceivedEOF() && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow
 	c.reader = ownerNone
 	c.takeover = false
 	c.releasedAt = c.clock.Now()

@@ -139,6 +139,10 @@ func (c *Conn) ReceiveEOF(now time.Time) {
 	}
 }
 
+// ReceivedEOF reports that ReceiveEOF was called: the transport's read
+// side ended, and there is nothing more to read.
+func (c *Conn) ReceivedEOF() bool { return c.closer.eof }
+
 // whereEOF says where in the stream the transport ended, so that a cut
 // connection (in the middle of a frame) can be told from an idle one that
 // was dropped (between frames).

@@ -273,11 +273,13 @@ func ExampleConn_EndTransport() {
 	fmt.Println("written:", server.EndTransport(now, true), "until", server.Deadline().Sub(now))
 	fmt.Println("lingering:", server.Lingering())
 	server.ReceiveEOF(now.Add(time.Millisecond))
+	fmt.Println("EOF:", server.ReceivedEOF())
 	fmt.Println("the client's EOF:", server.EndTransport(now.Add(time.Millisecond), true))
 	// Output:
 	// should close: true
 	// before writing: keep
 	// written: half-close until 10s
 	// lingering: true
+	// EOF: true
 	// the client's EOF: close
 }
