@@ -32,31 +32,7 @@ func drive(nc *net.TCPConn, eng *protocol.Conn, h handlers) protocol.CloseStatus
 	var join assembler.Joiner // a message in fragments, whole
 	buf := make([]byte, 4096)
 	for {
-		now := time.Now()
-		// 1. Take the events; the handlers' commands queue output.
-		for ev := eng.NextEvent(); ev.Kind != protocol.EventNone; ev = eng.NextEvent() {
-			switch ev.Kind {
-			case protocol.EventOpen:
-				h.open(eng, now)
-			case protocol.EventData:
-				if op, p, _, done := join.Add(ev, nil); done {
-					h.message(eng, now, op, p)
-				}
-			}
-		}
-		// 2. The close sequence: asked as soon as the engine wants the
-		// transport to end, so that output still to write gets the close
-		// timeout; then close, or half-close and linger until the peer's
-		// EOF or the deadline.
-		if eng.ShouldCloseTransport() {
-			switch eng.EndTransport(now, true) {
-			case protocol.CloseTransportNow:
-				return eng.CloseStatus()
-			case protocol.HalfCloseTransport:
-				nc.CloseWrite()
-			}
-		}
-		// 3. Write what the engine has to send, until its deadline.
+		// 1. Write what the engine has to send, until its deadline.
 		if out := eng.Outgoing(); len(out) > 0 {
 			nc.SetWriteDeadline(eng.Deadline()) // zero: none
 			n, err := nc.Write(out)
@@ -67,6 +43,30 @@ func drive(nc *net.TCPConn, eng *protocol.Conn, h handlers) protocol.CloseStatus
 			case err != nil:
 				eng.Abort(time.Now(), err)
 			}
+		}
+		now := time.Now()
+		// 2. Take the events; the handlers' commands queue output.
+		for ev := eng.NextEvent(); ev.Kind != protocol.EventNone; ev = eng.NextEvent() {
+			switch ev.Kind {
+			case protocol.EventOpen:
+				h.open(eng, now)
+			case protocol.EventData:
+				if op, p, _, done := join.Add(ev, nil); done {
+					h.message(eng, now, op, p)
+				}
+			}
+		}
+		// 3. The close sequence: close, wait for the output to be written,
+		// or half-close and linger until the peer's EOF or the deadline.
+		if eng.ShouldCloseTransport() {
+			switch eng.EndTransport(now, true) {
+			case protocol.CloseTransportNow:
+				return eng.CloseStatus()
+			case protocol.HalfCloseTransport:
+				nc.CloseWrite()
+			}
+		}
+		if len(eng.Outgoing()) > 0 {
 			continue
 		}
 		// 4. Read, until the deadline: what the engine kept behind the
