@@ -24,7 +24,8 @@
 //     is bounded by its driver. A peer that takes none of our bytes for
 //     Config.WriteTimeout (20 s by default) is failed: 1006 with
 //     ErrWriteTimeout, noticed between that and 1.5 times it (the driver
-//     reports what it wrote: Advance, or Wrote after TakeOutgoing).
+//     reports what it wrote: Advance, or Wrote after TakeOutgoing). After
+//     the end, what is left to write has Config.CloseTimeout (Deadline).
 //   - Errors are of three kinds, never mixed: peer violations
 //     (*frame.ProtocolError, with the close code sent), API misuse
 //     (ErrInvalidState and friends, nothing changed), and how the connection
