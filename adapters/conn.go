@@ -366,10 +366,12 @@ func (c *Conn) ended() {
 		c.interruptRead() // a Read blocked in the socket returns the close error
 	}
 	// What is not written yet has the close timeout from now on (the
-	// engine's Deadline, which the timer follows). After Abort it has
-	// nothing (EndTransport says close): a write blocked on the socket
-	// returns at once.
-	if c.writing && c.eng.EndTransport(c.clock.Now(), true) == protocol.CloseTransportNow {
+	// engine's Deadline, which the timer follows). A write in progress
+	// with nothing left unsent was dropped (Abort, which empties the
+	// output): it returns at once. (EndTransport is for the writer to ask,
+	// once it is done: asked here, it could tell to linger, and nobody
+	// would half-close.)
+	if c.writing && c.eng.UnsentOutput() == 0 {
 		c.nc.SetWriteDeadline(pastTime)
 	}
 }

@@ -99,7 +99,7 @@ func (c *Conn) onTimer() {
 	// After the end the engine's deadline bounds the output not written
 	// and a linger without the peer's EOF: at it the socket closes, under a
 	// blocked write too.
-	closeNow := c.closed && (c.writing || c.eng.Lingering() || c.eng.UnsentOutput() > 0) &&
+	closeNow := c.closed && (c.eng.Lingering() || c.eng.UnsentOutput() > 0) &&
 		c.eng.EndTransport(now, true) == protocol.CloseTransportNow
 	c.armTimer()
 	c.mu.Unlock()
