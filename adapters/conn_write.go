@@ -43,7 +43,7 @@ func (c *Conn) mark() int64 { return c.taken + int64(len(c.eng.Outgoing())) }
 // ctx, when not nil, is an application call's and bounds the writes (a
 // write it cuts leaves the rest of the frame for the next writer); with nil
 // the writes have no deadline, but the socket closes under them a close
-// timeout after the connection's end (protocol.Conn.EndTransport).
+// timeout after the connection's end (the engine's Deadline, onTimer).
 func (c *Conn) flushBackground(ctx context.Context) {
 	c.mu.Lock()
 	if !c.tokenFree() || ctx != nil && ctx.Err() != nil {

@@ -257,10 +257,9 @@ func (c *Conn) finish(cause error) {
 	c.timers = [numTimers]instant{}
 	if d := c.cfg.CloseTimeoutOrDefault(); d > 0 && c.unsent() > 0 {
 		// Output not written yet (the close frame, say) gets the close
-		// timeout from the end on, not from the driver's first
-		// EndTransport: a driver that writes before it asks still has a
-		// Deadline to bound that write by, once the write watchdog has
-		// stopped.
+		// timeout from the end on, whatever the driver asks when: one
+		// that writes before it asks EndTransport has a Deadline for that
+		// write, the write watchdog having stopped.
 		c.timers[timerClose] = c.now.add(d)
 	}
 	cl := &c.closer
@@ -363,10 +362,7 @@ func (c *Conn) EndTransport(now time.Time, canHalfClose bool) TransportEnd {
 	switch {
 	case cl.aborted || cl.expired:
 		return CloseTransportNow
-	case c.unsent() > 0:
-		if c.timers[timerClose] == 0 {
-			c.timers[timerClose] = c.now.add(c.cfg.CloseTimeoutOrDefault())
-		}
+	case c.unsent() > 0: // bounded since the end (finish)
 		return KeepTransport
 	case cl.lingering:
 		if cl.eof {

@@ -51,7 +51,8 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	if expired(timerClose) {
 		c.timers[timerClose] = 0
 		if c.state == StateClosed {
-			// The transport's end (EndTransport) had its close timeout.
+			// The end's unwritten output, or the linger, had its close
+			// timeout (finish, EndTransport).
 			c.closer.expired = true
 		} else if c.closer.sent && c.closer.recv {
 			// The handshake is done; the server did not close the transport.
