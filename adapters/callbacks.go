@@ -18,8 +18,14 @@ type readyMsg struct {
 // delivering. One in several is gathered in pooled buffers, growing through
 // the pool's classes, and goes back to the pool once OnMessage returned: a
 // connection holds no gathering buffer between messages.
-func (c *Conn) gather(ev protocol.Event) {
-	if op, p, gathered, done := c.join.Add(ev, &buffers); done {
+func (c *Conn) gather(ev *protocol.Event) {
+	if ev.Fin && !c.join.Gathering() {
+		// The Joiner's first case, without copying the event twice more
+		// on every message's path.
+		c.ready = append(c.ready, readyMsg{ev.Opcode, ev.Data, false})
+		return
+	}
+	if op, p, gathered, done := c.join.Add(*ev, &buffers); done {
 		c.ready = append(c.ready, readyMsg{op, p, gathered})
 	}
 }

@@ -341,7 +341,7 @@ func (c *Conn) nextEvent() protocol.Event { return c.eng.NextEvent() }
 func (c *Conn) otherEvent(ev *protocol.Event) {
 	switch ev.Kind {
 	case protocol.EventData:
-		c.gather(*ev)
+		c.gather(ev)
 	case protocol.EventPing:
 		if c.onPing != nil {
 			c.queueHook(true, ev.Data, 0)

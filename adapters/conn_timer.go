@@ -21,14 +21,34 @@ const (
 	numDeadlines
 )
 
+// A timeout is a deadline: due once after has passed since from; the zero
+// from is none. It is kept as the two, not their sum: armTimer runs on
+// every read's path, and comparing a deadline with the time the timer is
+// set for is then a subtraction of times, cheaper than their addition;
+// the sum is made only when the timer moves.
+type timeout struct {
+	from  time.Time
+	after time.Duration
+}
+
+func (d timeout) set() bool { return !d.from.IsZero() }
+
+// before reports whether d is due before t.
+func (d timeout) before(t time.Time) bool { return d.set() && t.Sub(d.from) > d.after }
+
+// passed reports whether d is due at now.
+func (d timeout) passed(now time.Time) bool { return d.set() && now.Sub(d.from) >= d.after }
+
+func (d timeout) at() time.Time { return d.from.Add(d.after) }
+
 // deadlines returns the table. c.mu held.
-func (c *Conn) deadlines() (d [numDeadlines]time.Time) {
-	d[dlEngine] = c.eng.Deadline()
+func (c *Conn) deadlines() (d [numDeadlines]timeout) {
+	d[dlEngine] = timeout{from: c.eng.Deadline()}
 	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
-		d[dlGrace] = c.releasedAt.Add(readGrace)
+		d[dlGrace] = timeout{c.releasedAt, readGrace}
 	}
 	if c.phase == reading && !c.closed {
-		d[dlPark] = c.roundAt.Add(parkAfter) // when the read began
+		d[dlPark] = timeout{c.roundAt, parkAfter} // when the read began
 	}
 	return d
 }
@@ -41,13 +61,20 @@ func (c *Conn) armTimer() {
 	if c.sockClosed {
 		return
 	}
+	due := c.deadlines()
+	if !c.timerAt.IsZero() && !beforeAny(due, c.timerAt) {
+		return
+	}
 	var at time.Time
-	for _, t := range c.deadlines() {
-		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+	for _, d := range due {
+		if !d.set() {
+			continue
+		}
+		if t := d.at(); at.IsZero() || t.Before(at) {
 			at = t
 		}
 	}
-	if at.IsZero() || !c.timerAt.IsZero() && !at.Before(c.timerAt) {
+	if at.IsZero() {
 		return
 	}
 	c.timerAt = at
@@ -57,6 +84,16 @@ func (c *Conn) armTimer() {
 	} else {
 		c.timer.Reset(d)
 	}
+}
+
+// beforeAny reports whether one of due is due before t.
+func beforeAny(due [numDeadlines]timeout, t time.Time) bool {
+	for _, d := range due {
+		if d.before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // onTimer acts on every deadline that has passed, in the table's order.
@@ -69,7 +106,7 @@ func (c *Conn) onTimer() {
 	}
 	now := c.clock.Now()
 	due := c.deadlines()
-	passed := func(i int) bool { return !due[i].IsZero() && !now.Before(due[i]) }
+	passed := func(i int) bool { return due[i].passed(now) }
 	// A connection whose output buffers are pooled frames what the engine
 	// sends at its deadline (a keepalive ping) into a pooled buffer, given
 	// back when nothing came of it, or once it is written, as an
