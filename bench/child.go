@@ -17,6 +17,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,7 +27,11 @@ const childEnv = "WSENGINE_BENCH_SERVER"
 // RunChildIfAsked runs an echo server and exits when this process was
 // started as a benchmark child; otherwise it returns at once. Call it first
 // in TestMain and in main.
-func RunChildIfAsked() {
+func RunChildIfAsked() { RunChildWith(Serve) }
+
+// RunChildWith is RunChildIfAsked for a binary with servers of its own
+// (cmd/nbioserver): serve runs the echo server of the library named.
+func RunChildWith(serve func(ctx context.Context, ln net.Listener, lib string, compress bool) error) {
 	spec := os.Getenv(childEnv)
 	if spec == "" {
 		return
@@ -84,7 +89,10 @@ func RunChildIfAsked() {
 		go func() { <-ctx.Done(); srv.Close() }()
 		srv.Serve(ln)
 	} else {
-		Serve(ctx, ln, lib, compress == "deflate")
+		if err := serve(ctx, ln, lib, compress == "deflate"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			return
+		}
 	}
 	exit = 0
 }
@@ -162,6 +170,9 @@ type Server struct {
 // StartServer starts lib's echo server in a child process.
 func StartServer(lib string, compress bool) (*Server, error) {
 	exe, err := os.Executable()
+	if lib == "nbio" {
+		exe, err = nbioServer()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -279,3 +290,50 @@ func processCPU() time.Duration {
 	total, _ := cpuTimes()
 	return total
 }
+
+// errNbioApart is Serve's answer for nbio, whose server is cmd/nbioserver.
+var errNbioApart = errors.New("bench: nbio's server is cmd/nbioserver, a binary of its own")
+
+// nbioServer returns the path of cmd/nbioserver, built once per process
+// with the go command from this package's source directory (a few seconds
+// once the build cache has nbio), or WSENGINE_BENCH_NBIO when set. nbio is
+// a binary of its own because its package init keeps half a megabyte live:
+// linked in here it was in every process the bench runs, and made the
+// in-process rows (BenchmarkLoop) that allocate pay twice the garbage
+// collection.
+func nbioServer() (string, error) {
+	nbioOnce.Do(func() {
+		if p := os.Getenv("WSENGINE_BENCH_NBIO"); p != "" {
+			nbioPath = p
+			return
+		}
+		_, file, _, ok := runtime.Caller(0)
+		if !ok {
+			nbioErr = errors.New("bench: no source directory to build cmd/nbioserver in")
+			return
+		}
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		dir = filepath.Join(dir, "wsengine-bench")
+		if nbioErr = os.MkdirAll(dir, 0o755); nbioErr != nil {
+			return
+		}
+		out := filepath.Join(dir, "nbioserver")
+		build := exec.Command("go", "build", "-o", out, "./cmd/nbioserver")
+		build.Dir = filepath.Dir(file)
+		if msg, err := build.CombinedOutput(); err != nil {
+			nbioErr = fmt.Errorf("bench: building cmd/nbioserver: %v\n%s", err, msg)
+			return
+		}
+		nbioPath = out
+	})
+	return nbioPath, nbioErr
+}
+
+var (
+	nbioOnce sync.Once
+	nbioPath string
+	nbioErr  error
+)

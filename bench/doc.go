@@ -2,8 +2,12 @@
 // gobwas/ws and lxzan/gws, doing the same work for each in one run.
 //
 // Each library's echo server runs in a child process (the test binary or
-// the report command, re-executed), so its allocations and its memory per
-// connection are measured alone; one fixed client, gorilla's, drives every
+// the report command, re-executed; nbio's, cmd/nbioserver, built once per
+// run with the go command, or WSENGINE_BENCH_NBIO=path), so its
+// allocations and its memory per connection are measured alone. nbio is a
+// binary of its own because its package init keeps half a megabyte live,
+// which would be in every process here and in BenchmarkLoop's garbage
+// collection. One fixed client, gorilla's, drives every
 // server, so only the server differs. Each server uses its library the way
 // its documentation recommends for production:
 //   - wsengine: adapters.Accept with Options.OnMessage echoing in the

@@ -3,11 +3,7 @@ package bench
 import (
 	"context"
 	"net"
-	"net/http"
 	"strings"
-
-	"github.com/lesismal/nbio/nbhttp"
-	nbws "github.com/lesismal/nbio/nbhttp/websocket"
 
 	"github.com/wsengine/ws/adapters"
 	"github.com/wsengine/ws/adapters/loop"
@@ -16,9 +12,9 @@ import (
 )
 
 // The event-loop servers: wsengine's (package adapters/loop, the
-// "wsengine-loop" row) and lesismal/nbio's non-blocking mode ("nbio"),
-// each echoing from a callback on its loops, without a goroutine per
-// connection.
+// "wsengine-loop" row) and lesismal/nbio's non-blocking mode ("nbio", in
+// cmd/nbioserver, a binary of its own: see nbioServer), each echoing from
+// a callback on its loops, without a goroutine per connection.
 
 // EventLoop reports whether lib's server runs its connections on event
 // loops, without a goroutine each.
@@ -41,31 +37,5 @@ func serveLoop(ctx context.Context, ln net.Listener, compress bool, f deflate.Fl
 	if err := srv.Serve(ln); err != loop.ErrServerClosed {
 		return err
 	}
-	return nil
-}
-
-// serveNbio runs nbio's echo server (IOModNonBlocking) on ln until ctx
-// ends.
-func serveNbio(ctx context.Context, ln net.Listener, compress bool) error {
-	up := nbws.NewUpgrader()
-	up.EnableCompression(compress)
-	up.MessageLengthLimit = maxMessage
-	up.OnMessage(func(c *nbws.Conn, mt nbws.MessageType, data []byte) { c.WriteMessage(mt, data) })
-	engine := nbhttp.NewEngine(nbhttp.Config{
-		Network: "tcp",
-		Addrs:   []string{ln.Addr().String()},
-		Listen:  func(string, string) (net.Listener, error) { return ln, nil },
-		IOMod:   nbhttp.IOModNonBlocking,
-		MaxLoad: 1 << 20,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			up.Upgrade(w, r, nil)
-		}),
-		ReleaseWebsocketPayload: true,
-	})
-	if err := engine.Start(); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	engine.Stop()
 	return nil
 }

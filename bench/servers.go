@@ -32,8 +32,9 @@ import (
 // github.com/klauspost/compress/flate plugged in as its DEFLATE
 // (KlauspostFlate); without compression it is the wsengine row again.
 //
-// wsengine-loop is wsengine's event-loop server (package adapters/loop),
-// and nbio lesismal/nbio's non-blocking one: see eventloops.go;
+// wsengine-loop is wsengine's event-loop server (package adapters/loop,
+// eventloops.go), and nbio lesismal/nbio's non-blocking one (cmd/nbioserver,
+// a binary of its own: see nbioServer);
 // wsengine-loop-klauspost is the loop with klauspost's DEFLATE.
 var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine-append", "wsengine-klauspost", "wsengine-loop", "wsengine-loop-klauspost", "gorilla", "gorilla-rw", "coder", "gobwas", "gws", "nbio"}
 
@@ -42,6 +43,10 @@ var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine
 func SupportsDeflate(lib string) bool { return lib != "gobwas" }
 
 const maxMessage = 16 << 20
+
+// MaxMessage is the largest message every server accepts, for servers
+// outside this package (cmd/nbioserver).
+const MaxMessage = maxMessage
 
 // Handler returns lib's echo handler. Every message is echoed with its type.
 func Handler(lib string, compress bool) http.Handler {
@@ -367,7 +372,7 @@ func Serve(ctx context.Context, ln net.Listener, lib string, compress bool) erro
 	case "wsengine-loop-klauspost":
 		return serveLoop(ctx, ln, compress, KlauspostFlate{})
 	case "nbio":
-		return serveNbio(ctx, ln, compress)
+		return errNbioApart
 	}
 	if lib == TLSLib {
 		if err := serveTLS(ctx, ln, Handler(lib, compress)); !errors.Is(err, http.ErrServerClosed) {
