@@ -138,6 +138,7 @@ type readToken struct {
 	takeover   bool      // an application call wants the token from the background reader
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	paused     bool      // Pause was called: nothing is read until Resume
+	rearm      bool      // the background reader's next read sets the timer (see parkCovered)
 	inCallback bool      // OnMessage is running
 	phase      readPhase // where the socket reads are in the park cycle
 	reader     owner     // who holds the token
@@ -339,6 +340,9 @@ func (c *Conn) nextEvent() protocol.Event { return c.eng.NextEvent() }
 // grows from 4 to 8 KiB, which it then keeps for the connection's life
 // (see fill). c.mu held.
 func (c *Conn) otherEvent(ev *protocol.Event) {
+	if ev.Kind != protocol.EventData {
+		c.rearm = true // a pong to write, a close handshake's wait, the end
+	}
 	switch ev.Kind {
 	case protocol.EventData:
 		c.gather(ev)

@@ -162,7 +162,9 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	if parked {
 		c.phase = readParked
 	}
-	c.armTimer()
+	if !c.parkCovered() {
+		c.armTimer()
+	}
 	c.mu.Unlock()
 	var stop func() bool
 	if ctx != nil && ctx.Done() != nil {
@@ -207,6 +209,26 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	}
 	c.eng.ReceiveEOF(now)
 	return nil
+}
+
+// parkCovered reports whether the timer is already set to fire no later
+// than a read beginning now is to be parked, and nothing since it was set
+// can have moved another deadline earlier: then the read need not set it,
+// and the check is one subtraction instead of the table, on every
+// message's path. The park is the one deadline a new read adds. An
+// application's round ends with the timer set for every deadline
+// (readAsApp; the grace's among them, so it fires within a quarter second
+// and is set again), and between rounds the calls that make the engine's
+// deadline earlier set it themselves (Close, CloseNow; an application's
+// Ping has no deadline). The background reader's rounds end without, so it
+// looks at rearm: every change of the engine's deadlines that a round can
+// bring comes with an event other than data (a ping's pong to write, a
+// close handshake, the end) or with a pause or a resume. c.mu held.
+func (c *Conn) parkCovered() bool {
+	if c.phase != reading || c.timerAt.IsZero() || c.timerAt.Sub(c.roundAt) > parkAfter {
+		return false
+	}
+	return c.reader == ownerApp || c.reader == ownerBackground && !c.rearm
 }
 
 // notIdle is told of a message: the next read does not park (a read
@@ -340,6 +362,7 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 	}
 	c.reader = ownerBackground
 	c.readGen++
+	c.rearm = true
 	go c.readBackground(false)
 }
 
@@ -444,6 +467,7 @@ func (c *Conn) syncPause() {
 	} else {
 		c.eng.ResumeReading(c.clock.Now())
 	}
+	c.rearm = true // keepalive stopped or started again
 }
 
 // Pause stops reading the connection until Resume: no message is read,

@@ -61,6 +61,7 @@ func (c *Conn) armTimer() {
 	if c.sockClosed {
 		return
 	}
+	c.rearm = false
 	due := c.deadlines()
 	if !c.timerAt.IsZero() && !beforeAny(due, c.timerAt) {
 		return

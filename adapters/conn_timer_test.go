@@ -1,6 +1,9 @@
 package adapters_test
 
 import (
+	"context"
+	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -52,5 +55,52 @@ func TestOneTimerPerConnection(t *testing.T) {
 	}
 	if err := s.Close(frame.CloseNormal, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The background reader that skips setting the timer before a read (the
+// timer already fires by the park) still sets it after a round whose
+// events moved the engine's deadline earlier: a client that answered the
+// server's close frame waits for the server to close the TCP connection
+// for the close timeout, and gives up on time, not at the park a second
+// later. (Nothing else sets the timer then: the client does not close the
+// transport first.)
+func TestBackgroundReaderFollowsTheCloseTimeout(t *testing.T) {
+	checkLeaks(t)
+	clock := newFakeClock()
+	peer, b := tcpPair(t) // the peer is the server
+	cfg := protocol.DefaultConfig()
+	cfg.CloseTimeout = 100 * time.Millisecond
+	c, err := adapters.NewConn(b, protocol.RoleClient, &adapters.Options{Clock: clock, Config: &cfg,
+		OnMessage: func(c *adapters.Conn, op frame.Opcode, p []byte) { c.Write(context.Background(), op, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	unmasked := func(op frame.Opcode, p []byte) []byte {
+		return append(frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: op, Length: uint64(len(p))}), p...)
+	}
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < 3; i++ { // rounds of data only: the reads keep the timer as set
+		peer.Write(unmasked(frame.OpText, []byte("hello")))
+		if h, p, err := readFrameFrom(peer, true); err != nil || h.Opcode != frame.OpText || string(p) != "hello" {
+			t.Fatalf("echo %d: %v %q %v", i, h, p, err)
+		}
+	}
+	peer.Write(unmasked(frame.OpClose, []byte{0x03, 0xe8})) // 1000, and the server never closes
+	if h, _, err := readFrameFrom(peer, true); err != nil || h.Opcode != frame.OpClose {
+		t.Fatalf("close reply: %v %v", h, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the reader is back on the socket, waiting
+	clock.Advance(cfg.CloseTimeout)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client still waits for the server's close after the close timeout")
+	}
+	var one [1]byte
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := peer.Read(one[:]); !errors.Is(err, io.EOF) {
+		t.Fatalf("the client did not close the socket: %v", err)
 	}
 }
