@@ -19,13 +19,7 @@ type readyMsg struct {
 // the pool's classes, and goes back to the pool once OnMessage returned: a
 // connection holds no gathering buffer between messages.
 func (c *Conn) gather(ev *protocol.Event) {
-	if ev.Fin && !c.join.Gathering() {
-		// The Joiner's first case, without copying the event twice more
-		// on every message's path.
-		c.ready = append(c.ready, readyMsg{ev.Opcode, ev.Data, false})
-		return
-	}
-	if op, p, gathered, done := c.join.Add(*ev, &buffers); done {
+	if op, p, gathered, done := c.join.Add(ev, &buffers); done {
 		c.ready = append(c.ready, readyMsg{op, p, gathered})
 	}
 }

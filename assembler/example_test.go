@@ -116,7 +116,7 @@ func ExampleJoiner() {
 		{Kind: protocol.EventData, Opcode: frame.OpText, Data: []byte("two ")},
 		{Kind: protocol.EventData, Opcode: frame.OpContinuation, Fin: true, Data: []byte("pieces")},
 	} {
-		if op, p, gathered, done := j.Add(ev, pool); done {
+		if op, p, gathered, done := j.Add(&ev, pool); done {
 			fmt.Println(op, string(p), gathered)
 		}
 	}

@@ -37,8 +37,9 @@ type Buffers = protocol.Buffers
 // bytes move into bufs.Get of twice the room (or what they need, if more)
 // and the outgrown buffer goes to bufs.Put, since fragments do not tell
 // the message's length. With bufs nil the Joiner allocates (newBuffer),
-// and grows by append.
-func (j *Joiner) Add(ev protocol.Event, bufs Buffers) (op frame.Opcode, p []byte, gathered, done bool) {
+// and grows by append. Add reads ev and keeps none of it but the bytes it
+// gathers: an event is about 90 bytes, passed on every message's path.
+func (j *Joiner) Add(ev *protocol.Event, bufs Buffers) (op frame.Opcode, p []byte, gathered, done bool) {
 	if !j.in {
 		if ev.Fin {
 			return ev.Opcode, ev.Data, false, true

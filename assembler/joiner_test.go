@@ -34,7 +34,7 @@ func TestJoiner(t *testing.T) {
 			spare := make([]byte, 0, 64)
 			bufs := &recorder{give: [][]byte{spare}}
 			for i, ev := range tt.events {
-				op, p, gathered, done := j.Add(ev, bufs)
+				op, p, gathered, done := j.Add(&ev, bufs)
 				if last := i == len(tt.events)-1; done != last {
 					t.Fatalf("event %d: done %v", i, done)
 				}
@@ -99,7 +99,7 @@ func TestJoinerGrowsThroughBuffers(t *testing.T) {
 	bufs := &recorder{}
 	var got []byte
 	for _, ev := range events {
-		if _, p, gathered, done := j.Add(ev, bufs); done {
+		if _, p, gathered, done := j.Add(&ev, bufs); done {
 			if !gathered {
 				t.Fatal("a message of ten fragments was not gathered")
 			}
@@ -126,7 +126,7 @@ func TestJoinerGrowsThroughBuffers(t *testing.T) {
 	free := &freeList{}
 	gatherAll := func() {
 		for _, ev := range events {
-			if _, p, _, done := j.Add(ev, free); done {
+			if _, p, _, done := j.Add(&ev, free); done {
 				free.Put(p)
 			}
 		}
@@ -159,11 +159,13 @@ func TestJoinerReset(t *testing.T) {
 	if b := j.Reset(); b != nil {
 		t.Fatalf("Reset of an idle Joiner returned %q", b)
 	}
-	j.Add(dataEvent(frame.OpText, false, "abc"), nil)
+	first := dataEvent(frame.OpText, false, "abc")
+	j.Add(&first, nil)
 	if b := j.Reset(); string(b) != "abc" || j.Gathering() {
 		t.Fatalf("Reset returned %q, gathering %v", b, j.Gathering())
 	}
-	if op, p, gathered, done := j.Add(dataEvent(frame.OpBinary, true, "x"), nil); !done || gathered || op != frame.OpBinary || string(p) != "x" {
+	whole := dataEvent(frame.OpBinary, true, "x")
+	if op, p, gathered, done := j.Add(&whole, nil); !done || gathered || op != frame.OpBinary || string(p) != "x" {
 		t.Fatalf("after Reset: %v %q %v %v", op, p, gathered, done)
 	}
 }

@@ -51,7 +51,7 @@ func drive(nc *net.TCPConn, eng *protocol.Conn, h handlers) protocol.CloseStatus
 			case protocol.EventOpen:
 				h.open(eng, now)
 			case protocol.EventData:
-				if op, p, _, done := join.Add(ev, nil); done {
+				if op, p, _, done := join.Add(&ev, nil); done {
 					h.message(eng, now, op, p)
 				}
 			}

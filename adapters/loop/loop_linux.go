@@ -477,7 +477,7 @@ func (l *loop) dispatch(c *Conn, now time.Time) {
 			// A message in one event is the engine's bytes; one in several
 			// is gathered in pooled buffers (growing through the pool's
 			// classes), back in the pool once OnMessage returned.
-			op, p, gathered, done := c.join.Add(ev, &l.srv.sys.bufs)
+			op, p, gathered, done := c.join.Add(&ev, &l.srv.sys.bufs)
 			if !done {
 				continue
 			}
