@@ -211,24 +211,17 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	return nil
 }
 
-// parkCovered reports whether the timer is already set to fire no later
-// than a read beginning now is to be parked, and nothing since it was set
-// can have moved another deadline earlier: then the read need not set it,
-// and the check is one subtraction instead of the table, on every
-// message's path. The park is the one deadline a new read adds. An
-// application's round ends with the timer set for every deadline
-// (readAsApp; the grace's among them, so it fires within a quarter second
-// and is set again), and between rounds the calls that make the engine's
-// deadline earlier set it themselves (Close, CloseNow; an application's
-// Ping has no deadline). The background reader's rounds end without, so it
-// looks at rearm: every change of the engine's deadlines that a round can
-// bring comes with an event other than data (a ping's pong to write, a
-// close handshake, the end) or with a pause or a resume. c.mu held.
+// parkCovered reports whether a read beginning now can leave the timer as
+// it is, which saves the table on every message's path: the timer fires no
+// later than the read is to be parked (the one deadline a read adds), and
+// nothing since it was set can have moved the engine's deadline earlier
+// (rearm). What can, in a round, comes with an event other than data (a
+// pong to write, a close handshake, the end) or a pause or resume; between
+// rounds, the calls that can (Close, CloseNow, Resume) set the timer
+// themselves. c.mu held.
 func (c *Conn) parkCovered() bool {
-	if c.phase != reading || c.timerAt.IsZero() || c.timerAt.Sub(c.roundAt) > parkAfter {
-		return false
-	}
-	return c.reader == ownerApp || c.reader == ownerBackground && !c.rearm
+	park := c.parkDeadline()
+	return park.set() && !c.rearm && !c.timerAt.IsZero() && !park.before(c.timerAt)
 }
 
 // notIdle is told of a message: the next read does not park (a read
@@ -362,7 +355,6 @@ func (c *Conn) startBackground(force bool, now time.Time) {
 	}
 	c.reader = ownerBackground
 	c.readGen++
-	c.rearm = true
 	go c.readBackground(false)
 }
 

@@ -47,10 +47,17 @@ func (c *Conn) deadlines() (d [numDeadlines]timeout) {
 	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
 		d[dlGrace] = timeout{c.releasedAt, readGrace}
 	}
-	if c.phase == reading && !c.closed {
-		d[dlPark] = timeout{c.roundAt, parkAfter} // when the read began
-	}
+	d[dlPark] = c.parkDeadline()
 	return d
+}
+
+// parkDeadline is the table's park entry: a read in progress is parked
+// parkAfter after it began. c.mu held.
+func (c *Conn) parkDeadline() timeout {
+	if c.phase == reading && !c.closed {
+		return timeout{c.roundAt, parkAfter} // when the read began
+	}
+	return timeout{}
 }
 
 // armTimer makes the timer fire no later than the earliest deadline. c.mu
