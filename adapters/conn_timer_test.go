@@ -77,17 +77,14 @@ func TestBackgroundReaderFollowsTheCloseTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	unmasked := func(op frame.Opcode, p []byte) []byte {
-		return append(frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: op, Length: uint64(len(p))}), p...)
-	}
 	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < 3; i++ { // rounds of data only: the reads keep the timer as set
-		peer.Write(unmasked(frame.OpText, []byte("hello")))
+		peer.Write(serverFrame(frame.OpText, 0, true, []byte("hello")))
 		if h, p, err := readFrameFrom(peer, true); err != nil || h.Opcode != frame.OpText || string(p) != "hello" {
 			t.Fatalf("echo %d: %v %q %v", i, h, p, err)
 		}
 	}
-	peer.Write(unmasked(frame.OpClose, []byte{0x03, 0xe8})) // 1000, and the server never closes
+	peer.Write(serverFrame(frame.OpClose, 0, true, closeBody(frame.CloseNormal))) // the server never closes
 	if h, _, err := readFrameFrom(peer, true); err != nil || h.Opcode != frame.OpClose {
 		t.Fatalf("close reply: %v %v", h, err)
 	}

@@ -82,7 +82,7 @@ func (rm *room) handler() http.Handler {
 		// The hijacked connections run on the loops; members join and
 		// leave from the callbacks.
 		srv, err := loop.NewServer(loop.Options{
-			Config:             &adapters.Config{MaxMessageSize: maxMessage},
+			Config:             &adapters.Config{MaxMessageSize: MaxMessage},
 			DisableCompression: !rm.compress,
 			OnOpen:             func(c *loop.Conn) { rm.join(c) },
 			OnClose:            func(c *loop.Conn, _ error) { rm.leave(c) },
@@ -109,7 +109,7 @@ func (rm *room) handler() http.Handler {
 		})
 	case "gws":
 		up := gws.NewUpgrader(&gwsRoomHandler{rm: rm}, &gws.ServerOption{
-			ReadMaxPayloadSize: maxMessage,
+			ReadMaxPayloadSize: MaxMessage,
 			PermessageDeflate:  gws.PermessageDeflate{Enabled: rm.compress, ServerContextTakeover: true, ClientContextTakeover: true},
 		})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -52,7 +52,7 @@ func Dial(s *Server, conns int) ([]*gorilla.Conn, error) {
 			}
 			return nil, fmt.Errorf("bench: dial %s (%d of %d): %w", s.Lib, i, conns, err)
 		}
-		c.SetReadLimit(maxMessage)
+		c.SetReadLimit(MaxMessage)
 		out = append(out, c)
 	}
 	return out, nil

@@ -24,8 +24,8 @@ func EventLoop(lib string) bool { return strings.HasPrefix(lib, "wsengine-loop")
 // DEFLATE f (nil: compress/flate).
 func serveLoop(ctx context.Context, ln net.Listener, compress bool, f deflate.Flate) error {
 	srv, err := loop.NewServer(loop.Options{
-		Config:             &adapters.Config{MaxMessageSize: maxMessage},
-		SendLimit:          2 * maxMessage,
+		Config:             &adapters.Config{MaxMessageSize: MaxMessage},
+		SendLimit:          2 * MaxMessage,
 		DisableCompression: !compress,
 		Compression:        &deflate.Config{Flate: f},
 		OnMessage:          func(c *loop.Conn, op frame.Opcode, p []byte) { c.Send(op, p) },

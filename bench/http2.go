@@ -64,7 +64,7 @@ func selfSigned() (tls.Certificate, error) {
 // transport: over HTTP/2 all share one TCP connection.
 func DialTransport(s *Server, conns int, transport string) ([]*adapters.Conn, error) {
 	cfg := protocol.DefaultConfig()
-	cfg.MaxMessageSize = maxMessage
+	cfg.MaxMessageSize = MaxMessage
 	tlsConfig := &tls.Config{InsecureSkipVerify: true} // the child's self-signed certificate
 	opts := &adapters.DialOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !s.Compress}, TLSConfig: tlsConfig}
 	if transport == "HTTP/2" {

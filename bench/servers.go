@@ -42,11 +42,9 @@ var Libraries = []string{"wsengine", "wsengine-rw", "wsengine-stream", "wsengine
 // permessage-deflate here.
 func SupportsDeflate(lib string) bool { return lib != "gobwas" }
 
-const maxMessage = 16 << 20
-
-// MaxMessage is the largest message every server accepts, for servers
-// outside this package (cmd/nbioserver).
-const MaxMessage = maxMessage
+// MaxMessage is the largest message every server accepts (cmd/nbioserver's
+// too).
+const MaxMessage = 16 << 20
 
 // Handler returns lib's echo handler. Every message is echoed with its type.
 func Handler(lib string, compress bool) http.Handler {
@@ -91,7 +89,7 @@ func wsengineEcho(compress bool, f deflate.Flate) http.Handler {
 
 func wsengineOptions(compress bool) *adapters.AcceptOptions {
 	cfg := protocol.DefaultConfig()
-	cfg.MaxMessageSize = maxMessage
+	cfg.MaxMessageSize = MaxMessage
 	return &adapters.AcceptOptions{Options: adapters.Options{Config: &cfg, DisableCompression: !compress,
 		Compression: &deflate.Config{}}}
 }
@@ -203,7 +201,7 @@ func gorillaUpgrade(up *gorilla.Upgrader, w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadLimit(maxMessage)
+	c.SetReadLimit(MaxMessage)
 	return c, nil
 }
 
@@ -268,7 +266,7 @@ func coderEcho(compress bool) http.Handler {
 			return
 		}
 		defer c.CloseNow()
-		c.SetReadLimit(maxMessage)
+		c.SetReadLimit(MaxMessage)
 		ctx := context.Background()
 		for {
 			typ, rd, err := c.Reader(ctx)
@@ -301,7 +299,7 @@ func gobwasEcho() http.Handler {
 		var msgOp ws.OpCode
 		for {
 			h, err := ws.ReadHeader(conn)
-			if err != nil || h.Length > maxMessage {
+			if err != nil || h.Length > MaxMessage {
 				return
 			}
 			if int(h.Length) > cap(buf) {
@@ -352,7 +350,7 @@ func (gwsHandler) OnMessage(socket *gws.Conn, message *gws.Message) {
 
 func gwsEcho(compress bool) http.Handler {
 	up := gws.NewUpgrader(gwsHandler{}, &gws.ServerOption{
-		ReadMaxPayloadSize: maxMessage,
+		ReadMaxPayloadSize: MaxMessage,
 		PermessageDeflate:  gws.PermessageDeflate{Enabled: compress, ServerContextTakeover: true, ClientContextTakeover: true},
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
