@@ -124,7 +124,9 @@ func (c *Conn) readAsApp(ctx context.Context) (pending bool, err error) {
 	c.releasedAt = c.roundAt // the time of the round just read
 	c.signal()
 	c.startBackground(false, c.roundAt) // the round's time: no clock read
-	c.armTimer()
+	if !c.covered(c.graceDeadline()) {  // the one deadline a round's end adds
+		c.armTimer()
+	}
 	c.releaseIfDone()
 	return pending, err
 }
@@ -162,7 +164,7 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	if parked {
 		c.phase = readParked
 	}
-	if !c.parkCovered() {
+	if !c.covered(c.parkDeadline()) { // the one deadline a read adds
 		c.armTimer()
 	}
 	c.mu.Unlock()
@@ -209,19 +211,6 @@ func (c *Conn) readRound(ctx context.Context, gen uint64) error {
 	}
 	c.eng.ReceiveEOF(now)
 	return nil
-}
-
-// parkCovered reports whether a read beginning now can leave the timer as
-// it is, which saves the table on every message's path: the timer fires no
-// later than the read is to be parked (the one deadline a read adds), and
-// nothing since it was set can have moved the engine's deadline earlier
-// (rearm). What can, in a round, comes with an event other than data (a
-// pong to write, a close handshake, the end) or a pause or resume; between
-// rounds, the calls that can (Close, CloseNow, Resume) set the timer
-// themselves. c.mu held.
-func (c *Conn) parkCovered() bool {
-	park := c.parkDeadline()
-	return park.set() && !c.rearm && !c.timerAt.IsZero() && !park.before(c.timerAt)
 }
 
 // notIdle is told of a message: the next read does not park (a read

@@ -44,11 +44,19 @@ func (d timeout) at() time.Time { return d.from.Add(d.after) }
 // deadlines returns the table. c.mu held.
 func (c *Conn) deadlines() (d [numDeadlines]timeout) {
 	d[dlEngine] = timeout{from: c.eng.Deadline()}
-	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
-		d[dlGrace] = timeout{c.releasedAt, readGrace}
-	}
+	d[dlGrace] = c.graceDeadline()
 	d[dlPark] = c.parkDeadline()
 	return d
+}
+
+// graceDeadline is the table's grace entry: with no reader, the background
+// reader takes over readGrace after an application call last read. c.mu
+// held.
+func (c *Conn) graceDeadline() timeout {
+	if c.reader == ownerNone && !c.closed && c.onMessage == nil {
+		return timeout{c.releasedAt, readGrace}
+	}
+	return timeout{}
 }
 
 // parkDeadline is the table's park entry: a read in progress is parked
@@ -58,6 +66,19 @@ func (c *Conn) parkDeadline() timeout {
 		return timeout{c.roundAt, parkAfter} // when the read began
 	}
 	return timeout{}
+}
+
+// covered reports whether a step that added deadline d to the table can
+// leave the timer as it is, which saves the table on every message's path:
+// the timer fires no later than d, and nothing since it was set can have
+// moved the engine's deadline earlier (rearm). The other entries only
+// moved later (keepalive with every byte received, the grace with every
+// application round) or went. What can move the engine's deadline earlier
+// in a round comes with an event other than data (a pong to write, a close
+// handshake, the end) or a pause or resume; between rounds, the calls that
+// can (Close, CloseNow, Resume) set the timer themselves. c.mu held.
+func (c *Conn) covered(d timeout) bool {
+	return d.set() && !c.rearm && !c.timerAt.IsZero() && !d.before(c.timerAt)
 }
 
 // armTimer makes the timer fire no later than the earliest deadline. c.mu

@@ -1,8 +1,13 @@
 package adapters
 
 import (
+	"context"
+	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsengine/ws/frame"
 )
 
 // A timeout compares with a time by subtraction: the same answers as
@@ -74,4 +79,91 @@ func TestBeforeAny(t *testing.T) {
 	if beforeAny(due, now.Add(time.Second)) {
 		t.Error("a timer set before every deadline is moved")
 	}
+}
+
+// handClock is a Clock whose time moves only when a test sets it, and
+// whose timer never fires by itself: the test calls onTimer when it wants.
+type handClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *handClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *handClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *handClock) AfterFunc(time.Duration, func()) Timer { return handTimer{} }
+
+type handTimer struct{}
+
+func (handTimer) Stop() bool               { return true }
+func (handTimer) Reset(time.Duration) bool { return true }
+
+// The timer fires no later than any deadline in the table after each step
+// of an application's read, although steps leave it alone when they can
+// (covered): here the read outlives the grace, so the timer moves to the
+// read's park, a second after it began; the round's end must bring it back
+// to the new grace's end, or the background reader would take over at the
+// park instead of a quarter second after the read.
+func TestTimerCoversTheTableAfterALongRead(t *testing.T) {
+	clock := &handClock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	a, b := net.Pipe()
+	defer b.Close()
+	c, err := NewConn(a, RoleServer, &Options{Clock: clock, DisableCompression: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	covers := func(step string) {
+		t.Helper()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		due := c.deadlines()
+		if c.timerAt.IsZero() || beforeAny(due, c.timerAt) {
+			var at []time.Time
+			for _, d := range due {
+				at = append(at, d.at())
+			}
+			t.Fatalf("%s: the timer (%v) fires after one of the deadlines %v", step, c.timerAt, at)
+		}
+	}
+	covers("accepted")
+	read := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _, err := c.Read(ctx)
+		read <- err
+	}()
+	for inRead := false; !inRead; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		inRead = c.phase == reading
+		c.mu.Unlock()
+	}
+	covers("reading")
+	clock.advance(readGrace) // the grace's end: the timer fires, the read goes on
+	c.onTimer()
+	covers("the grace passed while reading")
+	c.mu.Lock()
+	if park := c.parkDeadline().at(); !c.timerAt.Equal(park) {
+		t.Fatalf("timer at %v, want the park at %v", c.timerAt, park)
+	}
+	c.mu.Unlock()
+	msg := frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 2})
+	start := len(msg)
+	msg = append(msg, "hi"...)
+	frame.Mask(msg[start:], [4]byte{1, 2, 3, 4}, 0)
+	go b.Write(msg)
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+	covers("the read returned")
 }
