@@ -143,7 +143,10 @@ func TestTimerCoversTheTableAfterALongRead(t *testing.T) {
 		_, _, err := c.Read(ctx)
 		read <- err
 	}()
-	for inRead := false; !inRead; time.Sleep(time.Millisecond) {
+	for start, inRead := time.Now(), false; !inRead; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the Read did not begin reading the socket")
+		}
 		c.mu.Lock()
 		inRead = c.phase == reading
 		c.mu.Unlock()
