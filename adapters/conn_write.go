@@ -116,8 +116,11 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 			}
 			return after, nil
 		}
-		if c.timerAt.IsZero() {
-			c.armTimer() // the engine's write watchdog needs a look
+		if c.timerAt.IsZero() || c.eng.DeadlineBefore(c.timerAt) {
+			// Output that began to wait started the engine's write
+			// watchdog, whose first look may come before the timer (set
+			// for a keepalive ping, when the connection was idle).
+			c.armTimer()
 		}
 		c.mu.Unlock()
 		var stop func() bool

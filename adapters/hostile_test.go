@@ -469,3 +469,38 @@ func readFrameFrom(r io.Reader, masked bool) (frame.Header, []byte, error) {
 	}
 	return h, p, err
 }
+
+// A write that blocks on a connection that was idle gets the write
+// timeout, not the next keepalive ping: the timer was set for the ping
+// (the read parked), and the watchdog's first look comes before it.
+func TestWriteTimeoutAfterIdle(t *testing.T) {
+	checkLeaks(t)
+	for _, onMessage := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OnMessage=%v", onMessage), func(t *testing.T) {
+			a, b := tcpPair(t)
+			defer a.Close()
+			a.(*net.TCPConn).SetReadBuffer(4 << 10) // the peer never reads
+			b.(*net.TCPConn).SetWriteBuffer(4 << 10)
+			cfg := writeTimeoutConfig()
+			cfg.PingInterval = 20 * time.Second
+			opts := &adapters.Options{Config: cfg, DisableCompression: true}
+			if onMessage {
+				opts.OnMessage = func(*adapters.Conn, frame.Opcode, []byte) {}
+			}
+			s, err := adapters.NewConn(b, protocol.RoleServer, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.CloseNow()
+			time.Sleep(1500 * time.Millisecond) // idle: the read parks, the timer waits for the ping
+			start := time.Now()
+			err = s.Write(ctxT(t), frame.OpBinary, make([]byte, 8<<20))
+			if d := time.Since(start); d > endBound {
+				t.Errorf("the write failed %v after it began, bound %v", d, endBound)
+			}
+			if !errors.Is(err, adapters.ErrWriteTimeout) {
+				t.Fatalf("Write: %v", err)
+			}
+		})
+	}
+}

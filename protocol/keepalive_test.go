@@ -276,3 +276,47 @@ func TestTimeoutsBeyondRange(t *testing.T) {
 		t.Fatalf("deadline %v after the start, want 20s", got.Sub(t0))
 	}
 }
+
+// DeadlineBefore answers as Deadline().Before does, at the boundaries, for
+// an epoch with a monotonic reading (the real clock) and one without (a
+// fake clock's), with the keepalive ping or the write watchdog's look as
+// the deadline, and none.
+func TestDeadlineBefore(t *testing.T) {
+	for _, epoch := range []struct {
+		name string
+		t    time.Time
+	}{{"monotonic", time.Now()}, {"wall", t0}} {
+		for _, tt := range []struct {
+			name  string
+			cfg   protocol.Config
+			setup func(c *protocol.Conn)
+		}{
+			{"the ping", protocol.Config{}, func(*protocol.Conn) {}},
+			{"the watchdog's look", protocol.Config{WriteTimeout: time.Second}, func(c *protocol.Conn) {
+				c.SendMessage(epoch.t, frame.OpBinary, []byte("waits"))
+			}},
+			{"none", protocol.Config{PingInterval: protocol.Disabled, WriteTimeout: protocol.Disabled}, func(*protocol.Conn) {}},
+		} {
+			c, err := protocol.NewEstablished(protocol.RoleServer, tt.cfg, epoch.t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(c)
+			d := c.Deadline()
+			if tt.name == "none" != d.IsZero() {
+				t.Fatalf("%s, %s: Deadline %v", epoch.name, tt.name, d)
+			}
+			at := d
+			if at.IsZero() {
+				at = epoch.t.Add(time.Hour)
+			}
+			for _, off := range []time.Duration{-time.Hour, -time.Nanosecond, 0, time.Nanosecond, time.Hour} {
+				x := at.Add(off)
+				want := !d.IsZero() && d.Before(x)
+				if got := c.DeadlineBefore(x); got != want {
+					t.Errorf("%s, %s: DeadlineBefore(deadline%+v) = %v, want %v", epoch.name, tt.name, off, got, want)
+				}
+			}
+		}
+	}
+}
