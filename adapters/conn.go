@@ -138,7 +138,7 @@ type readToken struct {
 	takeover   bool      // an application call wants the token from the background reader
 	rdlSet     bool      // the socket has a read deadline (an interrupt) to clear
 	paused     bool      // Pause was called: nothing is read until Resume
-	rearm      bool      // the engine's deadline may be earlier than when the timer was set (covered)
+	rearm      bool      // the timer may fire after a deadline a step adds: the engine's moved earlier, or it is far (covered, timerFar)
 	inCallback bool      // OnMessage is running
 	phase      readPhase // where the socket reads are in the park cycle
 	reader     owner     // who holds the token

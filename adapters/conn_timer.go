@@ -76,7 +76,8 @@ func (c *Conn) parkDeadline() timeout {
 // application round) or went. What can move the engine's deadline earlier
 // in a round comes with an event other than data (a pong to write, a close
 // handshake, the end) or a pause or resume; between rounds, the calls that
-// can (Close, CloseNow, Resume) set the timer themselves. c.mu held.
+// can (Close, CloseNow, Resume) set the timer themselves; a write, when the
+// timer is far (see timerFar). c.mu held.
 func (c *Conn) covered(d timeout) bool {
 	return d.set() && !c.rearm && !c.timerAt.IsZero() && !d.before(c.timerAt)
 }
@@ -89,11 +90,14 @@ func (c *Conn) armTimer() {
 	if c.sockClosed {
 		return
 	}
-	c.rearm = false
-	due := c.deadlines()
-	if !c.timerAt.IsZero() && !beforeAny(due, c.timerAt) {
-		return
+	if due := c.deadlines(); c.timerAt.IsZero() || beforeAny(due, c.timerAt) {
+		c.setTimer(due)
 	}
+	c.rearm = c.timerFar()
+}
+
+// setTimer sets the timer for the earliest of due, if any. c.mu held.
+func (c *Conn) setTimer(due [numDeadlines]timeout) {
 	var at time.Time
 	for _, d := range due {
 		if !d.set() {
@@ -113,6 +117,21 @@ func (c *Conn) armTimer() {
 	} else {
 		c.timer.Reset(d)
 	}
+}
+
+// timerFar reports whether the timer may fire more than a quarter of
+// WriteTimeout after a write that begins now, when the engine's write
+// watchdog wants its first look: it fires more than a quarter after the last
+// read round, which is no later than now. (The engine counts the quarter from
+// the time given to the command that queued the output, which may be that
+// round's, earlier than the write: a first look that much late still ends
+// a stall within 1.25 times WriteTimeout, inside the watchdog's 1.5.) A
+// far timer is the writer's reason to set it (rearm): on an idle
+// connection, whose timer waits for the next keepalive ping; a busy one's
+// fires within a park (1 s) or the grace. c.mu held.
+func (c *Conn) timerFar() bool {
+	wt := c.eng.WriteTimeout()
+	return wt > 0 && !c.timerAt.IsZero() && timeout{c.roundAt, wt / 4}.before(c.timerAt)
 }
 
 // beforeAny reports whether one of due is due before t.

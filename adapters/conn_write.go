@@ -116,7 +116,7 @@ func (c *Conn) writeLoop(ctx context.Context, keepRest bool) (afterUnlock, error
 			}
 			return after, nil
 		}
-		if c.timerAt.IsZero() || c.eng.DeadlineBefore(c.timerAt) {
+		if c.timerAt.IsZero() || c.rearm {
 			// Output that began to wait started the engine's write
 			// watchdog, whose first look may come before the timer (set
 			// for a keepalive ping, when the connection was idle).

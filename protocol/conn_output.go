@@ -130,6 +130,13 @@ func (c *Conn) notePending() {
 	}
 }
 
+// WriteTimeout is the write watchdog's timeout in force (Config.WriteTimeout;
+// 0: off). Its first look at output that begins to wait comes no sooner
+// than a quarter of it after the time given to the command that queued the
+// output, so a driver that keeps its own timer can tell, without asking for
+// Deadline on every message, whether the timer fires by then.
+func (c *Conn) WriteTimeout() time.Duration { return c.cfg.WriteTimeoutOrDefault() }
+
 // writeLook returns when the watchdog looks next at the output: never
 // while nothing waits; else a quarter of WriteTimeout after output began to
 // wait, and then every quarter. The first look only notes the progress so

@@ -291,3 +291,20 @@ func TestWriteTimeoutDisabled(t *testing.T) {
 		t.Fatal(s.CloseStatus().Err)
 	}
 }
+
+// WriteTimeout is the timeout in force: the default when unset, none when
+// disabled.
+func TestWriteTimeoutInForce(t *testing.T) {
+	for _, tt := range []struct {
+		set, want time.Duration
+	}{
+		{0, protocol.DefaultWriteTimeout},
+		{3 * time.Second, 3 * time.Second},
+		{protocol.Disabled, 0},
+	} {
+		c := established(t, protocol.RoleServer, protocol.Config{WriteTimeout: tt.set})
+		if got := c.WriteTimeout(); got != tt.want {
+			t.Errorf("WriteTimeout with %v set = %v, want %v", tt.set, got, tt.want)
+		}
+	}
+}

@@ -21,32 +21,16 @@ const (
 // Deadline returns when HandleTimeout must be called next; the zero time
 // means no timer is set.
 func (c *Conn) Deadline() time.Time {
-	d := c.deadline()
-	if d == 0 {
-		return time.Time{}
-	}
-	return c.timeOf(d)
-}
-
-// DeadlineBefore reports whether Deadline is set and before t: what a
-// driver whose timer is set for t asks after a command, to know whether the
-// timer must move. It subtracts t from the epoch where Deadline adds to it
-// and makes a time: 120 instructions against 150, and no time to compare
-// (a driver's write path asks it for every message).
-func (c *Conn) DeadlineBefore(t time.Time) bool {
-	d := c.deadline()
-	return d != 0 && d < instant(t.Sub(c.epoch))
-}
-
-// deadline is Deadline as an instant; zero is none.
-func (c *Conn) deadline() instant {
 	d := c.writeLook()
 	for _, t := range c.timers {
 		if t != 0 && (d == 0 || t < d) {
 			d = t
 		}
 	}
-	return d
+	if d == 0 {
+		return time.Time{}
+	}
+	return c.timeOf(d)
 }
 
 // HandleTimeout acts on every timer that has expired at now: it fails the
