@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsengine/ws/frame"
+	"github.com/wsengine/ws/protocol/protocoltest"
 )
 
 // A timeout compares with a time by subtraction: the same answers as
@@ -160,11 +161,7 @@ func TestTimerCoversTheTableAfterALongRead(t *testing.T) {
 		t.Fatalf("timer at %v, want the park at %v", c.timerAt, park)
 	}
 	c.mu.Unlock()
-	msg := frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 2})
-	start := len(msg)
-	msg = append(msg, "hi"...)
-	frame.Mask(msg[start:], [4]byte{1, 2, 3, 4}, 0)
-	go b.Write(msg)
+	go b.Write(protocoltest.EncodeFrame(RoleClient, [4]byte{1, 2, 3, 4}, frame.OpText, 0, true, []byte("hi")))
 	if err := <-read; err != nil {
 		t.Fatal(err)
 	}
