@@ -296,11 +296,8 @@ var errNbioApart = errors.New("bench: nbio's server is cmd/nbioserver, a binary 
 
 // nbioServer returns the path of cmd/nbioserver, built once per process
 // with the go command from this package's source directory (a few seconds
-// once the build cache has nbio), or WSENGINE_BENCH_NBIO when set. nbio is
-// a binary of its own because its package init keeps half a megabyte live:
-// linked in here it was in every process the bench runs, and made the
-// in-process rows (BenchmarkLoop) that allocate pay twice the garbage
-// collection.
+// once the build cache has nbio), or WSENGINE_BENCH_NBIO when set. Why nbio
+// is a binary of its own: the command's doc.
 func nbioServer() (string, error) {
 	nbioOnce.Do(func() {
 		if p := os.Getenv("WSENGINE_BENCH_NBIO"); p != "" {
